@@ -1,0 +1,21 @@
+# Multi-stage: build `arena` with the same toolchain as CI, run it on a slim Debian.
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --locked -p arena-api --bin arena \
+    && cp target/release/arena /arena
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates curl \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --home-dir /var/lib/arena --create-home arena
+COPY --from=build /arena /usr/local/bin/arena
+USER arena
+WORKDIR /var/lib/arena
+ENV ARENA_BIND=0.0.0.0:8000
+EXPOSE 8000
+ENTRYPOINT ["/usr/local/bin/arena"]
+CMD ["serve"]

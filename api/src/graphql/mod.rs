@@ -1,0 +1,57 @@
+//! The schema: merged roots of every domain, limits and extensions.
+
+mod extensions;
+
+use async_graphql::{
+    Context, EmptyMutation, MergedObject, MergedSubscription, Schema, SchemaBuilder,
+};
+
+use crate::{context::AppContext, system};
+
+pub use extensions::fault_response;
+
+/// Every domain's queries.
+#[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
+pub struct QueryRoot(system::graphql::SystemQuery);
+
+/// Every domain's mutations.
+pub type MutationRoot = EmptyMutation;
+
+/// Every domain's subscriptions.
+#[derive(MergedSubscription, Default)]
+#[graphql(name = "Subscription")]
+pub struct SubscriptionRoot(system::graphql::SystemSubscription);
+
+/// The Arena schema type.
+pub type ArenaSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+
+fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        SubscriptionRoot::default(),
+    )
+}
+
+/// The live schema with its data, limits and extensions.
+pub fn build_schema(ctx: AppContext) -> ArenaSchema {
+    let settings = &ctx.settings;
+    builder()
+        .limit_depth(settings.graphql_depth_limit)
+        .limit_complexity(settings.graphql_complexity_limit)
+        .extension(extensions::Boundary::new(ctx.metrics.clone()))
+        .data(ctx)
+        .finish()
+}
+
+/// The SDL of the schema, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    builder().finish().sdl()
+}
+
+/// The shared context, which `build_schema` always installs.
+pub(crate) fn app<'a>(ctx: &Context<'a>) -> &'a AppContext {
+    // `build_schema` always adds it; `sdl()` builds a schema without data but never runs it.
+    ctx.data_unchecked::<AppContext>()
+}

@@ -1,0 +1,122 @@
+//! The `arena` binary: parses the command line, loads settings, starts logging, and hands
+//! over to the library.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use arena_api::{
+    db, graphql,
+    settings::Settings,
+    startup::{Application, stop_signal},
+    telemetry,
+};
+use arena_migration::{Migrator, MigratorTrait};
+use clap::{Parser, Subcommand};
+
+/// Arena game-platform backend.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Settings file (TOML); environment variables override it.
+    #[arg(long, global = true, env = arena_api::settings::CONFIG_ENV_VAR)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the GraphQL API (the default).
+    Serve,
+    /// Apply or revert database migrations.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+    /// Print the GraphQL schema (SDL) to stdout.
+    ExportSchema,
+}
+
+#[derive(Subcommand)]
+enum MigrateAction {
+    /// Apply pending migrations.
+    Up,
+    /// Revert the latest migrations.
+    Down {
+        /// How many to revert.
+        #[arg(long, default_value_t = 1)]
+        steps: u32,
+    },
+    /// List migrations and whether each is applied.
+    Status,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::ExportSchema) = cli.command {
+        print!("{}", graphql::sdl());
+        return ExitCode::SUCCESS;
+    }
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(err) => return fail(&err),
+    };
+    telemetry::init(&settings.log, settings.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => return fail(&err),
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            None | Some(Command::Serve) => serve(settings).await,
+            Some(Command::Migrate { action }) => migrate(settings, action).await,
+            Some(Command::ExportSchema) => Ok(()),
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => fail(&*err),
+    }
+}
+
+type AnyError = Box<dyn std::error::Error + Send + Sync>;
+
+/// One line on stderr naming what went wrong, and a failing exit code.
+fn fail(err: &(dyn std::error::Error + 'static)) -> ExitCode {
+    eprintln!("arena: {err}");
+    ExitCode::FAILURE
+}
+
+async fn serve(settings: Settings) -> Result<(), AnyError> {
+    let app = Application::build(settings).await?;
+    tracing::info!(
+        addr = %app.local_addr(),
+        "listening; GraphiQL at http://{}/graphiql",
+        app.local_addr()
+    );
+    app.run_until(stop_signal()).await;
+    Ok(())
+}
+
+async fn migrate(settings: Settings, action: MigrateAction) -> Result<(), AnyError> {
+    let db = db::connect(&settings).await?;
+    match action {
+        MigrateAction::Up => Migrator::up(&db, None).await?,
+        MigrateAction::Down { steps } => Migrator::down(&db, Some(steps)).await?,
+        MigrateAction::Status => {
+            let applied = Migrator::get_applied_migrations(&db).await?;
+            let pending = Migrator::get_pending_migrations(&db).await?;
+            for migration in &applied {
+                println!("applied  {}", migration.name());
+            }
+            for migration in &pending {
+                println!("pending  {}", migration.name());
+            }
+            println!("{} applied, {} pending", applied.len(), pending.len());
+        }
+    }
+    db.close().await?;
+    Ok(())
+}

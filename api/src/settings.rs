@@ -1,0 +1,399 @@
+//! Layered settings: built-in defaults, then an optional `arena.toml`, then environment variables.
+
+use std::{fmt, net::SocketAddr, path::Path};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Every environment variable Arena reads, with the settings key it sets.
+/// The loader is built from this table, so the documented list cannot drift from the code.
+pub const ENV_VARS: &[(&str, &str)] = &[
+    ("DATABASE_URL", "database_url"),
+    ("ARENA_DATABASE_MAX_CONNECTIONS", "database_max_connections"),
+    ("REDIS_URL", "redis_url"),
+    ("ARENA_REDIS_KEY_PREFIX", "redis_key_prefix"),
+    ("ARENA_BIND", "bind"),
+    ("RUST_LOG", "log"),
+    ("ARENA_LOG_FORMAT", "log_format"),
+    ("ARENA_GRAPHQL_DEPTH_LIMIT", "graphql_depth_limit"),
+    ("ARENA_GRAPHQL_COMPLEXITY_LIMIT", "graphql_complexity_limit"),
+    ("ARENA_MIGRATE_ON_START", "migrate_on_start"),
+    ("ARENA_BODY_LIMIT_BYTES", "body_limit_bytes"),
+    ("ARENA_CORS_ALLOWED_ORIGINS", "cors_allowed_origins"),
+    ("ARENA_SHUTDOWN_GRACE_SECONDS", "shutdown_grace_seconds"),
+];
+
+/// The variable that names the settings file (read by the CLI, not by the loader).
+pub const CONFIG_ENV_VAR: &str = "ARENA_CONFIG";
+
+/// The whole settings tree; loaded once in `main` and passed down.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// `DATABASE_URL`: `postgres://…` or `sqlite://…`.
+    pub database_url: Secret,
+    /// `ARENA_DATABASE_MAX_CONNECTIONS`: size of the connection pool.
+    pub database_max_connections: u32,
+    /// `REDIS_URL`: optional; when set, Redis must answer at start.
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub redis_url: Option<Secret>,
+    /// `ARENA_REDIS_KEY_PREFIX`: prefix of every key Arena writes, so instances can share a server.
+    pub redis_key_prefix: String,
+    /// `ARENA_BIND`: address the HTTP server listens on.
+    pub bind: SocketAddr,
+    /// `RUST_LOG`: the log filter.
+    pub log: String,
+    /// `ARENA_LOG_FORMAT`: `text` or `json`.
+    pub log_format: LogFormat,
+    /// `ARENA_GRAPHQL_DEPTH_LIMIT`: deepest selection nesting a query may have.
+    pub graphql_depth_limit: usize,
+    /// `ARENA_GRAPHQL_COMPLEXITY_LIMIT`: most fields (weighted) a query may select.
+    pub graphql_complexity_limit: usize,
+    /// `ARENA_MIGRATE_ON_START`: apply pending migrations when the server starts.
+    pub migrate_on_start: bool,
+    /// `ARENA_BODY_LIMIT_BYTES`: largest request body accepted.
+    pub body_limit_bytes: usize,
+    /// `ARENA_CORS_ALLOWED_ORIGINS`: comma-separated origins, or `*`; empty allows none.
+    #[serde(deserialize_with = "comma_list")]
+    pub cors_allowed_origins: Vec<String>,
+    /// `ARENA_SHUTDOWN_GRACE_SECONDS`: how long in-flight work may take after a stop signal.
+    pub shutdown_grace_seconds: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            database_url: Secret::new("sqlite://arena.db?mode=rwc"),
+            database_max_connections: 10,
+            redis_url: None,
+            redis_key_prefix: "arena:".into(),
+            bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            log: "info".into(),
+            log_format: LogFormat::Text,
+            graphql_depth_limit: 16,
+            graphql_complexity_limit: 2000,
+            migrate_on_start: true,
+            body_limit_bytes: 1024 * 1024,
+            cors_allowed_origins: Vec::new(),
+            shutdown_grace_seconds: 30,
+        }
+    }
+}
+
+/// A settings file or variable could not be read or made no sense.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid settings: {0}")]
+pub struct SettingsError(String);
+
+impl Settings {
+    /// Loads defaults, then `file` when given, then the environment variables of [`ENV_VARS`].
+    pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(SettingsError(format!(
+                    "settings file {} does not exist",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let names: Vec<&str> = ENV_VARS.iter().map(|(name, _)| *name).collect();
+        let env = Env::raw().only(&names).map(|name| {
+            ENV_VARS
+                .iter()
+                .find(|(var, _)| name.as_str().eq_ignore_ascii_case(var))
+                .map_or_else(
+                    || name.as_str().to_lowercase(),
+                    |(_, key)| (*key).to_owned(),
+                )
+                .into()
+        });
+        let settings: Settings = figment.merge(env).extract().map_err(describe)?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    /// Checks what types alone cannot.
+    fn check(&self) -> Result<(), SettingsError> {
+        let url = self.database_url.expose();
+        if DatabaseBackend::of_url(url).is_none() {
+            return Err(SettingsError(format!(
+                "DATABASE_URL must start with postgres:// or sqlite:, got {}",
+                redact_url(url)
+            )));
+        }
+        if self.graphql_depth_limit == 0 || self.graphql_complexity_limit == 0 {
+            return Err(SettingsError("GraphQL limits must be positive".into()));
+        }
+        if let Some(origin) = self.cors_allowed_origins.iter().find(|o| !valid_origin(o)) {
+            return Err(SettingsError(format!(
+                "ARENA_CORS_ALLOWED_ORIGINS: {origin:?} is not `*` or an origin like https://example.com"
+            )));
+        }
+        if self.database_max_connections == 0 {
+            return Err(SettingsError(
+                "ARENA_DATABASE_MAX_CONNECTIONS must be positive".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Which database backend `database_url` names.
+    pub fn database_backend(&self) -> DatabaseBackend {
+        DatabaseBackend::of_url(self.database_url.expose()).unwrap_or(DatabaseBackend::Sqlite)
+    }
+}
+
+/// One line per fault, naming the variable the operator set (not the internal key).
+fn describe(err: figment::Error) -> SettingsError {
+    let faults: Vec<String> = err
+        .into_iter()
+        .map(|fault| {
+            let key = fault.path.join(".");
+            let from_env = fault
+                .metadata
+                .as_ref()
+                .is_some_and(|meta| meta.name.contains("environment"));
+            let name = ENV_VARS
+                .iter()
+                .find(|(_, k)| from_env && k.eq_ignore_ascii_case(&key))
+                .map_or(key, |(var, _)| (*var).to_owned());
+            let source = fault
+                .metadata
+                .as_ref()
+                .and_then(|meta| meta.source.as_ref())
+                .map(|source| format!(" (in {source})"))
+                .unwrap_or_default();
+            format!("{name}{source}: {}", fault.kind)
+        })
+        .collect();
+    SettingsError(faults.join("; "))
+}
+
+/// The two supported databases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseBackend {
+    /// PostgreSQL, the reference backend.
+    Postgres,
+    /// Embedded SQLite, the default with no configuration.
+    Sqlite,
+}
+
+impl DatabaseBackend {
+    fn of_url(url: &str) -> Option<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Self::Postgres)
+        } else if url.starts_with("sqlite:") {
+            Some(Self::Sqlite)
+        } else {
+            None
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// A string that never prints: URLs with passwords, keys.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value itself; call only where it is used, never to log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact_url(&self.0))
+    }
+}
+
+/// A URL with its password replaced by `***`, fit for logs and error messages.
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut url) if url.password().is_some() => {
+            // Only fails for URLs that cannot have a password, which this one has.
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        Ok(url) => url.to_string(),
+        Err(_) => "<unparseable url>".into(),
+    }
+}
+
+fn valid_origin(origin: &str) -> bool {
+    origin == "*"
+        || url::Url::parse(origin).is_ok_and(|url| {
+            matches!(url.scheme(), "http" | "https")
+                && url.host().is_some()
+                && url.path() == "/"
+                && !origin.ends_with('/')
+                && origin.is_ascii()
+        })
+}
+
+fn empty_as_none<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Secret>, D::Error> {
+    let value = Option::<String>::deserialize(de)?;
+    Ok(value.filter(|v| !v.trim().is_empty()).map(Secret))
+}
+
+fn comma_list<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrString {
+        List(Vec<String>),
+        String(String),
+    }
+    let items = match ListOrString::deserialize(de)? {
+        ListOrString::List(items) => items,
+        ListOrString::String(joined) => joined.split(',').map(str::to_owned).collect(),
+    };
+    Ok(items
+        .into_iter()
+        .map(|item| item.trim().to_owned())
+        .filter(|item| !item.is_empty())
+        .collect())
+}
+
+#[cfg(test)]
+// figment::Jail fixes the closure's error type.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    #[test]
+    fn defaults_need_no_configuration() {
+        Jail::expect_with(|_| {
+            let settings = Settings::load(None).expect("defaults load");
+            assert_eq!(settings.database_url.expose(), "sqlite://arena.db?mode=rwc");
+            assert_eq!(settings.database_backend(), DatabaseBackend::Sqlite);
+            assert_eq!(settings.bind.to_string(), "127.0.0.1:8000");
+            assert!(settings.redis_url.is_none());
+            assert!(settings.migrate_on_start);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn environment_overrides_file_which_overrides_defaults() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "arena.toml",
+                r#"
+                bind = "0.0.0.0:9000"
+                graphql_depth_limit = 7
+                log_format = "json"
+                cors_allowed_origins = ["https://a.example"]
+                "#,
+            )?;
+            jail.set_env("ARENA_BIND", "127.0.0.1:9100");
+            jail.set_env("DATABASE_URL", "postgres://arena:pw@db/arena");
+            jail.set_env(
+                "ARENA_CORS_ALLOWED_ORIGINS",
+                "https://b.example, https://c.example",
+            );
+            jail.set_env("ARENA_MIGRATE_ON_START", "false");
+            let settings = Settings::load(Some(Path::new("arena.toml"))).expect("loads");
+            assert_eq!(settings.bind.to_string(), "127.0.0.1:9100");
+            assert_eq!(settings.graphql_depth_limit, 7);
+            assert_eq!(settings.log_format, LogFormat::Json);
+            assert_eq!(settings.database_backend(), DatabaseBackend::Postgres);
+            assert_eq!(
+                settings.cors_allowed_origins,
+                vec!["https://b.example", "https://c.example"]
+            );
+            assert!(!settings.migrate_on_start);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn empty_redis_url_means_no_redis() {
+        Jail::expect_with(|jail| {
+            jail.set_env("REDIS_URL", "");
+            assert!(Settings::load(None).expect("loads").redis_url.is_none());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_setting_named() {
+        Jail::expect_with(|jail| {
+            jail.set_env("ARENA_GRAPHQL_DEPTH_LIMIT", "deep");
+            let err = Settings::load(None).expect_err("refused").to_string();
+            assert!(err.contains("ARENA_GRAPHQL_DEPTH_LIMIT"), "{err}");
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.set_env("DATABASE_URL", "mysql://root:pw@db/arena");
+            let err = Settings::load(None).expect_err("refused").to_string();
+            assert!(
+                err.contains("DATABASE_URL") && !err.contains("pw@"),
+                "{err}"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_refused() {
+        Jail::expect_with(|jail| {
+            jail.create_file("arena.toml", "bnid = \"0.0.0.0:1\"")?;
+            let err = Settings::load(Some(Path::new("arena.toml"))).expect_err("refused");
+            assert!(err.to_string().contains("bnid"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn cors_origins_must_be_origins() {
+        Jail::expect_with(|jail| {
+            jail.set_env(
+                "ARENA_CORS_ALLOWED_ORIGINS",
+                "https://ok.example,not an origin",
+            );
+            let err = Settings::load(None).expect_err("refused").to_string();
+            assert!(err.contains("not an origin"), "{err}");
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.set_env("ARENA_CORS_ALLOWED_ORIGINS", "*");
+            assert_eq!(
+                Settings::load(None).expect("loads").cors_allowed_origins,
+                ["*"]
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn passwords_never_print() {
+        let secret = Secret::new("postgres://arena:hunter2@db:5432/arena");
+        assert_eq!(format!("{secret:?}"), "postgres://arena:***@db:5432/arena");
+        assert_eq!(
+            redact_url("sqlite://arena.db?mode=rwc"),
+            "sqlite://arena.db?mode=rwc"
+        );
+    }
+}

@@ -1,0 +1,150 @@
+//! Building the application from settings, serving it, and stopping it gracefully.
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use chrono::Utc;
+use tokio::net::TcpListener;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+use crate::{
+    context::AppContext,
+    db::{self, DbStartError},
+    http::router,
+    metrics::Metrics,
+    redis_conn::{Redis, RedisStartError},
+    settings::Settings,
+};
+
+/// Why Arena could not start; each message is one line naming what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// See [`DbStartError`].
+    #[error(transparent)]
+    Database(#[from] DbStartError),
+    /// See [`RedisStartError`].
+    #[error(transparent)]
+    Redis(#[from] RedisStartError),
+    /// The listen address is taken or not ours.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address from `ARENA_BIND`.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A connected, bound, not yet serving Arena.
+pub struct Application {
+    listener: TcpListener,
+    ctx: AppContext,
+}
+
+impl Application {
+    /// Connects the database (migrating when configured) and Redis, and binds the socket.
+    pub async fn build(settings: Settings) -> Result<Self, StartError> {
+        let db = db::connect(&settings).await?;
+        if settings.migrate_on_start {
+            db::migrate_up(&db).await?;
+        }
+        let redis = match &settings.redis_url {
+            Some(url) => Some(Redis::connect(url, &settings.redis_key_prefix).await?),
+            None => None,
+        };
+        let listener =
+            TcpListener::bind(settings.bind)
+                .await
+                .map_err(|source| StartError::Bind {
+                    addr: settings.bind,
+                    source,
+                })?;
+        let ctx = AppContext {
+            metrics: Arc::new(Metrics::new(settings.database_max_connections)),
+            settings: Arc::new(settings),
+            db,
+            redis,
+            started_at: Utc::now(),
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+        };
+        Ok(Self { listener, ctx })
+    }
+
+    /// The bound address (the real port when `ARENA_BIND` asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        // A bound TcpListener always has a local address.
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| self.ctx.settings.bind)
+    }
+
+    /// The shared context, for callers that run work beside the server.
+    pub fn context(&self) -> &AppContext {
+        &self.ctx
+    }
+
+    /// Serves until `stop` resolves, then stops accepting, lets in-flight requests finish,
+    /// closes websockets with "going away", and waits at most the grace period for all that.
+    pub async fn run_until(self, stop: impl Future<Output = ()> + Send + 'static) {
+        let Self { listener, ctx } = self;
+        let app = router(ctx.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let shutdown = ctx.shutdown.clone();
+        let signal = {
+            let shutdown = shutdown.clone();
+            async move {
+                tokio::select! {
+                    () = stop => {},
+                    () = shutdown.cancelled() => {},
+                }
+                tracing::info!("shutting down: no new connections, finishing in-flight work");
+                shutdown.cancel();
+            }
+        };
+        let grace = Duration::from_secs(ctx.settings.shutdown_grace_seconds);
+        let serve = axum::serve(listener, app).with_graceful_shutdown(signal);
+        let deadline = async {
+            shutdown.cancelled().await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            served = serve => {
+                if let Err(err) = served {
+                    tracing::error!(%err, "server stopped with an error");
+                }
+            }
+            () = deadline => tracing::warn!("grace period over; dropping open requests"),
+        }
+        ctx.tasks.close();
+        if tokio::time::timeout(grace, ctx.tasks.wait()).await.is_err() {
+            tracing::warn!("grace period over; dropping open websocket connections");
+        }
+        if let Err(err) = ctx.db.close_by_ref().await {
+            tracing::warn!(%err, "closing the database pool failed");
+        }
+        tracing::info!("stopped");
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn stop_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sigterm) => {
+                sigterm.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,1 @@
+//! SeaORM entities of the Arena schema: one module per table, grouped by domain folder.

@@ -1,0 +1,137 @@
+//! `docker-compose.yml` and the `Dockerfile` agree with the code: no Docker engine runs here,
+//! so the files are read against what the settings loader and binary expect.
+
+use std::collections::BTreeSet;
+
+use arena_api::settings::ENV_VARS;
+use yaml_rust2::{Yaml, YamlLoader};
+
+fn repo_file(name: &str) -> String {
+    let path = format!("{}/../{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|err| panic!("{path}: {err}"))
+}
+
+fn compose() -> Yaml {
+    let mut docs = YamlLoader::load_from_str(&repo_file("docker-compose.yml"))
+        .expect("docker-compose.yml is YAML");
+    assert_eq!(docs.len(), 1);
+    docs.remove(0)
+}
+
+/// `environment:` as a map or as a list of `NAME=value`.
+fn environment(service: &Yaml) -> Vec<(String, String)> {
+    match &service["environment"] {
+        Yaml::Hash(map) => map
+            .iter()
+            .map(|(k, v)| {
+                let value = match v {
+                    Yaml::String(s) => s.clone(),
+                    Yaml::Integer(i) => i.to_string(),
+                    Yaml::Boolean(b) => b.to_string(),
+                    other => panic!("unexpected value {other:?}"),
+                };
+                (k.as_str().expect("name").to_owned(), value)
+            })
+            .collect(),
+        Yaml::Array(items) => items
+            .iter()
+            .map(|item| {
+                let (k, v) = item
+                    .as_str()
+                    .expect("NAME=value")
+                    .split_once('=')
+                    .expect("=");
+                (k.to_owned(), v.to_owned())
+            })
+            .collect(),
+        Yaml::BadValue => Vec::new(),
+        other => panic!("unexpected environment {other:?}"),
+    }
+}
+
+#[test]
+fn compose_sets_only_variables_the_settings_read() {
+    let compose = compose();
+    let known: BTreeSet<&str> = ENV_VARS.iter().map(|(name, _)| *name).collect();
+    let api = &compose["services"]["api"];
+    assert!(!api.is_badvalue(), "an api service");
+    let env = environment(api);
+    assert!(!env.is_empty());
+    for (name, _) in &env {
+        assert!(known.contains(name.as_str()), "{name} is not read by Arena");
+    }
+    let value = |name: &str| {
+        env.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("api sets {name}"))
+    };
+    assert!(value("DATABASE_URL").starts_with("postgres://"));
+    assert!(value("DATABASE_URL").contains("@postgres:5432/"));
+    assert_eq!(value("REDIS_URL"), "redis://redis:6379");
+    assert!(
+        value("ARENA_BIND").starts_with("0.0.0.0:"),
+        "reachable from outside"
+    );
+}
+
+#[test]
+fn compose_services_exist_and_the_api_waits_for_them() {
+    let compose = compose();
+    let services = compose["services"].as_hash().expect("services");
+    let names: BTreeSet<&str> = services.keys().filter_map(Yaml::as_str).collect();
+    for needed in ["postgres", "redis", "api"] {
+        assert!(names.contains(needed), "service {needed}");
+    }
+    for (name, service) in services {
+        assert!(
+            !service["image"].is_badvalue() || !service["build"].is_badvalue(),
+            "{name:?} has an image or a build"
+        );
+    }
+    let depends = compose["services"]["api"]["depends_on"]
+        .as_hash()
+        .expect("api depends_on with conditions");
+    for (dependency, condition) in depends {
+        let dependency = dependency.as_str().expect("name");
+        assert!(names.contains(dependency), "{dependency} exists");
+        assert_eq!(condition["condition"].as_str(), Some("service_healthy"));
+        assert!(
+            !compose["services"][dependency]["healthcheck"].is_badvalue(),
+            "{dependency} has a healthcheck to wait on"
+        );
+    }
+    // The port published is the port the api binds.
+    let bind = environment(&compose["services"]["api"])
+        .into_iter()
+        .find(|(k, _)| k == "ARENA_BIND")
+        .map(|(_, v)| v)
+        .expect("ARENA_BIND");
+    let port = bind.rsplit(':').next().expect("port");
+    let ports = compose["services"]["api"]["ports"].as_vec().expect("ports");
+    assert!(
+        ports
+            .iter()
+            .filter_map(Yaml::as_str)
+            .any(|mapping| mapping.ends_with(&format!(":{port}"))),
+        "publishes {port}"
+    );
+}
+
+#[test]
+fn dockerfile_builds_and_runs_the_arena_binary() {
+    let dockerfile = repo_file("Dockerfile");
+    let stages = dockerfile
+        .lines()
+        .filter(|l| l.trim_start().to_uppercase().starts_with("FROM "))
+        .count();
+    assert!(stages >= 2, "multi-stage");
+    assert!(dockerfile.contains("cargo build --release"));
+    assert!(dockerfile.contains("--bin arena"));
+    assert!(dockerfile.contains("ENTRYPOINT [\"/usr/local/bin/arena\"]"));
+    let compose = compose();
+    assert_eq!(
+        compose["services"]["api"]["build"]["dockerfile"].as_str(),
+        Some("Dockerfile")
+    );
+}

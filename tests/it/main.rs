@@ -1,0 +1,11 @@
+//! Arena's end-to-end tests: one binary, one module per area. Each test starts the real
+//! server and talks to it over HTTP and websockets as clients do.
+
+// Tests fail loudly on anything unexpected.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod deploy;
+mod errors;
+mod http;
+mod schema;
+mod system;

@@ -1,0 +1,246 @@
+//! `TestApp`: one real Arena server per test.
+
+use std::net::SocketAddr;
+
+use arena_api::{
+    settings::{Secret, Settings},
+    startup::Application,
+};
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    db::{self, Backend, TestDb},
+    ws::{WsClient, WsProtocol},
+};
+
+/// A running Arena on 127.0.0.1 with a database and Redis prefix of its own.
+pub struct TestApp {
+    /// Where the server listens.
+    pub addr: SocketAddr,
+    /// The backend it runs on.
+    pub backend: Backend,
+    /// The settings it started with.
+    pub settings: Settings,
+    /// An HTTP client for it.
+    pub http: reqwest::Client,
+    stop: CancellationToken,
+    server: Option<JoinHandle<()>>,
+    db: TestDb,
+}
+
+/// One GraphQL answer: HTTP status and JSON body.
+#[derive(Debug)]
+pub struct GqlResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// The JSON body.
+    pub body: Value,
+}
+
+impl GqlResponse {
+    /// `data`, failing the test when there are errors.
+    pub fn data(&self) -> &Value {
+        assert!(
+            self.body.get("errors").is_none(),
+            "expected no errors, got {:#}",
+            self.body
+        );
+        &self.body["data"]
+    }
+
+    /// The errors, failing the test when there are none.
+    pub fn errors(&self) -> &Vec<Value> {
+        self.body["errors"]
+            .as_array()
+            .unwrap_or_else(|| panic!("expected errors, got {:#}", self.body))
+    }
+
+    /// `extensions.code` of every error.
+    pub fn codes(&self) -> Vec<&str> {
+        self.errors()
+            .iter()
+            .map(|err| err["extensions"]["code"].as_str().unwrap_or("<none>"))
+            .collect()
+    }
+
+    /// The first error's `extensions`.
+    pub fn extensions(&self) -> &Value {
+        &self.errors()[0]["extensions"]
+    }
+}
+
+impl TestApp {
+    /// On the backend `ARENA_TEST_BACKEND` names.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(Backend::from_env(), |_| {}).await
+    }
+
+    /// On the backend `ARENA_TEST_BACKEND` names, after `configure` adjusts the settings.
+    pub async fn spawn_configured(configure: impl FnOnce(&mut Settings)) -> Self {
+        Self::spawn_with(Backend::from_env(), configure).await
+    }
+
+    /// On `backend`, with default test settings.
+    pub async fn spawn_on(backend: Backend) -> Self {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// On `backend`, after `configure` adjusts the settings. PostgreSQL apps use Redis,
+    /// like production; SQLite apps run without, like `cargo run`.
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> Self {
+        let (db, database_url) = TestDb::create(backend).await;
+        let mut settings = Settings {
+            database_url: Secret::new(database_url),
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            redis_url: (backend == Backend::Postgres).then(|| Secret::new(db::redis_url())),
+            redis_key_prefix: format!("arena:test:{}:", uuid::Uuid::new_v4().simple()),
+            shutdown_grace_seconds: 5,
+            database_max_connections: 5,
+            ..Settings::default()
+        };
+        configure(&mut settings);
+        let app = Application::build(settings.clone())
+            .await
+            .expect("test app starts");
+        let addr = app.local_addr();
+        let stop = CancellationToken::new();
+        let server = tokio::spawn(app.run_until(stop.clone().cancelled_owned()));
+        Self {
+            addr,
+            backend,
+            settings,
+            http: reqwest::Client::new(),
+            stop,
+            server: Some(server),
+            db,
+        }
+    }
+
+    /// `http://127.0.0.1:PORT{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Drops this app's PostgreSQL database under the running server (a database outage).
+    pub async fn lose_database(&self) {
+        let name = self.db.postgres_name().expect("a PostgreSQL app");
+        db::drop_database(name).await;
+    }
+
+    /// Runs a GraphQL operation anonymously.
+    pub async fn gql(&self, query: &str, variables: Value) -> GqlResponse {
+        self.post_graphql(None, &json!({ "query": query, "variables": variables }))
+            .await
+    }
+
+    /// Runs a GraphQL operation with `Authorization: Bearer {token}`.
+    pub async fn gql_as(&self, token: &str, query: &str, variables: Value) -> GqlResponse {
+        self.post_graphql(
+            Some(token),
+            &json!({ "query": query, "variables": variables }),
+        )
+        .await
+    }
+
+    /// Posts any JSON body to `/graphql`.
+    pub async fn post_graphql(&self, token: Option<&str>, body: &Value) -> GqlResponse {
+        let mut request = self.http.post(self.url("/graphql")).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        Self::read(request.send().await.expect("POST /graphql")).await
+    }
+
+    /// Posts raw `body` to `/graphql` as `content_type`.
+    pub async fn post_raw(&self, content_type: &str, body: &str) -> GqlResponse {
+        let response = self
+            .http
+            .post(self.url("/graphql"))
+            .header("content-type", content_type)
+            .body(body.to_owned())
+            .send()
+            .await
+            .expect("POST /graphql");
+        Self::read(response).await
+    }
+
+    /// Reads a GraphQL HTTP answer, which must be JSON whatever the status.
+    pub async fn read(response: reqwest::Response) -> GqlResponse {
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("body");
+        let body = serde_json::from_str(&text)
+            .unwrap_or_else(|err| panic!("status {status}: body is not JSON ({err}): {text}"));
+        GqlResponse { status, body }
+    }
+
+    /// A websocket to `/graphql/ws` speaking `protocol`, past `connection_init`.
+    pub async fn ws(&self, protocol: WsProtocol) -> WsClient {
+        WsClient::connect(
+            &format!("ws://{}/graphql/ws", self.addr),
+            protocol,
+            json!({}),
+        )
+        .await
+    }
+
+    /// Begins a graceful shutdown and waits until the server has stopped.
+    pub async fn shutdown(&mut self) {
+        self.stop.cancel();
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task ends cleanly");
+        }
+    }
+
+    /// Begins a graceful shutdown without waiting; the handle resolves when stopped.
+    pub fn begin_shutdown(&mut self) -> Option<JoinHandle<()>> {
+        self.stop.cancel();
+        self.server.take()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.stop.cancel();
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+        let database = self.db.postgres_name().map(str::to_owned);
+        let prefix = self
+            .settings
+            .redis_url
+            .as_ref()
+            .map(|_| self.settings.redis_key_prefix.clone());
+        // Async cleanup cannot run in Drop on the test's runtime; a thread with its own can.
+        let cleanup = std::thread::spawn(move || {
+            if let Some(prefix) = prefix {
+                delete_redis_keys(&prefix);
+            }
+            if let Some(name) = database {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("cleanup runtime")
+                    .block_on(db::drop_database(&name));
+            }
+        });
+        let _ = cleanup.join();
+    }
+}
+
+fn delete_redis_keys(prefix: &str) {
+    let Ok(client) = redis::Client::open(db::redis_url()) else {
+        return;
+    };
+    let Ok(mut conn) = client.get_connection() else {
+        return;
+    };
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query(&mut conn)
+        .unwrap_or_default();
+    if !keys.is_empty() {
+        let _: redis::RedisResult<()> = redis::cmd("DEL").arg(keys).query(&mut conn);
+    }
+}

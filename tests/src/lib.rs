@@ -1,0 +1,45 @@
+//! The end-to-end test harness: the real Arena server on port 0, against a fresh PostgreSQL
+//! database (cloned from a migrated template) or a fresh SQLite file, with its own Redis key
+//! prefix. Every domain's tests use these helpers.
+//!
+//! Environment (defaults are this machine's local services):
+//! - `ARENA_TEST_DATABASE_URL`: a PostgreSQL URL whose user may create databases
+//!   (default `postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable`).
+//! - `ARENA_TEST_REDIS_URL`: default `redis://127.0.0.1:6379`.
+//! - `ARENA_TEST_BACKEND`: `postgres` (default) or `sqlite`, for [`TestApp::spawn`].
+
+// A harness that cannot set up must fail the test at once and loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod app;
+mod db;
+mod ws;
+
+pub use app::{GqlResponse, TestApp};
+pub use db::Backend;
+pub use ws::{WsClient, WsEvent, WsProtocol};
+
+/// Defines a test module `$name` with one test per backend, `postgres` and `sqlite`, each
+/// running `$body` against a fresh [`TestApp`] bound to `$app`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($(#[$meta:meta])* async fn $name:ident($app:ident) $body:block) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($app: $crate::TestApp) $body
+
+            #[tokio::test]
+            async fn postgres() {
+                run($crate::TestApp::spawn_on($crate::Backend::Postgres).await).await;
+            }
+
+            #[tokio::test]
+            async fn sqlite() {
+                run($crate::TestApp::spawn_on($crate::Backend::Sqlite).await).await;
+            }
+        }
+    };
+}
