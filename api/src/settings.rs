@@ -71,7 +71,8 @@ impl Default for Settings {
             redis_url: None,
             redis_key_prefix: "arena:".into(),
             bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
-            log: "info".into(),
+            // PostgreSQL's notices ("already exists, skipping") are not news.
+            log: "info,sqlx::postgres::notice=warn".into(),
             log_format: LogFormat::Text,
             graphql_depth_limit: 16,
             graphql_complexity_limit: 2000,

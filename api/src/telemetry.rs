@@ -29,7 +29,7 @@ pub fn init(filter: &str, format: LogFormat) {
                     .json()
                     .with_writer(std::io::stderr)
                     .flatten_event(true)
-                    .with_span_list(true),
+                    .with_span_list(false),
             )
             .try_init(),
     };

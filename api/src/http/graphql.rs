@@ -18,6 +18,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use futures_util::{SinkExt, StreamExt};
+use tracing::Instrument;
 
 use super::HttpState;
 use crate::{error::RequestFault, graphql::fault_response};
@@ -177,9 +178,11 @@ pub(super) async fn graphql_ws(
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    // The connection outlives this handler; its log lines keep the upgrade's request id.
+    let span = tracing::Span::current();
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| serve_socket(state, socket, protocol))
+        .on_upgrade(move |socket| serve_socket(state, socket, protocol).instrument(span))
 }
 
 async fn serve_socket(state: HttpState, socket: WebSocket, protocol: GraphQLProtocol) {
