@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::{metrics::Metrics, redis_conn::Redis, settings::Settings};
+use crate::{auth::AuthState, metrics::Metrics, redis_conn::Redis, settings::Settings};
 
 /// Handles to the shared parts of one running Arena; cheap to clone.
 #[derive(Clone)]
@@ -17,6 +17,8 @@ pub struct AppContext {
     pub redis: Option<Redis>,
     /// The settings the process started with.
     pub settings: Arc<Settings>,
+    /// Token keys, limits and proxies of the auth domain.
+    pub auth: Arc<AuthState>,
     /// The metric registry.
     pub metrics: Arc<Metrics>,
     /// When this process started serving.

@@ -36,6 +36,9 @@ pub enum DbStartError {
     /// Migrations failed.
     #[error("database migration failed: {0}")]
     Migrate(DbErr),
+    /// Start-up state could not be read or written (are migrations applied?).
+    #[error("preparing the database failed (run `arena migrate up`?): {0}")]
+    Prepare(DbErr),
 }
 
 /// Opens the pool: SQLite gets WAL, a busy timeout and foreign keys; both get bounded waits.

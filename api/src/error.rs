@@ -95,8 +95,8 @@ impl RequestFault {
 /// [`From<ApiError>`] below, which always sets `extensions.code` and hides internal causes.
 #[derive(Debug)]
 pub enum ApiError {
-    /// See [`ErrorCode::Unauthenticated`].
-    Unauthenticated,
+    /// See [`ErrorCode::Unauthenticated`]; says why (no token, expired, wrong credentials).
+    Unauthenticated(&'static str),
     /// See [`ErrorCode::Forbidden`].
     Forbidden,
     /// See [`ErrorCode::NotFound`]; names what was not found.
@@ -162,7 +162,7 @@ impl ApiError {
     /// The stable code clients see.
     pub fn code(&self) -> ErrorCode {
         match self {
-            Self::Unauthenticated => ErrorCode::Unauthenticated,
+            Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
             Self::Forbidden => ErrorCode::Forbidden,
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::BadUserInput { .. } => ErrorCode::BadUserInput,
@@ -177,7 +177,7 @@ impl ApiError {
     /// The message clients see; internal failures say nothing about their cause.
     pub fn message(&self) -> String {
         match self {
-            Self::Unauthenticated => "sign in to do this".into(),
+            Self::Unauthenticated(why) => (*why).to_owned(),
             Self::Forbidden => "you may not do this".into(),
             Self::NotFound(what) => format!("{what} not found"),
             Self::BadUserInput { message, .. } | Self::Conflict(message) => message.clone(),
@@ -185,7 +185,10 @@ impl ApiError {
             Self::RateLimited {
                 retry_after_seconds,
             } => format!("too many requests; retry in {retry_after_seconds} s"),
-            Self::Banned { reason, .. } => format!("banned: {reason}"),
+            Self::Banned { reason, until } => match until {
+                Some(until) => format!("banned until {}: {reason}", until.to_rfc3339()),
+                None => format!("banned: {reason}"),
+            },
             Self::Db(_) | Self::Redis(_) | Self::Internal(_) => "internal error".into(),
         }
     }

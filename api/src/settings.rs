@@ -24,6 +24,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("ARENA_BODY_LIMIT_BYTES", "body_limit_bytes"),
     ("ARENA_CORS_ALLOWED_ORIGINS", "cors_allowed_origins"),
     ("ARENA_SHUTDOWN_GRACE_SECONDS", "shutdown_grace_seconds"),
+    ("ARENA_JWT_SECRET", "jwt_secret"),
+    ("ARENA_BCRYPT_COST", "bcrypt_cost"),
+    ("ARENA_AUTH_RATE_PER_MINUTE", "auth_rate_per_minute"),
+    ("ARENA_TRUSTED_PROXIES", "trusted_proxies"),
 ];
 
 /// The variable that names the settings file (read by the CLI, not by the loader).
@@ -61,6 +65,19 @@ pub struct Settings {
     pub cors_allowed_origins: Vec<String>,
     /// `ARENA_SHUTDOWN_GRACE_SECONDS`: how long in-flight work may take after a stop signal.
     pub shutdown_grace_seconds: u64,
+    /// `ARENA_JWT_SECRET`: key that signs access tokens; when unset, one is generated once and
+    /// kept in the database, so restarts and other instances accept the same tokens.
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub jwt_secret: Option<Secret>,
+    /// `ARENA_BCRYPT_COST`: bcrypt work factor for new password hashes (4 to 31).
+    pub bcrypt_cost: u32,
+    /// `ARENA_AUTH_RATE_PER_MINUTE`: logins and registrations allowed per client address,
+    /// and logins per account, each minute.
+    pub auth_rate_per_minute: u32,
+    /// `ARENA_TRUSTED_PROXIES`: comma-separated addresses or CIDR ranges of proxies whose
+    /// `X-Forwarded-For` names the client; empty trusts none.
+    #[serde(deserialize_with = "comma_list")]
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for Settings {
@@ -80,6 +97,10 @@ impl Default for Settings {
             body_limit_bytes: 1024 * 1024,
             cors_allowed_origins: Vec::new(),
             shutdown_grace_seconds: 30,
+            jwt_secret: None,
+            bcrypt_cost: 12,
+            auth_rate_per_minute: 10,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -134,6 +155,32 @@ impl Settings {
             return Err(SettingsError(format!(
                 "ARENA_CORS_ALLOWED_ORIGINS: {origin:?} is not `*` or an origin like https://example.com"
             )));
+        }
+        if !(4..=31).contains(&self.bcrypt_cost) {
+            return Err(SettingsError("ARENA_BCRYPT_COST must be 4 to 31".into()));
+        }
+        if self.auth_rate_per_minute == 0 {
+            return Err(SettingsError(
+                "ARENA_AUTH_RATE_PER_MINUTE must be positive".into(),
+            ));
+        }
+        if let Some(proxy) = self
+            .trusted_proxies
+            .iter()
+            .find(|p| p.parse::<ipnet::IpNet>().is_err() && p.parse::<std::net::IpAddr>().is_err())
+        {
+            return Err(SettingsError(format!(
+                "ARENA_TRUSTED_PROXIES: {proxy:?} is not an address or CIDR range"
+            )));
+        }
+        if self
+            .jwt_secret
+            .as_ref()
+            .is_some_and(|s| s.expose().len() < 32)
+        {
+            return Err(SettingsError(
+                "ARENA_JWT_SECRET must be at least 32 bytes".into(),
+            ));
         }
         if self.database_max_connections == 0 {
             return Err(SettingsError(

@@ -7,6 +7,7 @@ use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
+    auth::AuthState,
     context::AppContext,
     db::{self, DbStartError},
     http::router,
@@ -47,6 +48,9 @@ impl Application {
         if settings.migrate_on_start {
             db::migrate_up(&db).await?;
         }
+        let auth = AuthState::load(&db, &settings)
+            .await
+            .map_err(DbStartError::Prepare)?;
         let redis = match &settings.redis_url {
             Some(url) => Some(Redis::connect(url, &settings.redis_key_prefix).await?),
             None => None,
@@ -60,6 +64,7 @@ impl Application {
                 })?;
         let ctx = AppContext {
             metrics: Arc::new(Metrics::new(settings.database_max_connections)),
+            auth: Arc::new(auth),
             settings: Arc::new(settings),
             db,
             redis,

@@ -1,1 +1,5 @@
 //! SeaORM entities of the Arena schema: one module per table, grouped by domain folder.
+
+pub mod audit;
+pub mod auth;
+pub mod system;

@@ -1,7 +1,13 @@
 //! The Arena schema migrations. Append-only: `mYYYYMMDD_HHMMSS_verb_object.rs`, each with
 //! `up` and `down`, each written once for both PostgreSQL and SQLite.
 
+// MigrationTrait's methods take `&SchemaManager` with the lifetime elided; naming it breaks
+// the async_trait expansion.
+#![allow(elided_lifetimes_in_paths)]
+
 pub use sea_orm_migration::prelude::*;
+
+mod m20261121_000001_create_auth_tables;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -9,6 +15,6 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        Vec::new()
+        vec![Box::new(m20261121_000001_create_auth_tables::Migration)]
     }
 }

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 use arena_api::{
+    context::AppContext,
     settings::{Secret, Settings},
     startup::Application,
 };
@@ -25,6 +26,8 @@ pub struct TestApp {
     pub settings: Settings,
     /// An HTTP client for it.
     pub http: reqwest::Client,
+    /// The server's own context (database, settings), for fixtures and checks.
+    pub ctx: AppContext,
     stop: CancellationToken,
     server: Option<JoinHandle<()>>,
     db: TestDb,
@@ -98,6 +101,9 @@ impl TestApp {
             redis_key_prefix: format!("arena:test:{}:", uuid::Uuid::new_v4().simple()),
             shutdown_grace_seconds: 5,
             database_max_connections: 5,
+            // Production cost is covered by its own test; the rest need not wait for it.
+            bcrypt_cost: 4,
+            auth_rate_per_minute: 10_000,
             ..Settings::default()
         };
         configure(&mut settings);
@@ -105,6 +111,7 @@ impl TestApp {
             .await
             .expect("test app starts");
         let addr = app.local_addr();
+        let ctx = app.context().clone();
         let stop = CancellationToken::new();
         let server = tokio::spawn(app.run_until(stop.clone().cancelled_owned()));
         Self {
@@ -112,6 +119,7 @@ impl TestApp {
             backend,
             settings,
             http: reqwest::Client::new(),
+            ctx,
             stop,
             server: Some(server),
             db,
@@ -181,6 +189,16 @@ impl TestApp {
             &format!("ws://{}/graphql/ws", self.addr),
             protocol,
             json!({}),
+        )
+        .await
+    }
+
+    /// Like [`TestApp::ws`], signed in with `token`.
+    pub async fn ws_as(&self, protocol: WsProtocol, token: &str) -> WsClient {
+        WsClient::connect(
+            &format!("ws://{}/graphql/ws", self.addr),
+            protocol,
+            json!({ "authorization": format!("Bearer {token}") }),
         )
         .await
     }

@@ -13,10 +13,12 @@
 
 mod app;
 mod db;
+mod users;
 mod ws;
 
 pub use app::{GqlResponse, TestApp};
 pub use db::Backend;
+pub use users::{TestUser, UserBuilder};
 pub use ws::{WsClient, WsEvent, WsProtocol};
 
 /// Defines a test module `$name` with one test per backend, `postgres` and `sqlite`, each

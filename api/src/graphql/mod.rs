@@ -2,21 +2,21 @@
 
 mod extensions;
 
-use async_graphql::{
-    Context, EmptyMutation, MergedObject, MergedSubscription, Schema, SchemaBuilder,
-};
+use async_graphql::{Context, MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
-use crate::{context::AppContext, system};
+use crate::{auth, auth::viewer::Viewer, context::AppContext, system};
 
 pub use extensions::fault_response;
 
 /// Every domain's queries.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(system::graphql::SystemQuery);
+pub struct QueryRoot(system::graphql::SystemQuery, auth::graphql::AuthQuery);
 
 /// Every domain's mutations.
-pub type MutationRoot = EmptyMutation;
+#[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub struct MutationRoot(auth::graphql::AuthMutation);
 
 /// Every domain's subscriptions.
 #[derive(MergedSubscription, Default)]
@@ -54,4 +54,9 @@ pub fn sdl() -> String {
 pub(crate) fn app<'a>(ctx: &Context<'a>) -> &'a AppContext {
     // `build_schema` always adds it; `sdl()` builds a schema without data but never runs it.
     ctx.data_unchecked::<AppContext>()
+}
+
+/// The caller, which the HTTP and websocket layers attach to every request.
+pub(crate) fn viewer<'a>(ctx: &Context<'a>) -> &'a Viewer {
+    ctx.data_unchecked::<Viewer>()
 }

@@ -6,11 +6,14 @@ use async_graphql::{
     parser::{parse_query, types::OperationType},
 };
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use std::net::SocketAddr;
+
+use async_graphql::Data;
 use axum::{
     Json,
     body::Bytes,
     extract::{
-        RawQuery, State, WebSocketUpgrade,
+        ConnectInfo, RawQuery, State, WebSocketUpgrade,
         rejection::BytesRejection,
         ws::{CloseFrame, Message, WebSocket},
     },
@@ -21,7 +24,34 @@ use futures_util::{SinkExt, StreamExt};
 use tracing::Instrument;
 
 use super::HttpState;
-use crate::{error::RequestFault, graphql::fault_response};
+use crate::{
+    auth::viewer::{self, Viewer},
+    error::RequestFault,
+    graphql::fault_response,
+};
+
+/// The caller of an HTTP request: its address and bearer token.
+async fn viewer_of(
+    state: &HttpState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+) -> Result<Viewer, Response> {
+    let auth = &state.ctx.auth;
+    let ip = viewer::client_ip(peer.ip(), headers, &auth.trusted_proxies);
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(viewer::bearer);
+    viewer::resolve(&state.ctx.db, &auth.keys, token, ip)
+        .await
+        .map_err(|err| {
+            let err = async_graphql::Error::from(err);
+            state.ctx.metrics.observe_error("INTERNAL");
+            let response =
+                GqlResponse::from_errors(vec![err.into_server_error(Default::default())]);
+            (StatusCode::SERVICE_UNAVAILABLE, Json(response)).into_response()
+        })
+}
 
 /// Batches beyond this size are refused: each entry is a whole query, and the limits
 /// apply per entry.
@@ -41,6 +71,7 @@ fn refuse(state: &HttpState, status: StatusCode, fault: RequestFault, message: &
 /// `POST /graphql` with a JSON body (single or batch), or `application/graphql` text.
 pub(super) async fn graphql_post(
     State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -124,13 +155,19 @@ pub(super) async fn graphql_post(
             &format!("a batch holds 1 to {MAX_BATCH} operations"),
         );
     }
-    let response: BatchResponse = state.schema.execute_batch(batch).await;
+    let viewer = match viewer_of(&state, peer, &headers).await {
+        Ok(viewer) => viewer,
+        Err(response) => return response,
+    };
+    let response: BatchResponse = state.schema.execute_batch(batch.data(viewer)).await;
     Json(response).into_response()
 }
 
 /// `GET /graphql?query=…&variables=…&operationName=…`; queries only, never mutations.
 pub(super) async fn graphql_get(
     State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
     let request = match parse_query_string(query.as_deref().unwrap_or_default()) {
@@ -152,7 +189,11 @@ pub(super) async fn graphql_get(
             "GET runs queries only; send mutations and subscriptions another way",
         );
     }
-    let response: GqlResponse = state.schema.execute(request).await;
+    let viewer = match viewer_of(&state, peer, &headers).await {
+        Ok(viewer) => viewer,
+        Err(response) => return response,
+    };
+    let response: GqlResponse = state.schema.execute(request.data(viewer)).await;
     Json(response).into_response()
 }
 
@@ -175,6 +216,8 @@ fn changes_state(request: &GqlRequest) -> bool {
 /// `/graphql/ws`: `graphql-transport-ws` and the legacy `graphql-ws`.
 pub(super) async fn graphql_ws(
     State(state): State<HttpState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
@@ -182,10 +225,27 @@ pub(super) async fn graphql_ws(
     let span = tracing::Span::current();
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| serve_socket(state, socket, protocol).instrument(span))
+        .on_upgrade(move |socket| {
+            let ip = viewer::client_ip(peer.ip(), &headers, &state.ctx.auth.trusted_proxies);
+            serve_socket(state, socket, protocol, ip).instrument(span)
+        })
 }
 
-async fn serve_socket(state: HttpState, socket: WebSocket, protocol: GraphQLProtocol) {
+/// The token a client puts in `connection_init`: `{"authorization": "Bearer …"}`.
+fn init_token(payload: &serde_json::Value) -> Option<String> {
+    let value = payload
+        .get("authorization")
+        .or_else(|| payload.get("Authorization"))?
+        .as_str()?;
+    viewer::bearer(value).map(str::to_owned)
+}
+
+async fn serve_socket(
+    state: HttpState,
+    socket: WebSocket,
+    protocol: GraphQLProtocol,
+    ip: std::net::IpAddr,
+) {
     let ctx = state.ctx;
     // Shutdown waits for this connection to close.
     let _tracked = ctx.tasks.token();
@@ -193,7 +253,17 @@ async fn serve_socket(state: HttpState, socket: WebSocket, protocol: GraphQLProt
     let (mut sink, stream) = socket.split();
     // At shutdown the input ends, which ends every subscription on the connection.
     let stream = stream.take_until(ctx.shutdown.clone().cancelled_owned());
+    let (db, auth) = (ctx.db.clone(), ctx.auth.clone());
     GraphQLWebSocket::new_with_pair(&mut sink, stream, state.schema, protocol)
+        .on_connection_init(move |payload| async move {
+            let token = init_token(&payload);
+            let viewer = viewer::resolve(&db, &auth.keys, token.as_deref(), ip)
+                .await
+                .map_err(async_graphql::Error::from)?;
+            let mut data = Data::default();
+            data.insert(viewer);
+            Ok(data)
+        })
         .serve()
         .await;
     if ctx.shutdown.is_cancelled() {

@@ -1,0 +1,202 @@
+//! Accounts and access: registration, sessions, the viewer, roles and privileges, bans.
+
+pub mod graphql;
+pub mod inputs;
+pub mod limits;
+pub mod password;
+pub mod session;
+pub mod tokens;
+pub mod viewer;
+
+use arena_entity::auth::{role, user, user_role};
+use chrono::Utc;
+use ipnet::IpNet;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
+    QueryFilter, SqlErr, TransactionTrait,
+};
+use uuid::Uuid;
+
+use self::{
+    inputs::{DisplayName, Email, Password, Username, parse_country, parse_language, parse_phone},
+    limits::AuthLimits,
+    tokens::TokenKeys,
+    viewer::Viewer,
+};
+use crate::{
+    context::AppContext,
+    error::{ApiError, ApiResult},
+    settings::Settings,
+};
+
+/// The role every new account gets.
+pub const MEMBER_ROLE: &str = "member";
+
+/// What the auth domain keeps for the life of the process.
+pub struct AuthState {
+    /// Access-token keys.
+    pub keys: TokenKeys,
+    /// Sign-in and registration limits.
+    pub limits: AuthLimits,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+impl AuthState {
+    /// Loads the signing key (making it on first start) and sets up the limits.
+    pub async fn load(db: &impl ConnectionTrait, settings: &Settings) -> Result<Self, DbErr> {
+        let trusted_proxies = settings
+            .trusted_proxies
+            .iter()
+            .filter_map(|p| {
+                p.parse::<IpNet>()
+                    .ok()
+                    .or_else(|| p.parse::<std::net::IpAddr>().ok().map(IpNet::from))
+            })
+            .collect();
+        Ok(Self {
+            keys: TokenKeys::load(db, settings.jwt_secret.as_ref()).await?,
+            limits: AuthLimits::new(settings.auth_rate_per_minute),
+            trusted_proxies,
+        })
+    }
+}
+
+/// What a new account is made from, as the client sent it.
+pub struct Registration {
+    /// Username.
+    pub username: String,
+    /// Email address.
+    pub email: String,
+    /// Password.
+    pub password: String,
+    /// Phone number, international form.
+    pub phone: Option<String>,
+    /// Country code.
+    pub country: Option<String>,
+    /// Language code; `en` when absent.
+    pub language: Option<String>,
+    /// Display name; the username when absent.
+    pub display_name: Option<String>,
+}
+
+/// Creates an account with the member role. Usernames and emails are unique whatever their
+/// case; a clash answers `CONFLICT` naming the field.
+pub async fn register(
+    ctx: &AppContext,
+    viewer: &Viewer,
+    input: Registration,
+) -> ApiResult<user::Model> {
+    ctx.auth
+        .limits
+        .register_by_address
+        .check(&viewer.ip.to_string())?;
+    viewer.refuse_if_banned(None)?;
+    let username = Username::parse(&input.username)?;
+    let email = Email::parse(&input.email)?;
+    let password = Password::parse(&input.password, &username)?;
+    let display_name = match input.display_name {
+        Some(name) => DisplayName::parse(&name)?.into_inner(),
+        None => username.as_str().to_owned(),
+    };
+    let phone = input.phone.as_deref().map(parse_phone).transpose()?;
+    let country = input.country.as_deref().map(parse_country).transpose()?;
+    let language = match input.language.as_deref() {
+        Some(language) => parse_language(language)?,
+        None => "en".to_owned(),
+    };
+    if session::find_by_login(&ctx.db, username.as_str())
+        .await?
+        .is_some()
+    {
+        return Err(ApiError::Conflict("that username is taken".into()));
+    }
+    if session::find_by_login(&ctx.db, email.as_str())
+        .await?
+        .is_some()
+    {
+        return Err(ApiError::Conflict(
+            "that email address is already registered".into(),
+        ));
+    }
+    let hash = password::hash(password.expose().to_owned(), ctx.settings.bcrypt_cost).await?;
+    let now = Utc::now();
+    let account = user::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        username: Set(username.as_str().to_owned()),
+        email: Set(email.as_str().to_owned()),
+        phone: Set(phone),
+        country: Set(country),
+        language: Set(language),
+        password: Set(hash),
+        display_name: Set(display_name),
+        verified: Set(false),
+        activated: Set(true),
+        login_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        deleted_at: Set(None),
+    };
+    let txn = ctx.db.begin().await?;
+    let account = match account.insert(&txn).await {
+        Ok(account) => account,
+        // Two registrations racing for one name: the index decides, the loser hears why.
+        Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
+            return Err(ApiError::Conflict(
+                "that username or email address is taken".into(),
+            ));
+        }
+        Err(err) => return Err(err.into()),
+    };
+    assign_role_by_name(&txn, account.id, MEMBER_ROLE).await?;
+    txn.commit().await?;
+    Ok(account)
+}
+
+/// Gives `user_id` the role named `name`.
+pub async fn assign_role_by_name(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    name: &str,
+) -> ApiResult<()> {
+    let role = role::Entity::find()
+        .filter(role::Column::Role.eq(name))
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound("role"))?;
+    user_role::ActiveModel {
+        user_id: Set(user_id),
+        role_id: Set(role.id),
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// A live account by id.
+pub async fn find_user(db: &impl ConnectionTrait, id: Uuid) -> ApiResult<Option<user::Model>> {
+    Ok(user::Entity::find_by_id(id)
+        .filter(user::Column::DeletedAt.is_null())
+        .one(db)
+        .await?)
+}
+
+/// The caller's own account.
+pub async fn find_me(ctx: &AppContext, viewer: &Viewer) -> ApiResult<user::Model> {
+    let me = viewer.require_user()?;
+    find_user(&ctx.db, me.id)
+        .await?
+        .ok_or(ApiError::Unauthenticated("the account is gone"))
+}
+
+/// A live account by username, case-insensitively.
+pub async fn find_user_by_name(
+    db: &impl ConnectionTrait,
+    username: &str,
+) -> ApiResult<Option<user::Model>> {
+    let Ok(name) = Username::parse(username) else {
+        return Ok(None);
+    };
+    let found = session::find_by_login(db, name.as_str()).await?;
+    Ok(found.filter(|u| u.username.eq_ignore_ascii_case(name.as_str())))
+}

@@ -1,0 +1,3 @@
+//! The moderation and administration log.
+
+pub mod audit_entry;

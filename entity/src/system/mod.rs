@@ -1,0 +1,3 @@
+//! Server-wide state kept in the database.
+
+pub mod server_secret;
