@@ -1,5 +1,6 @@
 //! Arena: a game-platform backend — one GraphQL API over one SeaORM schema.
 
+pub mod audit;
 pub mod auth;
 pub mod context;
 pub mod db;

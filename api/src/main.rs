@@ -34,6 +34,15 @@ enum Command {
     },
     /// Print the GraphQL schema (SDL) to stdout.
     ExportSchema,
+    /// Create a verified admin; the password comes from ARENA_ADMIN_PASSWORD or a prompt.
+    CreateAdmin {
+        /// The admin's username.
+        #[arg(long)]
+        username: String,
+        /// The admin's email address.
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -73,6 +82,9 @@ fn main() -> ExitCode {
             None | Some(Command::Serve) => serve(settings).await,
             Some(Command::Migrate { action }) => migrate(settings, action).await,
             Some(Command::ExportSchema) => Ok(()),
+            Some(Command::CreateAdmin { username, email }) => {
+                create_admin(settings, &username, &email).await
+            }
         }
     });
     match result {
@@ -117,6 +129,28 @@ async fn migrate(settings: Settings, action: MigrateAction) -> Result<(), AnyErr
             println!("{} applied, {} pending", applied.len(), pending.len());
         }
     }
+    db.close().await?;
+    Ok(())
+}
+
+async fn create_admin(settings: Settings, username: &str, email: &str) -> Result<(), AnyError> {
+    let password = match std::env::var("ARENA_ADMIN_PASSWORD") {
+        Ok(password) => password,
+        Err(_) => {
+            let first = rpassword::prompt_password("Password for the new admin: ")?;
+            let again = rpassword::prompt_password("Once more: ")?;
+            if first != again {
+                return Err("the passwords differ".into());
+            }
+            first
+        }
+    };
+    let db = db::connect(&settings).await?;
+    db::migrate_up(&db).await?;
+    let admin = arena_api::auth::create_admin(&db, &settings, username, email, &password)
+        .await
+        .map_err(|err| err.message())?;
+    println!("created admin {} ({})", admin.username, admin.id);
     db.close().await?;
     Ok(())
 }

@@ -124,6 +124,29 @@ fn migrate_up_status_and_down_on_sqlite() {
     );
 }
 
+#[test]
+fn create_admin_takes_the_password_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let create = |email: &str| {
+        arena(dir.path())
+            .args(["create-admin", "--username", "boss", "--email", email])
+            .env("ARENA_ADMIN_PASSWORD", "a strong password")
+            .env("ARENA_BCRYPT_COST", "4")
+            .output()
+            .unwrap()
+    };
+    let made = create("boss@example.com");
+    assert!(made.status.success(), "{}", stderr_of(&made));
+    assert!(String::from_utf8_lossy(&made.stdout).starts_with("created admin boss ("));
+    let again = create("other@example.com");
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        stderr_of(&again).contains("arena: that username is taken"),
+        "{}",
+        stderr_of(&again)
+    );
+}
+
 /// Posts a GraphQL query over a plain socket and returns the raw HTTP answer.
 fn post(addr: &str, query: &str) -> String {
     let body = format!("{{\"query\":\"{query}\"}}");

@@ -8,5 +8,6 @@ mod auth;
 mod deploy;
 mod errors;
 mod http;
+mod roles;
 mod schema;
 mod system;

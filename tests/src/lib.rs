@@ -18,7 +18,7 @@ mod ws;
 
 pub use app::{GqlResponse, TestApp};
 pub use db::Backend;
-pub use users::{TestUser, UserBuilder};
+pub use users::{TestUser, UserBuilder, login};
 pub use ws::{WsClient, WsEvent, WsProtocol};
 
 /// Defines a test module `$name` with one test per backend, `postgres` and `sqlite`, each

@@ -4,6 +4,7 @@ pub mod graphql;
 pub mod inputs;
 pub mod limits;
 pub mod password;
+pub mod roles;
 pub mod session;
 pub mod tokens;
 pub mod viewer;
@@ -92,6 +93,55 @@ pub async fn register(
         .register_by_address
         .check(&viewer.ip.to_string())?;
     viewer.refuse_if_banned(None)?;
+    let txn = ctx.db.begin().await?;
+    let account = create_account(&txn, &ctx.settings, input, false).await?;
+    txn.commit().await?;
+    Ok(account)
+}
+
+/// Makes a verified admin (member and admin roles); for bootstrapping, so no viewer.
+pub async fn create_admin(
+    db: &sea_orm::DatabaseConnection,
+    settings: &Settings,
+    username: &str,
+    email: &str,
+    password: &str,
+) -> ApiResult<user::Model> {
+    let txn = db.begin().await?;
+    let registration = Registration {
+        username: username.to_owned(),
+        email: email.to_owned(),
+        password: password.to_owned(),
+        phone: None,
+        country: None,
+        language: None,
+        display_name: None,
+    };
+    let account = create_account(&txn, settings, registration, true).await?;
+    assign_role_by_name(&txn, account.id, "admin").await?;
+    crate::audit::record(
+        &txn,
+        None,
+        crate::audit::Entry {
+            action: "user.create_admin",
+            target_type: "user",
+            target_id: Some(account.id.to_string()),
+            reason: Some("created with arena create-admin".into()),
+            details: None,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(account)
+}
+
+/// Parses `input`, hashes the password, and inserts the account with the member role.
+async fn create_account(
+    txn: &impl ConnectionTrait,
+    settings: &Settings,
+    input: Registration,
+    verified: bool,
+) -> ApiResult<user::Model> {
     let username = Username::parse(&input.username)?;
     let email = Email::parse(&input.email)?;
     let password = Password::parse(&input.password, &username)?;
@@ -105,21 +155,18 @@ pub async fn register(
         Some(language) => parse_language(language)?,
         None => "en".to_owned(),
     };
-    if session::find_by_login(&ctx.db, username.as_str())
+    if session::find_by_login(txn, username.as_str())
         .await?
         .is_some()
     {
         return Err(ApiError::Conflict("that username is taken".into()));
     }
-    if session::find_by_login(&ctx.db, email.as_str())
-        .await?
-        .is_some()
-    {
+    if session::find_by_login(txn, email.as_str()).await?.is_some() {
         return Err(ApiError::Conflict(
             "that email address is already registered".into(),
         ));
     }
-    let hash = password::hash(password.expose().to_owned(), ctx.settings.bcrypt_cost).await?;
+    let hash = password::hash(password.expose().to_owned(), settings.bcrypt_cost).await?;
     let now = Utc::now();
     let account = user::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -130,15 +177,14 @@ pub async fn register(
         language: Set(language),
         password: Set(hash),
         display_name: Set(display_name),
-        verified: Set(false),
+        verified: Set(verified),
         activated: Set(true),
         login_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
         deleted_at: Set(None),
     };
-    let txn = ctx.db.begin().await?;
-    let account = match account.insert(&txn).await {
+    let account = match account.insert(txn).await {
         Ok(account) => account,
         // Two registrations racing for one name: the index decides, the loser hears why.
         Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
@@ -148,8 +194,7 @@ pub async fn register(
         }
         Err(err) => return Err(err.into()),
     };
-    assign_role_by_name(&txn, account.id, MEMBER_ROLE).await?;
-    txn.commit().await?;
+    assign_role_by_name(txn, account.id, MEMBER_ROLE).await?;
     Ok(account)
 }
 

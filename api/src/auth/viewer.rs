@@ -227,13 +227,7 @@ pub async fn effective_privileges(
         .await?
         .into_iter()
         .collect();
-    let assigned: Vec<i32> = user_role::Entity::find()
-        .filter(user_role::Column::UserId.eq(user_id))
-        .select_only()
-        .column(user_role::Column::RoleId)
-        .into_tuple()
-        .all(db)
-        .await?;
+    let assigned = assigned_role_ids(db, user_id).await?;
     let mut roles = HashSet::new();
     for start in assigned {
         let mut next = Some(start);
@@ -259,6 +253,20 @@ pub async fn effective_privileges(
             .await?,
     );
     privilege_names(db, ids).await
+}
+
+/// The roles assigned to `user_id` directly.
+pub async fn assigned_role_ids(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+) -> Result<Vec<i32>, DbErr> {
+    user_role::Entity::find()
+        .filter(user_role::Column::UserId.eq(user_id))
+        .select_only()
+        .column(user_role::Column::RoleId)
+        .into_tuple()
+        .all(db)
+        .await
 }
 
 async fn privilege_names(

@@ -1,22 +1,28 @@
 //! The schema: merged roots of every domain, limits and extensions.
 
 mod extensions;
+pub mod pagination;
 
 use async_graphql::{Context, MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
-use crate::{auth, auth::viewer::Viewer, context::AppContext, system};
+use crate::{audit, auth, auth::viewer::Viewer, context::AppContext, system};
 
 pub use extensions::fault_response;
 
 /// Every domain's queries.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(system::graphql::SystemQuery, auth::graphql::AuthQuery);
+pub struct QueryRoot(
+    system::graphql::SystemQuery,
+    auth::graphql::AuthQuery,
+    auth::graphql::RolesQuery,
+    audit::graphql::AuditQuery,
+);
 
 /// Every domain's mutations.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(auth::graphql::AuthMutation);
+pub struct MutationRoot(auth::graphql::AuthMutation, auth::graphql::RolesMutation);
 
 /// Every domain's subscriptions.
 #[derive(MergedSubscription, Default)]

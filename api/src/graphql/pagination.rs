@@ -1,0 +1,110 @@
+//! Relay connections over rows with increasing integer ids, newest first.
+
+use async_graphql::{
+    OutputType, SimpleObject,
+    connection::{Connection, CursorType, Edge},
+};
+
+use crate::error::{ApiError, ApiResult};
+
+/// Most rows one page may hold; also the default.
+pub const MAX_PAGE: u64 = 100;
+
+/// The extra field every connection has.
+#[derive(SimpleObject)]
+pub struct TotalCount {
+    /// Rows matching the filter, on every page.
+    pub total_count: u64,
+}
+
+/// A Relay connection keyed by row id.
+pub type IdConnection<Node> = Connection<i64, Node, TotalCount>;
+
+/// Which slice of a newest-first list a request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// Only ids below this (`after` a cursor, newest first).
+    pub below: Option<i64>,
+    /// Only ids above this (`before` a cursor).
+    pub above: Option<i64>,
+    /// Rows to return.
+    pub limit: u64,
+    /// `last`: take from the old end of the slice.
+    pub from_oldest: bool,
+}
+
+impl Window {
+    /// From the Relay arguments; `first` and `last` are capped at [`MAX_PAGE`].
+    pub fn parse(
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> ApiResult<Self> {
+        let cursor = |raw: Option<String>, field| {
+            raw.map(|c| {
+                i64::decode_cursor(&c)
+                    .map_err(|_| ApiError::bad_input(field, "that is not a cursor of this list"))
+            })
+            .transpose()
+        };
+        let count = |n: Option<i32>, field| match n {
+            Some(n) if n < 0 => Err(ApiError::bad_input(field, "a page size is not negative")),
+            Some(n) => Ok(Some(u64::try_from(n).unwrap_or(0).min(MAX_PAGE))),
+            None => Ok(None),
+        };
+        if first.is_some() && last.is_some() {
+            return Err(ApiError::bad_input("last", "give first or last, not both"));
+        }
+        let (first, last) = (count(first, "first")?, count(last, "last")?);
+        Ok(Self {
+            below: cursor(after, "after")?,
+            above: cursor(before, "before")?,
+            limit: first.or(last).unwrap_or(MAX_PAGE),
+            from_oldest: last.is_some(),
+        })
+    }
+
+    /// Builds the page from rows fetched in window order with one extra row (`limit + 1`):
+    /// newest first, or oldest first for `last`.
+    pub fn page<Row, Node: OutputType>(
+        self,
+        mut rows: Vec<Row>,
+        total_count: u64,
+        id: impl Fn(&Row) -> i64,
+        node: impl Fn(Row) -> Node,
+    ) -> IdConnection<Node> {
+        let more = u64::try_from(rows.len()).unwrap_or(u64::MAX) > self.limit;
+        rows.truncate(usize::try_from(self.limit).unwrap_or(usize::MAX));
+        if self.from_oldest {
+            rows.reverse();
+        }
+        let (has_previous, has_next) = if self.from_oldest {
+            (more, self.above.is_some())
+        } else {
+            (self.below.is_some(), more)
+        };
+        let mut connection =
+            Connection::with_additional_fields(has_previous, has_next, TotalCount { total_count });
+        connection
+            .edges
+            .extend(rows.into_iter().map(|row| Edge::new(id(&row), node(row))));
+        connection
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows() {
+        let w = Window::parse(Some(10.encode_cursor()), None, Some(5), None).expect("ok");
+        assert_eq!((w.below, w.limit, w.from_oldest), (Some(10), 5, false));
+        let w = Window::parse(None, None, None, Some(1000)).expect("ok");
+        assert_eq!((w.limit, w.from_oldest), (MAX_PAGE, true));
+        assert!(Window::parse(Some("x".into()), None, None, None).is_err());
+        assert!(Window::parse(None, None, Some(1), Some(1)).is_err());
+        assert!(Window::parse(None, None, Some(-1), None).is_err());
+    }
+}
