@@ -5,8 +5,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth;
+mod bans;
 mod deploy;
 mod errors;
+mod guards;
 mod http;
 mod roles;
 mod schema;

@@ -152,6 +152,26 @@ impl TestApp {
         .await
     }
 
+    /// Runs an operation as a client at `ip`, seen through a proxy on 127.0.0.1 (the app
+    /// must trust it: `settings.trusted_proxies = vec!["127.0.0.1".into()]`).
+    pub async fn gql_from(
+        &self,
+        ip: &str,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
+    ) -> GqlResponse {
+        let mut request = self
+            .http
+            .post(self.url("/graphql"))
+            .header("x-forwarded-for", ip)
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        Self::read(request.send().await.expect("POST /graphql")).await
+    }
+
     /// Posts any JSON body to `/graphql`.
     pub async fn post_graphql(&self, token: Option<&str>, body: &Value) -> GqlResponse {
         let mut request = self.http.post(self.url("/graphql")).json(body);

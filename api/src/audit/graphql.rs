@@ -9,6 +9,7 @@ use crate::{
     auth::graphql::{User, parse_uuid},
     graphql::{
         app,
+        guards::Privilege,
         pagination::{IdConnection, Window},
         viewer,
     },
@@ -81,6 +82,7 @@ pub struct AuditQuery;
 #[Object]
 impl AuditQuery {
     /// The audit log, newest first. Privilege `audit.read`.
+    #[graphql(guard = "Privilege(\"audit.read\")")]
     async fn audit_log(
         &self,
         ctx: &Context<'_>,

@@ -7,7 +7,7 @@ use arena_entity::audit::audit_entry;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    PaginatorTrait, QueryFilter,
 };
 use uuid::Uuid;
 
@@ -92,20 +92,12 @@ pub async fn list(
         .filter(matching.clone())
         .count(db)
         .await?;
-    let mut page = audit_entry::Entity::find().filter(matching);
-    if let Some(below) = window.below {
-        page = page.filter(audit_entry::Column::Id.lt(below));
-    }
-    if let Some(above) = window.above {
-        page = page.filter(audit_entry::Column::Id.gt(above));
-    }
-    let rows = if window.from_oldest {
-        page.order_by_asc(audit_entry::Column::Id)
-    } else {
-        page.order_by_desc(audit_entry::Column::Id)
-    }
-    .limit(window.limit + 1)
-    .all(db)
-    .await?;
+    let rows = window
+        .select(
+            audit_entry::Entity::find().filter(matching),
+            audit_entry::Column::Id,
+        )
+        .all(db)
+        .await?;
     Ok((rows, total))
 }

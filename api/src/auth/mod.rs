@@ -1,5 +1,6 @@
 //! Accounts and access: registration, sessions, the viewer, roles and privileges, bans.
 
+pub mod bans;
 pub mod graphql;
 pub mod inputs;
 pub mod limits;

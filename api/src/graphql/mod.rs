@@ -1,6 +1,7 @@
 //! The schema: merged roots of every domain, limits and extensions.
 
 mod extensions;
+pub mod guards;
 pub mod pagination;
 
 use async_graphql::{Context, MergedObject, MergedSubscription, Schema, SchemaBuilder};
@@ -16,13 +17,18 @@ pub struct QueryRoot(
     system::graphql::SystemQuery,
     auth::graphql::AuthQuery,
     auth::graphql::RolesQuery,
+    auth::graphql::BansQuery,
     audit::graphql::AuditQuery,
 );
 
 /// Every domain's mutations.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(auth::graphql::AuthMutation, auth::graphql::RolesMutation);
+pub struct MutationRoot(
+    auth::graphql::AuthMutation,
+    auth::graphql::RolesMutation,
+    auth::graphql::BansMutation,
+);
 
 /// Every domain's subscriptions.
 #[derive(MergedSubscription, Default)]

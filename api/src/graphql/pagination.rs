@@ -5,6 +5,8 @@ use async_graphql::{
     connection::{Connection, CursorType, Edge},
 };
 
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select};
+
 use crate::error::{ApiError, ApiResult};
 
 /// Most rows one page may hold; also the default.
@@ -63,6 +65,24 @@ impl Window {
             limit: first.or(last).unwrap_or(MAX_PAGE),
             from_oldest: last.is_some(),
         })
+    }
+
+    /// Narrows `query` to the window on its `id` column, in window order, with one row more
+    /// than the page so [`Window::page`] can tell whether more follow.
+    pub fn select<E: EntityTrait>(self, query: Select<E>, id: impl ColumnTrait) -> Select<E> {
+        let mut query = query;
+        if let Some(below) = self.below {
+            query = query.filter(id.lt(below));
+        }
+        if let Some(above) = self.above {
+            query = query.filter(id.gt(above));
+        }
+        let ordered = if self.from_oldest {
+            query.order_by_asc(id)
+        } else {
+            query.order_by_desc(id)
+        };
+        ordered.limit(self.limit + 1)
     }
 
     /// Builds the page from rows fetched in window order with one extra row (`limit + 1`):

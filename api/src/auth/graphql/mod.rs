@@ -1,0 +1,252 @@
+//! GraphQL surface of the `auth` domain.
+
+use arena_entity::auth::user;
+use async_graphql::{Context, ID, InputObject, Object};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+mod bans;
+mod roles;
+
+pub use self::{
+    bans::{BansMutation, BansQuery},
+    roles::{RolesMutation, RolesQuery},
+};
+use super::{Registration, session::Session as SessionModel};
+use crate::{
+    error::{ApiError, ApiResult},
+    graphql::{app, guards::SignedIn, viewer},
+};
+
+/// Parses a GraphQL `ID` that must be a UUID.
+pub(crate) fn parse_uuid(id: &ID, field: &'static str) -> ApiResult<Uuid> {
+    Uuid::parse_str(id.as_str()).map_err(|_| ApiError::bad_input(field, "that is not an id"))
+}
+
+/// Parses a GraphQL `ID` that must be an integer row id.
+pub(crate) fn parse_int_id(id: &ID, field: &'static str) -> ApiResult<i32> {
+    id.as_str()
+        .parse()
+        .map_err(|_| ApiError::bad_input(field, "that is not an id"))
+}
+
+/// An account. Email, phone and last sign-in are shown only to the account itself and to
+/// holders of `user.read_private`; to others they are null.
+pub struct User {
+    model: user::Model,
+    private: bool,
+}
+
+impl User {
+    /// The account as `ctx`'s viewer may see it.
+    pub(crate) fn for_viewer(ctx: &Context<'_>, model: user::Model) -> Self {
+        let private = viewer(ctx).is_self_or(model.id, "user.read_private");
+        Self { model, private }
+    }
+}
+
+#[Object]
+impl User {
+    /// The account id.
+    async fn id(&self) -> ID {
+        ID(self.model.id.to_string())
+    }
+    /// Unique name, as registered.
+    async fn username(&self) -> &str {
+        &self.model.username
+    }
+    /// Name shown to other players.
+    async fn display_name(&self) -> &str {
+        &self.model.display_name
+    }
+    /// ISO 3166-1 alpha-2 country code.
+    async fn country(&self) -> Option<&str> {
+        self.model.country.as_deref()
+    }
+    /// ISO 639-1 language code.
+    async fn language(&self) -> &str {
+        &self.model.language
+    }
+    /// Whether the email address is verified.
+    async fn verified(&self) -> bool {
+        self.model.verified
+    }
+    /// When the account was made.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.model.created_at
+    }
+    /// Email address (private).
+    async fn email(&self) -> Option<&str> {
+        self.private.then_some(self.model.email.as_str())
+    }
+    /// Phone number (private).
+    async fn phone(&self) -> Option<&str> {
+        self.model.phone.as_deref().filter(|_| self.private)
+    }
+    /// Last sign-in (private).
+    async fn login_at(&self) -> Option<DateTime<Utc>> {
+        self.model.login_at.filter(|_| self.private)
+    }
+    /// Roles assigned to the account (private).
+    async fn roles(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<String>>> {
+        if !self.private {
+            return Ok(None);
+        }
+        Ok(Some(
+            super::roles::user_roles(&app(ctx).db, self.model.id).await?,
+        ))
+    }
+    /// Effective privileges: direct ones plus every role's and its ancestors' (private).
+    async fn privileges(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<String>>> {
+        if !self.private {
+            return Ok(None);
+        }
+        let held = super::viewer::effective_privileges(&app(ctx).db, self.model.id)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Some(held.into_iter().collect()))
+    }
+}
+
+/// A signed-in session.
+pub struct Session(SessionModel);
+
+#[Object]
+impl Session {
+    /// Send as `Authorization: Bearer …`; valid for 15 minutes.
+    async fn access_token(&self) -> &str {
+        &self.0.access_token
+    }
+    /// When the access token expires.
+    async fn access_token_expires_at(&self) -> DateTime<Utc> {
+        self.0.access_token_expires_at
+    }
+    /// Exchange once with `refreshToken` for a new pair; a second use ends the sign-in.
+    async fn refresh_token(&self) -> &str {
+        &self.0.refresh_token
+    }
+    /// When the refresh token expires if unused.
+    async fn refresh_token_expires_at(&self) -> DateTime<Utc> {
+        self.0.refresh_token_expires_at
+    }
+    /// The signed-in account.
+    async fn user(&self, ctx: &Context<'_>) -> User {
+        User::for_viewer(ctx, self.0.user.clone())
+    }
+}
+
+/// A new account.
+#[derive(InputObject)]
+pub struct RegisterInput {
+    /// 3 to 32 letters, digits, `_`, `.` or `-`; unique whatever the case.
+    username: String,
+    /// Unique whatever the case.
+    email: String,
+    /// At least 10 characters, not the username.
+    password: String,
+    /// International form, such as +358401234567.
+    phone: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    country: Option<String>,
+    /// ISO 639-1; `en` when absent.
+    language: Option<String>,
+    /// The username when absent.
+    display_name: Option<String>,
+}
+
+/// Sign-in credentials.
+#[derive(InputObject)]
+pub struct LoginInput {
+    /// Username or email address.
+    login: String,
+    /// The password.
+    password: String,
+}
+
+/// Queries of the `auth` domain.
+#[derive(Default)]
+pub struct AuthQuery;
+
+#[Object]
+impl AuthQuery {
+    /// The caller's own account. Signed in.
+    #[graphql(guard = "SignedIn")]
+    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
+        let me = super::find_me(app(ctx), viewer(ctx)).await?;
+        Ok(User::for_viewer(ctx, me))
+    }
+
+    /// An account by id; null when there is none. Public.
+    async fn user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<User>> {
+        let id = parse_uuid(&id, "id")?;
+        let found = super::find_user(&app(ctx).db, id).await?;
+        Ok(found.map(|model| User::for_viewer(ctx, model)))
+    }
+
+    /// An account by username, whatever its case; null when there is none. Public.
+    async fn user_by_name(
+        &self,
+        ctx: &Context<'_>,
+        username: String,
+    ) -> async_graphql::Result<Option<User>> {
+        let found = super::find_user_by_name(&app(ctx).db, &username).await?;
+        Ok(found.map(|model| User::for_viewer(ctx, model)))
+    }
+}
+
+/// Mutations of the `auth` domain.
+#[derive(Default)]
+pub struct AuthMutation;
+
+#[Object]
+impl AuthMutation {
+    /// Creates an account (a member). Public; rate limited per address.
+    async fn register(
+        &self,
+        ctx: &Context<'_>,
+        input: RegisterInput,
+    ) -> async_graphql::Result<User> {
+        let registration = Registration {
+            username: input.username,
+            email: input.email,
+            password: input.password,
+            phone: input.phone,
+            country: input.country,
+            language: input.language,
+            display_name: input.display_name,
+        };
+        let account = super::register(app(ctx), viewer(ctx), registration).await?;
+        Ok(User::for_viewer(ctx, account))
+    }
+
+    /// Signs in with username or email. Public; rate limited per address and account.
+    async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> async_graphql::Result<Session> {
+        let session =
+            super::session::login(app(ctx), viewer(ctx), &input.login, input.password).await?;
+        Ok(Session(session))
+    }
+
+    /// Exchanges a refresh token for a new access and refresh token. Public.
+    async fn refresh_token(
+        &self,
+        ctx: &Context<'_>,
+        refresh_token: String,
+    ) -> async_graphql::Result<Session> {
+        let session = super::session::refresh(app(ctx), viewer(ctx), &refresh_token).await?;
+        Ok(Session(session))
+    }
+
+    /// Ends this sign-in: its refresh and access tokens stop working. Signed in.
+    #[graphql(guard = "SignedIn")]
+    async fn logout(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        super::session::logout(app(ctx), viewer(ctx)).await?;
+        Ok(true)
+    }
+
+    /// Ends every sign-in of the caller, on every device. Signed in.
+    #[graphql(guard = "SignedIn")]
+    async fn logout_everywhere(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        super::session::logout_everywhere(app(ctx), viewer(ctx)).await?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,227 @@
+//! Every field of the schema states who may call it. This walks the schema by introspection
+//! and calls each root field with type-correct dummy arguments: fields off the public list
+//! must refuse anonymous callers, and fields off the signed-in list must refuse a plain
+//! member. A new field that forgets its guard fails here.
+
+use std::collections::BTreeMap;
+
+use arena_tests::{TestApp, UserBuilder, WsEvent, WsProtocol};
+use serde_json::{Map, Value, json};
+
+/// Fields anyone may call.
+const PUBLIC: &[&str] = &[
+    "Query.serverInfo",
+    "Query.user",
+    "Query.userByName",
+    "Mutation.register",
+    "Mutation.login",
+    "Mutation.refreshToken",
+    "Subscription.serverClock",
+];
+
+/// Fields any signed-in caller may call; every other field needs a privilege.
+const SIGNED_IN: &[&str] = &["Query.me", "Mutation.logout", "Mutation.logoutEverywhere"];
+
+const SCHEMA: &str = r"{
+  __schema {
+    types {
+      name kind
+      fields { name args { name type { ...Ref } } type { ...Ref } }
+      inputFields { name defaultValue type { ...Ref } }
+      enumValues { name }
+    }
+  }
+}
+fragment Ref on __Type { kind name ofType { kind name ofType { kind name ofType { kind name } } } }";
+
+struct Schema {
+    types: BTreeMap<String, Value>,
+}
+
+impl Schema {
+    async fn load(app: &TestApp) -> Self {
+        let response = app.gql(SCHEMA, json!({})).await;
+        let types = response.data()["__schema"]["types"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| (t["name"].as_str().unwrap().to_owned(), t.clone()))
+            .collect();
+        Self { types }
+    }
+
+    fn fields(&self, root: &str) -> Vec<Value> {
+        self.types[root]["fields"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The type as written in a variable declaration: `[String!]!`.
+    fn written(ty: &Value) -> String {
+        match ty["kind"].as_str().unwrap() {
+            "NON_NULL" => format!("{}!", Self::written(&ty["ofType"])),
+            "LIST" => format!("[{}]", Self::written(&ty["ofType"])),
+            _ => ty["name"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// A value the type accepts.
+    fn dummy(&self, ty: &Value) -> Value {
+        match ty["kind"].as_str().unwrap() {
+            "NON_NULL" => self.dummy(&ty["ofType"]),
+            "LIST" => json!([self.dummy(&ty["ofType"])]),
+            "ENUM" => {
+                let name = ty["name"].as_str().unwrap();
+                self.types[name]["enumValues"][0]["name"].clone()
+            }
+            "INPUT_OBJECT" => {
+                let name = ty["name"].as_str().unwrap();
+                let mut object = Map::new();
+                for field in self.types[name]["inputFields"].as_array().unwrap() {
+                    let required =
+                        field["type"]["kind"] == "NON_NULL" && field["defaultValue"].is_null();
+                    if required {
+                        object.insert(
+                            field["name"].as_str().unwrap().to_owned(),
+                            self.dummy(&field["type"]),
+                        );
+                    }
+                }
+                Value::Object(object)
+            }
+            _ => match ty["name"].as_str().unwrap() {
+                "Int" => json!(1),
+                "Float" => json!(1.5),
+                "Boolean" => json!(true),
+                "DateTime" => json!("2030-01-01T00:00:00Z"),
+                "ID" => json!("00000000-0000-0000-0000-000000000001"),
+                _ => json!("dummy"),
+            },
+        }
+    }
+
+    fn is_leaf(&self, ty: &Value) -> bool {
+        match ty["kind"].as_str().unwrap() {
+            "NON_NULL" | "LIST" => self.is_leaf(&ty["ofType"]),
+            kind => kind == "SCALAR" || kind == "ENUM",
+        }
+    }
+
+    /// `mutation($a: T!) { field(a: $a) { __typename } }` and its variables.
+    fn call(&self, operation: &str, field: &Value) -> (String, Value) {
+        let name = field["name"].as_str().unwrap();
+        let mut declarations = Vec::new();
+        let mut arguments = Vec::new();
+        let mut variables = Map::new();
+        for arg in field["args"].as_array().unwrap() {
+            if arg["type"]["kind"] != "NON_NULL" {
+                continue;
+            }
+            let arg_name = arg["name"].as_str().unwrap();
+            declarations.push(format!("${arg_name}: {}", Self::written(&arg["type"])));
+            arguments.push(format!("{arg_name}: ${arg_name}"));
+            variables.insert(arg_name.to_owned(), self.dummy(&arg["type"]));
+        }
+        let declared = if declarations.is_empty() {
+            String::new()
+        } else {
+            format!("({})", declarations.join(", "))
+        };
+        let passed = if arguments.is_empty() {
+            String::new()
+        } else {
+            format!("({})", arguments.join(", "))
+        };
+        let selection = if self.is_leaf(&field["type"]) {
+            ""
+        } else {
+            " { __typename }"
+        };
+        (
+            format!("{operation}{declared} {{ {name}{passed}{selection} }}"),
+            Value::Object(variables),
+        )
+    }
+}
+
+fn first_code(response: &arena_tests::GqlResponse) -> String {
+    response.body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("<no error>")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn every_non_public_field_refuses_anonymous_callers_and_privileged_fields_refuse_members() {
+    let app = TestApp::spawn().await;
+    let member = UserBuilder::new("plain").create(&app).await;
+    let schema = Schema::load(&app).await;
+    let mut walked = Vec::new();
+    for (root, operation) in [("Query", "query"), ("Mutation", "mutation")] {
+        for field in schema.fields(root) {
+            let qualified = format!("{root}.{}", field["name"].as_str().unwrap());
+            if PUBLIC.contains(&qualified.as_str()) {
+                continue;
+            }
+            let (query, variables) = schema.call(operation, &field);
+            let anonymous = app.gql(&query, variables.clone()).await;
+            assert_eq!(
+                first_code(&anonymous),
+                "UNAUTHENTICATED",
+                "{qualified} as anonymous: {:#}",
+                anonymous.body
+            );
+            if !SIGNED_IN.contains(&qualified.as_str()) {
+                let as_member = app.gql_as(&member.access, &query, variables).await;
+                assert_eq!(
+                    first_code(&as_member),
+                    "FORBIDDEN",
+                    "{qualified} as member: {:#}",
+                    as_member.body
+                );
+            }
+            walked.push(qualified);
+        }
+    }
+    assert!(
+        SIGNED_IN.iter().all(|f| walked.iter().any(|w| w == f)),
+        "{walked:?}"
+    );
+    assert!(
+        walked.len() > SIGNED_IN.len(),
+        "privileged fields were walked: {walked:?}"
+    );
+
+    for field in schema.fields("Subscription") {
+        let qualified = format!("Subscription.{}", field["name"].as_str().unwrap());
+        if PUBLIC.contains(&qualified.as_str()) {
+            continue;
+        }
+        let (query, variables) = schema.call("subscription", &field);
+        let mut ws = app.ws(WsProtocol::TransportWs).await;
+        ws.subscribe("s", &query, variables).await;
+        let errors = match ws.next_event().await {
+            WsEvent::Next { payload, .. } => payload["errors"].clone(),
+            WsEvent::Error { payload, .. } => payload,
+            other => panic!("{qualified}: {other:?}"),
+        };
+        assert_eq!(
+            errors[0]["extensions"]["code"], "UNAUTHENTICATED",
+            "{qualified}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_lists_name_only_fields_that_exist() {
+    let app = TestApp::spawn().await;
+    let schema = Schema::load(&app).await;
+    for listed in PUBLIC.iter().chain(SIGNED_IN) {
+        let (root, field) = listed.split_once('.').unwrap();
+        assert!(
+            schema.fields(root).iter().any(|f| f["name"] == field),
+            "{listed} is listed but not in the schema"
+        );
+    }
+}
