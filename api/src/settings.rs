@@ -28,6 +28,8 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("ARENA_BCRYPT_COST", "bcrypt_cost"),
     ("ARENA_AUTH_RATE_PER_MINUTE", "auth_rate_per_minute"),
     ("ARENA_TRUSTED_PROXIES", "trusted_proxies"),
+    ("ARENA_SMTP_URL", "smtp_url"),
+    ("ARENA_MAIL_FROM", "mail_from"),
 ];
 
 /// The variable that names the settings file (read by the CLI, not by the loader).
@@ -78,6 +80,12 @@ pub struct Settings {
     /// `X-Forwarded-For` names the client; empty trusts none.
     #[serde(deserialize_with = "comma_list")]
     pub trusted_proxies: Vec<String>,
+    /// `ARENA_SMTP_URL`: `smtp://host:25`, `smtps://user:pass@host:465` or
+    /// `smtp://host:587?tls=required`; when unset, mail stays in the outbox.
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub smtp_url: Option<Secret>,
+    /// `ARENA_MAIL_FROM`: the sender of Arena's mail.
+    pub mail_from: String,
 }
 
 impl Default for Settings {
@@ -101,6 +109,8 @@ impl Default for Settings {
             bcrypt_cost: 12,
             auth_rate_per_minute: 10,
             trusted_proxies: Vec::new(),
+            smtp_url: None,
+            mail_from: "Arena <no-reply@localhost>".into(),
         }
     }
 }

@@ -25,6 +25,9 @@ pub enum StartError {
     /// See [`RedisStartError`].
     #[error(transparent)]
     Redis(#[from] RedisStartError),
+    /// The mail settings are unusable.
+    #[error("{0}")]
+    Mail(String),
     /// The listen address is taken or not ours.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -72,6 +75,7 @@ impl Application {
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
         };
+        crate::mail::sender::spawn(&ctx).map_err(StartError::Mail)?;
         Ok(Self { listener, ctx })
     }
 

@@ -2,4 +2,5 @@
 
 pub mod audit;
 pub mod auth;
+pub mod mail;
 pub mod system;

@@ -8,6 +8,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_create_auth_tables;
+mod m20261121_000002_create_mail_outbox;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -15,6 +16,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261121_000001_create_auth_tables::Migration)]
+        vec![
+            Box::new(m20261121_000001_create_auth_tables::Migration),
+            Box::new(m20261121_000002_create_mail_outbox::Migration),
+        ]
     }
 }

@@ -16,11 +16,27 @@ const PUBLIC: &[&str] = &[
     "Mutation.register",
     "Mutation.login",
     "Mutation.refreshToken",
+    "Mutation.requestReactivation",
+    "Mutation.activateAccount",
+    "Mutation.requestPasswordReset",
+    "Mutation.resetPassword",
+    "Mutation.deactivateAccount",
+    "Mutation.exportData",
     "Subscription.serverClock",
 ];
 
 /// Fields any signed-in caller may call; every other field needs a privilege.
-const SIGNED_IN: &[&str] = &["Query.me", "Mutation.logout", "Mutation.logoutEverywhere"];
+const SIGNED_IN: &[&str] = &[
+    "Query.me",
+    "Mutation.logout",
+    "Mutation.logoutEverywhere",
+    "Mutation.updateProfile",
+    "Mutation.changePassword",
+    "Mutation.requestEmailVerification",
+    "Mutation.requestDeactivation",
+    "Mutation.requestDataExport",
+    "Mutation.deleteAccount",
+];
 
 const SCHEMA: &str = r"{
   __schema {

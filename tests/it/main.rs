@@ -4,6 +4,7 @@
 // Tests fail loudly on anything unexpected.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod account;
 mod auth;
 mod bans;
 mod deploy;

@@ -13,11 +13,13 @@
 
 mod app;
 mod db;
+mod smtp;
 mod users;
 mod ws;
 
 pub use app::{GqlResponse, TestApp};
 pub use db::Backend;
+pub use smtp::{Received, SmtpSink};
 pub use users::{TestUser, UserBuilder, login};
 pub use ws::{WsClient, WsEvent, WsProtocol};
 

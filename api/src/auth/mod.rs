@@ -1,8 +1,10 @@
 //! Accounts and access: registration, sessions, the viewer, roles and privileges, bans.
 
+pub mod account;
 pub mod bans;
 pub mod graphql;
 pub mod inputs;
+pub mod lifecycle;
 pub mod limits;
 pub mod password;
 pub mod roles;

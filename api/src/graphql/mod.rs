@@ -6,7 +6,7 @@ pub mod pagination;
 
 use async_graphql::{Context, MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
-use crate::{audit, auth, auth::viewer::Viewer, context::AppContext, system};
+use crate::{audit, auth, auth::viewer::Viewer, context::AppContext, mail, system};
 
 pub use extensions::fault_response;
 
@@ -19,6 +19,7 @@ pub struct QueryRoot(
     auth::graphql::RolesQuery,
     auth::graphql::BansQuery,
     audit::graphql::AuditQuery,
+    mail::graphql::MailQuery,
 );
 
 /// Every domain's mutations.
@@ -28,6 +29,7 @@ pub struct MutationRoot(
     auth::graphql::AuthMutation,
     auth::graphql::RolesMutation,
     auth::graphql::BansMutation,
+    auth::graphql::LifecycleMutation,
 );
 
 /// Every domain's subscriptions.

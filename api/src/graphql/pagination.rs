@@ -128,3 +128,99 @@ mod tests {
         assert!(Window::parse(None, None, Some(-1), None).is_err());
     }
 }
+
+/// A Relay connection keyed by position, for lists in an order other than by id.
+pub type OffsetConnection<Node> = Connection<usize, Node, TotalCount>;
+
+/// Which positions of a list of `total` rows a request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OffsetWindow {
+    /// First position.
+    pub offset: u64,
+    /// Rows to return.
+    pub limit: u64,
+    total: u64,
+}
+
+impl OffsetWindow {
+    /// From the Relay arguments and the number of matching rows.
+    pub fn parse(
+        after: Option<String>,
+        before: Option<String>,
+        first: Option<i32>,
+        last: Option<i32>,
+        total: u64,
+    ) -> ApiResult<Self> {
+        let window = Window::parse(None, None, first, last)?;
+        let position = |raw: Option<String>, field| {
+            raw.map(|c| {
+                usize::decode_cursor(&c)
+                    .map(|p| u64::try_from(p).unwrap_or(u64::MAX))
+                    .map_err(|_| ApiError::bad_input(field, "that is not a cursor of this list"))
+            })
+            .transpose()
+        };
+        let start = position(after, "after")?
+            .map_or(0, |p| p.saturating_add(1))
+            .min(total);
+        let end = position(before, "before")?
+            .unwrap_or(total)
+            .min(total)
+            .max(start);
+        let (offset, end) = if window.from_oldest {
+            (end.saturating_sub(window.limit).max(start), end)
+        } else {
+            (start, end.min(start.saturating_add(window.limit)))
+        };
+        Ok(Self {
+            offset,
+            limit: end - offset,
+            total,
+        })
+    }
+
+    /// The page of `rows` fetched at [`OffsetWindow::offset`].
+    pub fn page<Row, Node: OutputType>(
+        self,
+        rows: Vec<Row>,
+        node: impl Fn(Row) -> Node,
+    ) -> OffsetConnection<Node> {
+        let end = self.offset + self.limit;
+        let mut connection = Connection::with_additional_fields(
+            self.offset > 0,
+            end < self.total,
+            TotalCount {
+                total_count: self.total,
+            },
+        );
+        let start = usize::try_from(self.offset).unwrap_or(usize::MAX);
+        connection.edges.extend(
+            rows.into_iter()
+                .enumerate()
+                .map(|(i, row)| Edge::new(start + i, node(row))),
+        );
+        connection
+    }
+}
+
+#[cfg(test)]
+mod offset_tests {
+    use super::*;
+
+    #[test]
+    fn offset_windows() {
+        let w = OffsetWindow::parse(None, None, Some(10), None, 25).expect("ok");
+        assert_eq!((w.offset, w.limit), (0, 10));
+        let w = OffsetWindow::parse(Some(9usize.encode_cursor()), None, Some(10), None, 25)
+            .expect("ok");
+        assert_eq!((w.offset, w.limit), (10, 10));
+        let w = OffsetWindow::parse(None, None, None, Some(10), 25).expect("ok");
+        assert_eq!((w.offset, w.limit), (15, 10));
+        let w = OffsetWindow::parse(None, Some(5usize.encode_cursor()), None, Some(10), 25)
+            .expect("ok");
+        assert_eq!((w.offset, w.limit), (0, 5));
+        let w = OffsetWindow::parse(Some(30usize.encode_cursor()), None, Some(10), None, 25)
+            .expect("ok");
+        assert_eq!(w.limit, 0);
+    }
+}

@@ -1,22 +1,52 @@
 //! GraphQL surface of the `auth` domain.
 
 use arena_entity::auth::user;
-use async_graphql::{Context, ID, InputObject, Object};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 mod bans;
+mod lifecycle;
 mod roles;
 
 pub use self::{
     bans::{BansMutation, BansQuery},
+    lifecycle::LifecycleMutation,
     roles::{RolesMutation, RolesQuery},
 };
 use super::{Registration, session::Session as SessionModel};
 use crate::{
+    auth::account::{self, ProfileChange},
     error::{ApiError, ApiResult},
-    graphql::{app, guards::SignedIn, viewer},
+    graphql::{
+        app,
+        guards::{Privilege, SignedIn},
+        pagination::{OffsetConnection, OffsetWindow},
+        viewer,
+    },
 };
+
+/// `Some(None)` for an explicit null, `None` when the field was left out.
+fn change<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
+    match value {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(v) => Some(Some(v)),
+    }
+}
+
+/// Changes to one's own profile; fields left out stay as they are.
+#[derive(InputObject)]
+pub struct UpdateProfileInput {
+    /// 1 to 64 characters.
+    display_name: Option<String>,
+    /// International form; null clears it.
+    phone: MaybeUndefined<String>,
+    /// ISO 3166-1 alpha-2; null clears it.
+    country: MaybeUndefined<String>,
+    /// ISO 639-1.
+    language: Option<String>,
+}
 
 /// Parses a GraphQL `ID` that must be a UUID.
 pub(crate) fn parse_uuid(id: &ID, field: &'static str) -> ApiResult<Uuid> {
@@ -176,6 +206,25 @@ impl AuthQuery {
         Ok(User::for_viewer(ctx, me))
     }
 
+    /// Accounts matching `search` (an id, or part of a username or email), by username.
+    /// Privilege `user.search`.
+    #[graphql(guard = "Privilege(\"user.search\")")]
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        search: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<OffsetConnection<User>> {
+        let db = &app(ctx).db;
+        let (matching, total) = account::search_users(db, viewer(ctx), search.as_deref()).await?;
+        let window = OffsetWindow::parse(after, before, first, last, total)?;
+        let rows = account::search_page(db, matching, window).await?;
+        Ok(window.page(rows, |model| User::for_viewer(ctx, model)))
+    }
+
     /// An account by id; null when there is none. Public.
     async fn user(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<User>> {
         let id = parse_uuid(&id, "id")?;
@@ -234,6 +283,35 @@ impl AuthMutation {
     ) -> async_graphql::Result<Session> {
         let session = super::session::refresh(app(ctx), viewer(ctx), &refresh_token).await?;
         Ok(Session(session))
+    }
+
+    /// Changes the caller's profile. Signed in.
+    #[graphql(guard = "SignedIn")]
+    async fn update_profile(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateProfileInput,
+    ) -> async_graphql::Result<User> {
+        let profile = ProfileChange {
+            display_name: input.display_name,
+            phone: change(input.phone),
+            country: change(input.country),
+            language: input.language,
+        };
+        let updated = account::update_profile(app(ctx), viewer(ctx), profile).await?;
+        Ok(User::for_viewer(ctx, updated))
+    }
+
+    /// Changes the caller's password; every other sign-in ends. Signed in.
+    #[graphql(guard = "SignedIn")]
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        current_password: String,
+        new_password: String,
+    ) -> async_graphql::Result<bool> {
+        account::change_password(app(ctx), viewer(ctx), current_password, &new_password).await?;
+        Ok(true)
     }
 
     /// Ends this sign-in: its refresh and access tokens stop working. Signed in.

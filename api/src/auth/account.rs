@@ -1,0 +1,172 @@
+//! The account itself: moderator search, profile changes, password changes.
+
+use arena_entity::auth::user;
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+    sea_query::{Expr, ExprTrait, Func, LikeExpr},
+};
+use uuid::Uuid;
+
+use super::{
+    inputs::{DisplayName, Password, Username, parse_country, parse_language, parse_phone},
+    password, session,
+    viewer::Viewer,
+};
+use crate::{
+    context::AppContext,
+    error::{ApiError, ApiResult},
+    graphql::pagination::OffsetWindow,
+};
+
+/// The filter for live accounts matching `search` (an id, or part of a username or email),
+/// and how many match. Needs `user.search`; [`search_page`] reads a page.
+pub async fn search_users(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    search: Option<&str>,
+) -> ApiResult<(Condition, u64)> {
+    viewer.require_privilege("user.search")?;
+    let mut matching = Condition::all().add(user::Column::DeletedAt.is_null());
+    if let Some(search) = search.map(str::trim).filter(|s| !s.is_empty()) {
+        if search.chars().count() > 254 {
+            return Err(ApiError::bad_input(
+                "search",
+                "a search is at most 254 characters",
+            ));
+        }
+        matching = matching.add(match Uuid::parse_str(search) {
+            Ok(id) => Condition::all().add(user::Column::Id.eq(id)),
+            Err(_) => {
+                let escaped: String = search
+                    .to_lowercase()
+                    .chars()
+                    .flat_map(|c| match c {
+                        '%' | '_' | '\\' => vec!['\\', c],
+                        c => vec![c],
+                    })
+                    .collect();
+                let pattern = || LikeExpr::new(format!("%{escaped}%")).escape('\\');
+                let lower = |col: user::Column| Expr::expr(Func::lower(Expr::col(col)));
+                Condition::any()
+                    .add(lower(user::Column::Username).like(pattern()))
+                    .add(lower(user::Column::Email).like(pattern()))
+            }
+        });
+    }
+    let total = user::Entity::find()
+        .filter(matching.clone())
+        .count(db)
+        .await?;
+    Ok((matching, total))
+}
+
+/// One page of a search made by [`search_users`].
+pub async fn search_page(
+    db: &impl ConnectionTrait,
+    matching: Condition,
+    window: OffsetWindow,
+) -> ApiResult<Vec<user::Model>> {
+    Ok(user::Entity::find()
+        .filter(matching)
+        .order_by_asc(Expr::expr(Func::lower(Expr::col(user::Column::Username))))
+        .offset(window.offset)
+        .limit(window.limit)
+        .all(db)
+        .await?)
+}
+
+/// Profile fields to change; `None` leaves a field as it is, `Some(None)` clears it.
+#[derive(Default)]
+pub struct ProfileChange {
+    /// New display name.
+    pub display_name: Option<String>,
+    /// New phone number, or cleared.
+    pub phone: Option<Option<String>>,
+    /// New country, or cleared.
+    pub country: Option<Option<String>>,
+    /// New language.
+    pub language: Option<String>,
+}
+
+/// Changes the caller's own profile.
+pub async fn update_profile(
+    ctx: &AppContext,
+    viewer: &Viewer,
+    change: ProfileChange,
+) -> ApiResult<user::Model> {
+    let me = super::find_me(ctx, viewer).await?;
+    let mut updated: user::ActiveModel = me.into();
+    if let Some(name) = change.display_name {
+        updated.display_name = Set(DisplayName::parse(&name)?.into_inner());
+    }
+    if let Some(phone) = change.phone {
+        updated.phone = Set(phone.as_deref().map(parse_phone).transpose()?);
+    }
+    if let Some(country) = change.country {
+        updated.country = Set(country.as_deref().map(parse_country).transpose()?);
+    }
+    if let Some(language) = change.language {
+        updated.language = Set(parse_language(&language)?);
+    }
+    updated.updated_at = Set(Utc::now());
+    Ok(updated.update(&ctx.db).await?)
+}
+
+/// Changes the caller's password after checking the current one; every other sign-in ends.
+pub async fn change_password(
+    ctx: &AppContext,
+    viewer: &Viewer,
+    current: String,
+    new: &str,
+) -> ApiResult<()> {
+    let signed_in = viewer.require_user()?;
+    let me = super::find_me(ctx, viewer).await?;
+    let username = Username::parse(&me.username)?;
+    let new = Password::parse(new, &username)?;
+    if !password::verify(current, Some(me.password.clone()), ctx.settings.bcrypt_cost).await? {
+        return Err(ApiError::bad_input(
+            "currentPassword",
+            "the current password is wrong",
+        ));
+    }
+    set_password(ctx, me, &new).await?;
+    revoke_other_series(&ctx.db, signed_in.id, signed_in.series).await
+}
+
+/// Stores a new password hash.
+pub async fn set_password(
+    ctx: &AppContext,
+    account: user::Model,
+    new: &Password,
+) -> ApiResult<user::Model> {
+    let hash = password::hash(new.expose().to_owned(), ctx.settings.bcrypt_cost).await?;
+    let mut updated: user::ActiveModel = account.into();
+    updated.password = Set(hash);
+    updated.updated_at = Set(Utc::now());
+    Ok(updated.update(&ctx.db).await?)
+}
+
+async fn revoke_other_series(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    keep: Uuid,
+) -> ApiResult<()> {
+    let series: Vec<Option<Uuid>> = arena_entity::auth::user_token::Entity::find()
+        .filter(arena_entity::auth::user_token::Column::UserId.eq(user_id))
+        .filter(arena_entity::auth::user_token::Column::RevokedAt.is_null())
+        .filter(arena_entity::auth::user_token::Column::Series.ne(keep))
+        .select_only()
+        .column(arena_entity::auth::user_token::Column::Series)
+        .distinct()
+        .into_tuple()
+        .all(db)
+        .await?;
+    for series in series.into_iter().flatten() {
+        session::revoke_series(db, series).await?;
+    }
+    Ok(())
+}

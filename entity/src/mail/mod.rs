@@ -1,0 +1,3 @@
+//! Outgoing mail.
+
+pub mod outbox_message;

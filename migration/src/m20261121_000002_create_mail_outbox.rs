@@ -1,0 +1,95 @@
+//! The mail outbox: every message Arena sends waits here until an SMTP sender delivers it
+//! (or, with no SMTP configured, until an admin reads it), and the privilege to read it.
+
+use sea_orm_migration::{prelude::*, schema::*};
+
+use crate::m20261121_000001_create_auth_tables::{Privileges, RolePrivileges, Roles};
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+#[derive(DeriveIden, Clone, Copy)]
+enum MailOutbox {
+    Table,
+    Id,
+    Recipient,
+    Subject,
+    Body,
+    CreatedAt,
+    NextAttemptAt,
+    Attempts,
+    SentAt,
+    LastError,
+}
+
+const MAIL_READ: &str = "mail.read";
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .create_table(
+                Table::create()
+                    .table(MailOutbox::Table)
+                    .if_not_exists()
+                    .col(big_pk_auto(MailOutbox::Id))
+                    .col(string_len(MailOutbox::Recipient, 254))
+                    .col(text(MailOutbox::Subject))
+                    .col(text(MailOutbox::Body))
+                    .col(timestamp_with_time_zone(MailOutbox::CreatedAt))
+                    .col(timestamp_with_time_zone(MailOutbox::NextAttemptAt))
+                    .col(integer(MailOutbox::Attempts).default(0))
+                    .col(timestamp_with_time_zone_null(MailOutbox::SentAt))
+                    .col(text_null(MailOutbox::LastError))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                Index::create()
+                    .name("mail_outbox_due")
+                    .table(MailOutbox::Table)
+                    .col(MailOutbox::SentAt)
+                    .col(MailOutbox::NextAttemptAt)
+                    .to_owned(),
+            )
+            .await?;
+        let insert = Query::insert()
+            .into_table(Privileges::Table)
+            .columns([Privileges::Privilege])
+            .values_panic([MAIL_READ.into()])
+            .to_owned();
+        manager.exec_stmt(insert).await?;
+        // Granted to admin by name, whatever ids the roles have by now.
+        let grant = Query::insert()
+            .into_table(RolePrivileges::Table)
+            .columns([RolePrivileges::RoleId, RolePrivileges::PrivilegeId])
+            .select_from(
+                Query::select()
+                    .column((Roles::Table, Roles::Id))
+                    .column((Privileges::Table, Privileges::Id))
+                    .from(Roles::Table)
+                    .cross_join(Privileges::Table)
+                    .and_where(Expr::col((Roles::Table, Roles::Role)).eq("admin"))
+                    .and_where(Expr::col((Privileges::Table, Privileges::Privilege)).eq(MAIL_READ))
+                    .to_owned(),
+            )
+            .map_err(|err| DbErr::Migration(err.to_string()))?
+            .to_owned();
+        manager.exec_stmt(grant).await
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .exec_stmt(
+                Query::delete()
+                    .from_table(Privileges::Table)
+                    .and_where(Expr::col(Privileges::Privilege).eq(MAIL_READ))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .drop_table(Table::drop().table(MailOutbox::Table).to_owned())
+            .await
+    }
+}
