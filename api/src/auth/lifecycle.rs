@@ -120,26 +120,38 @@ async fn account_by_email(
     Ok(found.filter(|u| u.email.eq_ignore_ascii_case(email.trim())))
 }
 
-/// Mails the caller a code that verifies their email address.
-pub async fn request_email_verification(ctx: &AppContext, viewer: &Viewer) -> ApiResult<()> {
+/// Mails the caller a code of `kind`.
+async fn mail_code_to_self(
+    ctx: &AppContext,
+    viewer: &Viewer,
+    kind: TokenType,
+    subject: &str,
+    what: &str,
+    mutation: &str,
+) -> ApiResult<()> {
     let me = super::find_me(ctx, viewer).await?;
-    if me.verified {
+    if kind == TokenType::Activation && me.verified {
         return Err(ApiError::Conflict(
             "the email address is already verified".into(),
         ));
     }
     let txn = ctx.db.begin().await?;
-    issue_and_mail(
-        &txn,
-        &me,
+    issue_and_mail(&txn, &me, kind, subject, what, mutation).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Mails the caller a code that verifies their email address.
+pub async fn request_email_verification(ctx: &AppContext, viewer: &Viewer) -> ApiResult<()> {
+    mail_code_to_self(
+        ctx,
+        viewer,
         TokenType::Activation,
         "Verify your email address",
         "Verify your email address for Arena.",
         "activateAccount",
     )
-    .await?;
-    txn.commit().await?;
-    Ok(())
+    .await
 }
 
 /// Mails a reactivation code to a deactivated account's address. Answers the same whether
@@ -225,19 +237,15 @@ pub async fn reset_password(ctx: &AppContext, token: &str, new_password: &str) -
 
 /// Mails the caller a code that deactivates their account.
 pub async fn request_deactivation(ctx: &AppContext, viewer: &Viewer) -> ApiResult<()> {
-    let me = super::find_me(ctx, viewer).await?;
-    let txn = ctx.db.begin().await?;
-    issue_and_mail(
-        &txn,
-        &me,
+    mail_code_to_self(
+        ctx,
+        viewer,
         TokenType::Deactivation,
         "Deactivate your account",
         "Someone asked to deactivate your Arena account.",
         "deactivateAccount",
     )
-    .await?;
-    txn.commit().await?;
-    Ok(())
+    .await
 }
 
 /// Uses a deactivation code: the account can no longer sign in until reactivated.
@@ -256,19 +264,15 @@ pub async fn deactivate(ctx: &AppContext, token: &str) -> ApiResult<()> {
 
 /// Mails the caller a code that fetches everything Arena holds about them.
 pub async fn request_data_export(ctx: &AppContext, viewer: &Viewer) -> ApiResult<()> {
-    let me = super::find_me(ctx, viewer).await?;
-    let txn = ctx.db.begin().await?;
-    issue_and_mail(
-        &txn,
-        &me,
+    mail_code_to_self(
+        ctx,
+        viewer,
         TokenType::Gdpr,
         "Your data export",
         "Here is the code for the export of your Arena data.",
         "exportData",
     )
-    .await?;
-    txn.commit().await?;
-    Ok(())
+    .await
 }
 
 /// Uses an export code: everything Arena holds about its owner, as JSON. Password hashes
