@@ -306,3 +306,93 @@ async fn sign_in_is_rate_limited_per_account_with_a_retry_hint() {
     assert!(last.extensions()["retryAfterSeconds"].as_u64().unwrap() >= 1);
     assert!(codes.contains("UNAUTHENTICATED"));
 }
+
+/// The code an authenticator app shows `ahead` 30-second steps from now.
+fn totp_code(secret: &str, ahead: u64) -> String {
+    let secret = totp_rs::Secret::try_from_base32(secret).unwrap();
+    let totp = totp_rs::Builder::new().with_secret(secret).build().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    totp.generate(now + 30 * ahead).to_string()
+}
+
+#[tokio::test]
+async fn two_factor_sign_in_with_codes_that_work_once_and_recovery_codes() {
+    let app = TestApp::spawn().await;
+    let kit = UserBuilder::new("kit").create(&app).await;
+    let begun = app
+        .gql_as(
+            &kit.access,
+            "mutation { beginTotpEnrolment { secret otpauthUri } }",
+            json!({}),
+        )
+        .await;
+    let secret = begun.data()["beginTotpEnrolment"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        begun.data()["beginTotpEnrolment"]["otpauthUri"]
+            .as_str()
+            .unwrap()
+            .contains(&secret)
+    );
+    let confirm = "mutation($c: String!) { confirmTotpEnrolment(code: $c) }";
+    assert_eq!(
+        app.gql_as(&kit.access, confirm, json!({ "c": "000000x" }))
+            .await
+            .codes(),
+        ["BAD_USER_INPUT"]
+    );
+    let confirmed = app
+        .gql_as(&kit.access, confirm, json!({ "c": totp_code(&secret, 0) }))
+        .await;
+    let recovery: Vec<String> =
+        serde_json::from_value(confirmed.data()["confirmTotpEnrolment"].clone()).unwrap();
+    assert_eq!(recovery.len(), 10);
+    let enabled = app
+        .gql_as(&kit.access, "{ me { twoFactorEnabled } }", json!({}))
+        .await;
+    assert_eq!(enabled.data()["me"]["twoFactorEnabled"], true);
+
+    let login = "mutation($p: String!, $c: String) { login(input: { login: \"kit\", password: $p, totpCode: $c }) { accessToken } }";
+    let without = app.gql(login, json!({ "p": kit.password })).await;
+    assert_eq!(without.codes(), ["UNAUTHENTICATED"]);
+    assert!(
+        without.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("two-factor")
+    );
+    // The confirmation used this step's code; the next step's is within the allowed skew.
+    let code = totp_code(&secret, 1);
+    app.gql(login, json!({ "p": kit.password, "c": code }))
+        .await
+        .data();
+    let replay = app
+        .gql(login, json!({ "p": kit.password, "c": code }))
+        .await;
+    assert_eq!(replay.codes(), ["UNAUTHENTICATED"], "a code works once");
+    let with_recovery = app
+        .gql(
+            login,
+            json!({ "p": kit.password, "c": recovery[3].to_uppercase() }),
+        )
+        .await;
+    with_recovery.data();
+    let recovery_again = app
+        .gql(login, json!({ "p": kit.password, "c": recovery[3] }))
+        .await;
+    assert_eq!(recovery_again.codes(), ["UNAUTHENTICATED"]);
+
+    app.gql_as(
+        &kit.access,
+        "mutation($p: String!) { disableTotp(password: $p) }",
+        json!({ "p": kit.password }),
+    )
+    .await
+    .data();
+    app.gql(login, json!({ "p": kit.password })).await.data();
+}

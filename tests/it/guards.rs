@@ -36,6 +36,9 @@ const SIGNED_IN: &[&str] = &[
     "Mutation.requestDeactivation",
     "Mutation.requestDataExport",
     "Mutation.deleteAccount",
+    "Mutation.beginTotpEnrolment",
+    "Mutation.confirmTotpEnrolment",
+    "Mutation.disableTotp",
 ];
 
 const SCHEMA: &str = r"{

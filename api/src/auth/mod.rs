@@ -10,6 +10,7 @@ pub mod password;
 pub mod roles;
 pub mod session;
 pub mod tokens;
+pub mod totp;
 pub mod viewer;
 
 use arena_entity::auth::{role, user, user_role};

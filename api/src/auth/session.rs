@@ -63,6 +63,7 @@ pub async fn login(
     viewer: &Viewer,
     login: &str,
     password: String,
+    totp_code: Option<&str>,
 ) -> ApiResult<Session> {
     let limits = &ctx.auth.limits;
     limits.login_by_address.check(&viewer.ip.to_string())?;
@@ -89,6 +90,7 @@ pub async fn login(
     if !account.activated {
         return Err(ApiError::Forbidden);
     }
+    super::totp::check_second_factor(&ctx.db, account.id, totp_code).await?;
     let txn = ctx.db.begin().await?;
     let now = Utc::now();
     let mut signed_in: user::ActiveModel = account.into();

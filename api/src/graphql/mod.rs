@@ -30,6 +30,7 @@ pub struct MutationRoot(
     auth::graphql::RolesMutation,
     auth::graphql::BansMutation,
     auth::graphql::LifecycleMutation,
+    auth::graphql::TotpMutation,
 );
 
 /// Every domain's subscriptions.

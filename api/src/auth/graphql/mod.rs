@@ -8,11 +8,13 @@ use uuid::Uuid;
 mod bans;
 mod lifecycle;
 mod roles;
+mod totp;
 
 pub use self::{
     bans::{BansMutation, BansQuery},
     lifecycle::LifecycleMutation,
     roles::{RolesMutation, RolesQuery},
+    totp::TotpMutation,
 };
 use super::{Registration, session::Session as SessionModel};
 use crate::{
@@ -117,6 +119,15 @@ impl User {
     async fn login_at(&self) -> Option<DateTime<Utc>> {
         self.model.login_at.filter(|_| self.private)
     }
+    /// Whether sign-in needs a second factor (private).
+    async fn two_factor_enabled(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<bool>> {
+        if !self.private {
+            return Ok(None);
+        }
+        Ok(Some(
+            super::totp::is_enabled(&app(ctx).db, self.model.id).await?,
+        ))
+    }
     /// Roles assigned to the account (private).
     async fn roles(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<String>>> {
         if !self.private {
@@ -191,6 +202,9 @@ pub struct LoginInput {
     login: String,
     /// The password.
     password: String,
+    /// A current code from the authenticator app, or a recovery code; needed when
+    /// two-factor sign-in is on.
+    totp_code: Option<String>,
 }
 
 /// Queries of the `auth` domain.
@@ -270,8 +284,14 @@ impl AuthMutation {
 
     /// Signs in with username or email. Public; rate limited per address and account.
     async fn login(&self, ctx: &Context<'_>, input: LoginInput) -> async_graphql::Result<Session> {
-        let session =
-            super::session::login(app(ctx), viewer(ctx), &input.login, input.password).await?;
+        let session = super::session::login(
+            app(ctx),
+            viewer(ctx),
+            &input.login,
+            input.password,
+            input.totp_code.as_deref(),
+        )
+        .await?;
         Ok(Session(session))
     }
 
