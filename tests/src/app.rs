@@ -213,16 +213,6 @@ impl TestApp {
         .await
     }
 
-    /// Like [`TestApp::ws`], signed in with `token`.
-    pub async fn ws_as(&self, protocol: WsProtocol, token: &str) -> WsClient {
-        WsClient::connect(
-            &format!("ws://{}/graphql/ws", self.addr),
-            protocol,
-            json!({ "authorization": format!("Bearer {token}") }),
-        )
-        .await
-    }
-
     /// Begins a graceful shutdown and waits until the server has stopped.
     pub async fn shutdown(&mut self) {
         self.stop.cancel();
