@@ -8,7 +8,10 @@ use sea_orm::sqlx::{
     postgres::PgConnection,
     sqlite::{SqliteConnection, SqliteJournalMode, SqliteSynchronous},
 };
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 
 use crate::settings::{DatabaseBackend, Settings, redact_url};
 
@@ -91,6 +94,17 @@ async fn probe(backend: DatabaseBackend, url: &str) -> Result<(), DbStartError> 
         url: redact_url(url),
         reason,
     })
+}
+
+/// Begins a transaction that will write. On SQLite it takes the write lock at once
+/// (`BEGIN IMMEDIATE`), so concurrent writers queue on the busy timeout; a deferred one that
+/// read first would fail with SQLITE_BUSY when it tried to write. PostgreSQL ignores it.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
 }
 
 /// Applies every pending migration.

@@ -1,6 +1,6 @@
 //! The role tree, privilege grants, forced logout and the audit log.
 
-use arena_tests::{TestApp, TestUser, UserBuilder, on_both_backends};
+use arena_tests::{Backend, TestApp, TestUser, UserBuilder, on_both_backends};
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 
@@ -120,7 +120,12 @@ async fn a_role_cannot_move_under_its_own_descendant() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_moves_never_build_a_cycle() {
-    let app = TestApp::spawn().await;
+    for backend in [Backend::Postgres, Backend::Sqlite] {
+        racing_moves_on(TestApp::spawn_on(backend).await).await;
+    }
+}
+
+async fn racing_moves_on(app: TestApp) {
     let root = admin(&app).await;
     let create = "mutation($n: String!) { createRole(name: $n) { id } }";
     let a = app

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use ipnet::IpNet;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -121,7 +121,7 @@ pub async fn place_ban(ctx: &AppContext, viewer: &Viewer, new: NewBan) -> ApiRes
             )
         }
     };
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     let mut privilege_ids = Vec::new();
     for name in privileges.iter().flatten() {
         let id = privilege::Entity::find()
@@ -187,7 +187,7 @@ pub async fn lift_ban(
 ) -> ApiResult<ban::Model> {
     let actor = viewer.require_privilege(BAN)?.id;
     let reason = parse_reason(reason)?;
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     let current = ban::Entity::find_by_id(id)
         .lock_exclusive()
         .one(&txn)

@@ -12,7 +12,7 @@ use arena_entity::{
 use chrono::{Duration, Utc};
 use sea_orm::{
     ActiveEnum, ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    EntityTrait, QueryFilter, QueryOrder, TransactionTrait, sea_query::Expr,
+    EntityTrait, QueryFilter, QueryOrder, sea_query::Expr,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -135,7 +135,7 @@ async fn mail_code_to_self(
             "the email address is already verified".into(),
         ));
     }
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     issue_and_mail(&txn, &me, kind, subject, what, mutation).await?;
     txn.commit().await?;
     Ok(())
@@ -161,7 +161,7 @@ pub async fn request_reactivation(ctx: &AppContext, viewer: &Viewer, email: &str
         .limits
         .register_by_address
         .check(&viewer.ip.to_string())?;
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     if let Some(account) = account_by_email(&txn, email)
         .await?
         .filter(|a| !a.activated)
@@ -182,7 +182,7 @@ pub async fn request_reactivation(ctx: &AppContext, viewer: &Viewer, email: &str
 
 /// Uses an activation code: the address is verified and the account active.
 pub async fn activate(ctx: &AppContext, token: &str) -> ApiResult<user::Model> {
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     let account = live_account(&txn, consume(&txn, token, TokenType::Activation).await?).await?;
     let mut active: user::ActiveModel = account.into();
     active.verified = Set(true);
@@ -203,7 +203,7 @@ pub async fn request_password_reset(
         .limits
         .login_by_address
         .check(&viewer.ip.to_string())?;
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     if let Some(account) = account_by_email(&txn, email).await? {
         issue_and_mail(
             &txn,
@@ -221,7 +221,7 @@ pub async fn request_password_reset(
 
 /// Uses a reset code to set a new password; every sign-in ends.
 pub async fn reset_password(ctx: &AppContext, token: &str, new_password: &str) -> ApiResult<()> {
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     let account = live_account(&txn, consume(&txn, token, TokenType::Password).await?).await?;
     let new = Password::parse(new_password, &Username::parse(&account.username)?)?;
     let user_id = account.id;
@@ -250,7 +250,7 @@ pub async fn request_deactivation(ctx: &AppContext, viewer: &Viewer) -> ApiResul
 
 /// Uses a deactivation code: the account can no longer sign in until reactivated.
 pub async fn deactivate(ctx: &AppContext, token: &str) -> ApiResult<()> {
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     let account = live_account(&txn, consume(&txn, token, TokenType::Deactivation).await?).await?;
     let user_id = account.id;
     let mut inactive: user::ActiveModel = account.into();
@@ -278,7 +278,7 @@ pub async fn request_data_export(ctx: &AppContext, viewer: &Viewer) -> ApiResult
 /// Uses an export code: everything Arena holds about its owner, as JSON. Password hashes
 /// and token hashes are secrets of the server, not data about the person, and are left out.
 pub async fn export_data(ctx: &AppContext, token: &str) -> ApiResult<Value> {
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     let account = live_account(&txn, consume(&txn, token, TokenType::Gdpr).await?).await?;
     let id = account.id;
     let tokens: Vec<Value> = user_token::Entity::find()
@@ -346,7 +346,7 @@ pub async fn delete_account(ctx: &AppContext, viewer: &Viewer, password: String)
     {
         return Err(ApiError::bad_input("password", "the password is wrong"));
     }
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     let user_id = me.id;
     let mut deleted: user::ActiveModel = me.into();
     deleted.deleted_at = Set(Some(Utc::now()));

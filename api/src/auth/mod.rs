@@ -18,7 +18,7 @@ use chrono::Utc;
 use ipnet::IpNet;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    QueryFilter, SqlErr, TransactionTrait,
+    QueryFilter, SqlErr,
 };
 use uuid::Uuid;
 
@@ -97,7 +97,7 @@ pub async fn register(
         .register_by_address
         .check(&viewer.ip.to_string())?;
     viewer.refuse_if_banned(None)?;
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     let account = create_account(&txn, &ctx.settings, input, false).await?;
     txn.commit().await?;
     Ok(account)
@@ -111,7 +111,7 @@ pub async fn create_admin(
     email: &str,
     password: &str,
 ) -> ApiResult<user::Model> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let registration = Registration {
         username: username.to_owned(),
         email: email.to_owned(),

@@ -7,7 +7,7 @@ use arena_entity::auth::{privilege, role, role_privilege, user_privilege, user_r
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr, TransactionTrait,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -116,7 +116,7 @@ async fn begin(
     viewer: &Viewer,
 ) -> ApiResult<(Uuid, DatabaseTransaction, RoleTree)> {
     let actor = viewer.require_privilege(MANAGE)?.id;
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     role::Entity::find()
         .select_only()
         .column(role::Column::Id)
@@ -477,7 +477,7 @@ pub async fn logout_user(
     reason: String,
 ) -> ApiResult<u64> {
     let actor = viewer.require_privilege("user.logout")?.id;
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     require_user_exists(&txn, user_id).await?;
     let revoked = session::revoke_all(&txn, user_id).await?;
     audit::record(

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
     sea_query::{Expr, ExprTrait, Func},
 };
 use uuid::Uuid;
@@ -91,7 +91,7 @@ pub async fn login(
         return Err(ApiError::Forbidden);
     }
     super::totp::check_second_factor(&ctx.db, account.id, totp_code).await?;
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     let now = Utc::now();
     let mut signed_in: user::ActiveModel = account.into();
     signed_in.login_at = Set(Some(now));
@@ -184,7 +184,7 @@ pub async fn refresh(ctx: &AppContext, viewer: &Viewer, presented: &str) -> ApiR
             "the refresh token has expired; sign in again",
         ));
     }
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     // Exactly one exchange of a token wins: the row is claimed only while unused.
     let claimed = user_token::Entity::update_many()
         .col_expr(user_token::Column::UsedAt, Expr::value(Some(Utc::now())))

@@ -7,7 +7,7 @@ use chrono::{Duration, Utc};
 use rand::Rng;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    QueryFilter, TransactionTrait, sea_query::Expr,
+    QueryFilter, sea_query::Expr,
 };
 use totp_rs::{Builder, Secret, Totp};
 use uuid::Uuid;
@@ -85,7 +85,7 @@ pub async fn begin_enrolment(ctx: &AppContext, viewer: &Viewer) -> ApiResult<Enr
         ));
     }
     let secret = Secret::generate().to_base32();
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     revoke_kind(&txn, me.id, &[TokenType::Totp]).await?;
     user_token::ActiveModel {
         token: Set(secret.clone()),
@@ -116,7 +116,7 @@ pub async fn confirm_enrolment(
     code: &str,
 ) -> ApiResult<Vec<String>> {
     let me = viewer.require_user()?.id;
-    let txn = ctx.db.begin().await?;
+    let txn = crate::db::begin_write(&ctx.db).await?;
     let pending = user_token::Entity::find()
         .filter(user_token::Column::UserId.eq(me))
         .filter(user_token::Column::TokenType.eq(TokenType::Totp))
