@@ -1,11 +1,14 @@
-# Multi-stage: build `arena` with the same toolchain as CI, run it on a slim Debian.
+# Multi-stage: build `arena` and the dashboard with the same toolchain as CI, run them on a
+# slim Debian.
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked -p arena-api --bin arena \
-    && cp target/release/arena /arena
+    dashboard/build.sh \
+    && cargo build --release --locked -p arena-api --bin arena \
+    && cp target/release/arena /arena \
+    && cp -r dashboard/dist /dashboard
 
 FROM debian:bookworm-slim
 RUN apt-get update \
@@ -13,9 +16,11 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /var/lib/arena --create-home arena
 COPY --from=build /arena /usr/local/bin/arena
+COPY --from=build /dashboard /usr/share/arena/dashboard
 USER arena
 WORKDIR /var/lib/arena
-ENV ARENA_BIND=0.0.0.0:8000
+ENV ARENA_BIND=0.0.0.0:8000 \
+    ARENA_DASHBOARD_DIR=/usr/share/arena/dashboard
 EXPOSE 8000
 ENTRYPOINT ["/usr/local/bin/arena"]
 CMD ["serve"]

@@ -30,6 +30,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("ARENA_TRUSTED_PROXIES", "trusted_proxies"),
     ("ARENA_SMTP_URL", "smtp_url"),
     ("ARENA_MAIL_FROM", "mail_from"),
+    ("ARENA_DASHBOARD_DIR", "dashboard_dir"),
 ];
 
 /// The variable that names the settings file (read by the CLI, not by the loader).
@@ -86,6 +87,8 @@ pub struct Settings {
     pub smtp_url: Option<Secret>,
     /// `ARENA_MAIL_FROM`: the sender of Arena's mail.
     pub mail_from: String,
+    /// `ARENA_DASHBOARD_DIR`: the built dashboard (`dashboard/build.sh`), served at `/admin`.
+    pub dashboard_dir: std::path::PathBuf,
 }
 
 impl Default for Settings {
@@ -111,6 +114,7 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             smtp_url: None,
             mail_from: "Arena <no-reply@localhost>".into(),
+            dashboard_dir: "dashboard/dist".into(),
         }
     }
 }

@@ -421,3 +421,42 @@ async fn without_smtp_admins_read_the_outbox() {
         ["FORBIDDEN"]
     );
 }
+
+#[tokio::test]
+async fn dashboard_stats_count_accounts_bans_and_daily_sign_ups() {
+    let app = TestApp::spawn().await;
+    let moderator = UserBuilder::new("mod")
+        .with_role("moderator")
+        .create(&app)
+        .await;
+    let player = UserBuilder::new("player").create(&app).await;
+    app.gql_as(
+        &moderator.access,
+        "mutation($u: ID!) { banUser(input: { userId: $u, reason: \"x\" }) { id } }",
+        json!({ "u": player.id }),
+    )
+    .await
+    .data();
+    let stats = app
+        .gql_as(
+            &moderator.access,
+            "{ dashboardStats(days: 7) { users activeBans signupsPerDay { day count } } }",
+            json!({}),
+        )
+        .await;
+    let stats = &stats.data()["dashboardStats"];
+    assert_eq!(stats["users"], 2);
+    assert_eq!(stats["activeBans"], 1);
+    let days = stats["signupsPerDay"].as_array().unwrap();
+    assert_eq!(days.len(), 7);
+    assert_eq!(days[6]["day"], chrono::Utc::now().date_naive().to_string());
+    assert_eq!(days[6]["count"], 2);
+    let bad = app
+        .gql_as(
+            &moderator.access,
+            "{ dashboardStats(days: 0) { users } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(bad.codes(), ["BAD_USER_INPUT"]);
+}

@@ -129,6 +129,14 @@ fn dockerfile_builds_and_runs_the_arena_binary() {
     assert!(dockerfile.contains("cargo build --release"));
     assert!(dockerfile.contains("--bin arena"));
     assert!(dockerfile.contains("ENTRYPOINT [\"/usr/local/bin/arena\"]"));
+    // The dashboard is built and shipped, and the variable that points at it is Arena's.
+    assert!(dockerfile.contains("dashboard/build.sh"));
+    assert!(dockerfile.contains("ARENA_DASHBOARD_DIR=/usr/share/arena/dashboard"));
+    assert!(
+        ENV_VARS
+            .iter()
+            .any(|(name, _)| *name == "ARENA_DASHBOARD_DIR")
+    );
     let compose = compose();
     assert_eq!(
         compose["services"]["api"]["build"]["dockerfile"].as_str(),

@@ -7,6 +7,7 @@
 mod account;
 mod auth;
 mod bans;
+mod dashboard;
 mod deploy;
 mod errors;
 mod guards;

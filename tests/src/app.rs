@@ -103,6 +103,7 @@ impl TestApp {
             database_max_connections: 5,
             // Production cost is covered by its own test; the rest need not wait for it.
             bcrypt_cost: 4,
+            dashboard_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/../dashboard/dist").into(),
             auth_rate_per_minute: 10_000,
             ..Settings::default()
         };

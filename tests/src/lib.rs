@@ -12,12 +12,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod app;
+mod browser;
 mod db;
 mod smtp;
 mod users;
 mod ws;
 
 pub use app::{GqlResponse, TestApp};
+pub use browser::{Browser, screenshot_dir};
 pub use db::Backend;
 pub use smtp::{Received, SmtpSink};
 pub use users::{TestUser, UserBuilder, login};

@@ -170,3 +170,68 @@ async fn revoke_other_series(
     }
     Ok(())
 }
+
+/// Figures for the dashboard's home page.
+pub struct DashboardStats {
+    /// Live accounts.
+    pub users: u64,
+    /// Bans in force now.
+    pub active_bans: u64,
+    /// New accounts per UTC day, oldest first, the last `days` days including today.
+    pub signups_per_day: Vec<(chrono::NaiveDate, u64)>,
+}
+
+/// Counts for the dashboard. Needs `dashboard.access`.
+pub async fn dashboard_stats(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    days: i32,
+) -> ApiResult<DashboardStats> {
+    viewer.require_privilege("dashboard.access")?;
+    if !(1..=366).contains(&days) {
+        return Err(ApiError::bad_input("days", "days is 1 to 366"));
+    }
+    let users = user::Entity::find()
+        .filter(user::Column::DeletedAt.is_null())
+        .count(db)
+        .await?;
+    let now = Utc::now();
+    let active_bans = arena_entity::auth::ban::Entity::find()
+        .filter(arena_entity::auth::ban::Column::LiftedAt.is_null())
+        .filter(
+            Condition::any()
+                .add(arena_entity::auth::ban::Column::ExpiresAt.is_null())
+                .add(arena_entity::auth::ban::Column::ExpiresAt.gt(now)),
+        )
+        .count(db)
+        .await?;
+    let today = now.date_naive();
+    let first = today - chrono::Duration::days(i64::from(days - 1));
+    let since = first.and_hms_opt(0, 0, 0).map_or(now, |t| t.and_utc());
+    // Bucketed here: the two databases share no date-truncation function.
+    let created: Vec<chrono::DateTime<Utc>> = user::Entity::find()
+        .filter(user::Column::CreatedAt.gte(since))
+        .select_only()
+        .column(user::Column::CreatedAt)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut signups_per_day: Vec<(chrono::NaiveDate, u64)> = first
+        .iter_days()
+        .take_while(|d| *d <= today)
+        .map(|d| (d, 0))
+        .collect();
+    for at in created {
+        if let Some(bucket) = signups_per_day
+            .iter_mut()
+            .find(|(d, _)| *d == at.date_naive())
+        {
+            bucket.1 += 1;
+        }
+    }
+    Ok(DashboardStats {
+        users,
+        active_bans,
+        signups_per_day,
+    })
+}

@@ -1,5 +1,6 @@
 //! The HTTP surface: routes, middleware and the layers every request passes.
 
+mod dashboard;
 mod graphiql;
 mod graphql;
 mod health;
@@ -37,6 +38,7 @@ pub(crate) struct HttpState {
 /// The whole application as a router, without a socket (tests call it directly too).
 pub fn router(ctx: AppContext) -> Router {
     let body_limit = ctx.settings.body_limit_bytes;
+    let dashboard = dashboard::routes(&ctx.settings.dashboard_dir);
     let cors = cors_layer(&ctx.settings.cors_allowed_origins);
     let state = HttpState {
         schema: build_schema(ctx.clone()),
@@ -53,6 +55,7 @@ pub fn router(ctx: AppContext) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .merge(dashboard)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(
             ServiceBuilder::new()

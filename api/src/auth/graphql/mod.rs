@@ -37,6 +37,26 @@ fn change<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
     }
 }
 
+/// New accounts on one day.
+#[derive(async_graphql::SimpleObject)]
+pub struct DailyCount {
+    /// The UTC day, `YYYY-MM-DD`.
+    day: String,
+    /// Accounts made that day.
+    count: u64,
+}
+
+/// Figures for the dashboard's home page.
+#[derive(async_graphql::SimpleObject)]
+pub struct DashboardStats {
+    /// Live accounts.
+    users: u64,
+    /// Bans in force now.
+    active_bans: u64,
+    /// New accounts per UTC day, oldest first.
+    signups_per_day: Vec<DailyCount>,
+}
+
 /// Changes to one's own profile; fields left out stay as they are.
 #[derive(InputObject)]
 pub struct UpdateProfileInput {
@@ -237,6 +257,29 @@ impl AuthQuery {
         let window = OffsetWindow::parse(after, before, first, last, total)?;
         let rows = account::search_page(db, matching, window).await?;
         Ok(window.page(rows, |model| User::for_viewer(ctx, model)))
+    }
+
+    /// Account and ban counts, and sign-ups per day over the last `days` days (1 to 366).
+    /// Privilege `dashboard.access`.
+    #[graphql(guard = "Privilege(\"dashboard.access\")")]
+    async fn dashboard_stats(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 14)] days: i32,
+    ) -> async_graphql::Result<DashboardStats> {
+        let stats = account::dashboard_stats(&app(ctx).db, viewer(ctx), days).await?;
+        Ok(DashboardStats {
+            users: stats.users,
+            active_bans: stats.active_bans,
+            signups_per_day: stats
+                .signups_per_day
+                .into_iter()
+                .map(|(day, count)| DailyCount {
+                    day: day.to_string(),
+                    count,
+                })
+                .collect(),
+        })
     }
 
     /// An account by id; null when there is none. Public.

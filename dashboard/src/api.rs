@@ -1,0 +1,280 @@
+//! Talking to Arena: every call is a typed GraphQL operation checked against
+//! `schema.graphql` at build time, sent with the signed-in moderator's own token.
+
+use graphql_client::{GraphQLQuery, QueryBody, Response};
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::session::{Session, Tokens};
+
+/// `DateTime` scalars travel as RFC 3339 strings.
+pub type DateTime = String;
+/// `JSON` scalars; graphql_client looks the type up by the scalar's name.
+#[allow(clippy::upper_case_acronyms)]
+pub type JSON = serde_json::Value;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "graphql/session.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct Login;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "graphql/session.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct Refresh;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "graphql/session.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct Logout;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "graphql/session.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct Me;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "graphql/home.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct Home;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "graphql/users.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct Users;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "graphql/users.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct UserDetail;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "graphql/users.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct LogoutUser;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "graphql/bans.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct Bans;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "graphql/bans.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct BanUser;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "graphql/bans.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct BanAddress;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "graphql/bans.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct LiftBan;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "graphql/roles.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct Roles;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "graphql/roles.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct CreateRole;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "graphql/roles.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct MoveRole;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "graphql/roles.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct GrantPrivilege;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "graphql/roles.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct RevokePrivilege;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "graphql/audit.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct Audit;
+
+/// A failed call, in words for the person at the screen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    /// `extensions.code`, or `NETWORK`.
+    pub code: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+fn network(err: impl std::fmt::Display) -> Failure {
+    Failure {
+        code: "NETWORK".into(),
+        message: format!("Arena could not be reached: {err}"),
+    }
+}
+
+async fn post<V: Serialize, D: DeserializeOwned>(
+    body: &QueryBody<V>,
+    token: Option<&str>,
+) -> Result<D, Failure> {
+    let mut request = gloo_net::http::Request::post("/graphql");
+    if let Some(token) = token {
+        request = request.header("Authorization", &format!("Bearer {token}"));
+    }
+    let response = request
+        .json(body)
+        .map_err(network)?
+        .send()
+        .await
+        .map_err(network)?;
+    let parsed: Response<D> = response.json().await.map_err(network)?;
+    if let Some(error) = parsed.errors.as_ref().and_then(|errors| errors.first()) {
+        let code = error
+            .extensions
+            .as_ref()
+            .and_then(|ext| ext.get("code"))
+            .and_then(|code| code.as_str())
+            .unwrap_or("INTERNAL")
+            .to_owned();
+        let message = if code == "BANNED" {
+            let reason = error
+                .extensions
+                .as_ref()
+                .and_then(|e| e.get("reason"))
+                .and_then(|r| r.as_str());
+            format!("Banned: {}", reason.unwrap_or(&error.message))
+        } else {
+            error.message.clone()
+        };
+        return Err(Failure { code, message });
+    }
+    parsed.data.ok_or_else(|| Failure {
+        code: "INTERNAL".into(),
+        message: "Arena answered without data".into(),
+    })
+}
+
+/// Runs `Q`; an expired access token is refreshed once, quietly.
+pub async fn call<Q>(session: Session, variables: Q::Variables) -> Result<Q::ResponseData, Failure>
+where
+    Q: GraphQLQuery,
+    Q::Variables: Clone,
+{
+    let body = Q::build_query(variables.clone());
+    let token = session.access_token();
+    match post(&body, token.as_deref()).await {
+        Err(failure) if failure.code == "UNAUTHENTICATED" && token.is_some() => {
+            if refresh(session).await {
+                let body = Q::build_query(variables);
+                post(&body, session.access_token().as_deref()).await
+            } else {
+                session.clear();
+                Err(failure)
+            }
+        }
+        other => other,
+    }
+}
+
+/// Exchanges the refresh token; false when the sign-in is over.
+pub async fn refresh(session: Session) -> bool {
+    let Some(refresh_token) = session.refresh_token() else {
+        return false;
+    };
+    let body = Refresh::build_query(refresh::Variables {
+        token: refresh_token,
+    });
+    match post::<_, refresh::ResponseData>(&body, None).await {
+        Ok(data) => {
+            session.store(Tokens {
+                access: data.refresh_token.access_token,
+                refresh: data.refresh_token.refresh_token,
+            });
+            true
+        }
+        Err(_) => false,
+    }
+}

@@ -1,0 +1,49 @@
+//! Small pieces every page uses.
+
+use leptos::prelude::*;
+
+use crate::api::Failure;
+
+/// An error from the API, in words, where it happened.
+#[component]
+pub fn ErrorLine(error: RwSignal<Option<Failure>>) -> impl IntoView {
+    view! {
+        <Show when=move || error.with(Option::is_some)>
+            <p class="error" role="alert">{move || error.with(|e| e.as_ref().map(|e| e.message.clone()).unwrap_or_default())}</p>
+        </Show>
+    }
+}
+
+/// Asks the browser's confirmation before a destructive action.
+pub fn confirm(question: &str) -> bool {
+    web_sys::window()
+        .and_then(|w| w.confirm_with_message(question).ok())
+        .unwrap_or(false)
+}
+
+/// `2026-11-21T08:00:00.123+00:00` as `2026-11-21 08:00`.
+pub fn short_time(rfc3339: &str) -> String {
+    let (date, rest) = rfc3339.split_once('T').unwrap_or((rfc3339, ""));
+    format!("{date} {}", rest.get(..5).unwrap_or(""))
+}
+
+/// A `datetime-local` input's value as RFC 3339 UTC, or `None` when empty.
+pub fn local_to_rfc3339(value: &str) -> Option<String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return None;
+    }
+    // The dashboard works in UTC; the input carries no zone.
+    let seconds = if value.len() == 16 { ":00" } else { "" };
+    Some(format!("{value}{seconds}Z"))
+}
+
+/// Splits a comma-separated list, dropping blanks.
+pub fn list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}

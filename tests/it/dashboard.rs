@@ -1,0 +1,225 @@
+//! The dashboard in a real Chromium: an admin bans and unbans a user; a moderator sees no
+//! role management; a member cannot get in. Screenshots go to `tests/output/screenshots`.
+
+use arena_tests::{Browser, TestApp, TestUser, UserBuilder};
+use fantoccini::Locator;
+use serde_json::json;
+
+async fn sign_in(browser: &Browser, app: &TestApp, user: &TestUser) {
+    browser
+        .client
+        .goto(&app.url("/admin/signin"))
+        .await
+        .expect("open sign-in");
+    browser.fill("login", &user.username).await;
+    browser.fill("password", &user.password).await;
+    browser
+        .find("button[type='submit']")
+        .await
+        .click()
+        .await
+        .expect("submit");
+}
+
+async fn nav_links(browser: &Browser) -> Vec<String> {
+    let mut links = Vec::new();
+    for link in browser
+        .client
+        .find_all(Locator::Css("header nav a"))
+        .await
+        .expect("nav")
+    {
+        links.push(link.text().await.expect("text"));
+    }
+    links
+}
+
+#[tokio::test]
+async fn an_admin_bans_a_user_sees_it_in_bans_and_audit_and_lifts_it() {
+    let app = TestApp::spawn().await;
+    let admin = UserBuilder::new("admin")
+        .with_role("admin")
+        .create(&app)
+        .await;
+    UserBuilder::new("troll").create(&app).await;
+    let browser = Browser::start().await;
+
+    sign_in(&browser, &app, &admin).await;
+    browser.wait_for_text("accounts").await;
+    assert_eq!(
+        browser.find("#users-count").await.text().await.unwrap(),
+        "2"
+    );
+    assert_eq!(
+        nav_links(&browser).await,
+        ["Home", "Users", "Bans", "Roles", "Audit log"]
+    );
+    browser.screenshot("home").await;
+
+    browser
+        .client
+        .find(Locator::LinkText("Users"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser.fill("search", "trol").await;
+    browser
+        .find("[name='search']")
+        .await
+        .send_keys("\u{E007}")
+        .await
+        .unwrap();
+    browser.find("table.users a").await;
+    browser.wait_for_text("1 accounts").await;
+    browser.screenshot("users").await;
+    browser
+        .client
+        .find(Locator::LinkText("troll"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser.wait_for_text("troll@example.com").await;
+
+    browser.fill("reason", "spam in chat").await;
+    browser
+        .find("form.ban button[type='submit']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .client
+        .accept_alert()
+        .await
+        .expect("a confirmation was asked");
+    browser.wait_for_text("troll is banned.").await;
+    browser.wait_for_text("spam in chat").await;
+    browser.screenshot("user").await;
+
+    browser
+        .client
+        .find(Locator::LinkText("Bans"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser.wait_for_text("1 bans").await;
+    let row = browser
+        .find("table.bans tbody tr")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        row.contains("troll") && row.contains("spam in chat") && row.contains("admin"),
+        "{row}"
+    );
+    browser.screenshot("bans").await;
+
+    browser
+        .client
+        .find(Locator::LinkText("Audit log"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser.wait_for_text("ban.create").await;
+    browser.screenshot("audit").await;
+
+    browser
+        .client
+        .find(Locator::LinkText("Roles"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser.wait_for_text("moderator").await;
+    browser.screenshot("roles").await;
+
+    browser
+        .client
+        .find(Locator::LinkText("Bans"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser.wait_for_text("1 bans").await;
+    browser
+        .find("table.bans button.danger")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .client
+        .accept_alert()
+        .await
+        .expect("a confirmation was asked");
+    browser
+        .client
+        .send_alert_text("appeal accepted")
+        .await
+        .expect("a reason was asked");
+    browser.client.accept_alert().await.unwrap();
+    browser.wait_for_text("0 bans").await;
+
+    let bans = app
+        .gql_as(&admin.access, "{ bans(filter: { active: false }) { edges { node { liftReason user { username } } } } }", json!({}))
+        .await;
+    assert_eq!(
+        bans.data()["bans"]["edges"][0]["node"]["liftReason"],
+        "appeal accepted"
+    );
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_moderator_does_not_see_role_management() {
+    let app = TestApp::spawn().await;
+    let moderator = UserBuilder::new("mod")
+        .with_role("moderator")
+        .create(&app)
+        .await;
+    let browser = Browser::start().await;
+    sign_in(&browser, &app, &moderator).await;
+    browser.wait_for_text("accounts").await;
+    assert_eq!(
+        nav_links(&browser).await,
+        ["Home", "Users", "Bans", "Audit log"]
+    );
+    browser.screenshot("moderator-home").await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_member_cannot_sign_in_to_the_dashboard() {
+    let app = TestApp::spawn().await;
+    let member = UserBuilder::new("member").create(&app).await;
+    let browser = Browser::start().await;
+    sign_in(&browser, &app, &member).await;
+    browser
+        .wait_for_text("This account may not use the dashboard.")
+        .await;
+    assert!(nav_links(&browser).await.is_empty());
+    browser.screenshot("member-refused").await;
+    // A wrong password is told in words next to the form.
+    browser.fill("password", "not the password").await;
+    browser
+        .find("button[type='submit']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .wait_for_text("wrong username, email or password")
+        .await;
+    browser.close().await;
+}
