@@ -1,8 +1,12 @@
 //! Small pieces every page uses.
 
+use graphql_client::GraphQLQuery;
 use leptos::prelude::*;
 
-use crate::api::Failure;
+use crate::{
+    api::{self, Failure},
+    session::Session,
+};
 
 /// An error from the API, in words, where it happened.
 #[component]
@@ -46,4 +50,26 @@ pub fn list(value: &str) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect()
+}
+
+/// Runs `Q` in the background: on success clears `error` and hands the data to `done`; on
+/// failure shows it in `error`, next to whatever caused it.
+pub fn run<Q>(
+    session: Session,
+    variables: Q::Variables,
+    error: RwSignal<Option<Failure>>,
+    done: impl FnOnce(Q::ResponseData) + 'static,
+) where
+    Q: GraphQLQuery + 'static,
+    Q::Variables: Clone + 'static,
+{
+    leptos::task::spawn_local(async move {
+        match api::call::<Q>(session, variables).await {
+            Ok(data) => {
+                error.set(None);
+                done(data);
+            }
+            Err(failure) => error.set(Some(failure)),
+        }
+    });
 }

@@ -56,14 +56,7 @@ async fn an_admin_bans_a_user_sees_it_in_bans_and_audit_and_lifts_it() {
     );
     browser.screenshot("home").await;
 
-    browser
-        .client
-        .find(Locator::LinkText("Users"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.click_link("Users").await;
     browser.fill("search", "trol").await;
     browser
         .find("[name='search']")
@@ -74,14 +67,7 @@ async fn an_admin_bans_a_user_sees_it_in_bans_and_audit_and_lifts_it() {
     browser.find("table.users a").await;
     browser.wait_for_text("1 accounts").await;
     browser.screenshot("users").await;
-    browser
-        .client
-        .find(Locator::LinkText("troll"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.click_link("troll").await;
     browser.wait_for_text("troll@example.com").await;
 
     browser.fill("reason", "spam in chat").await;
@@ -100,14 +86,7 @@ async fn an_admin_bans_a_user_sees_it_in_bans_and_audit_and_lifts_it() {
     browser.wait_for_text("spam in chat").await;
     browser.screenshot("user").await;
 
-    browser
-        .client
-        .find(Locator::LinkText("Bans"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.click_link("Bans").await;
     browser.wait_for_text("1 bans").await;
     let row = browser
         .find("table.bans tbody tr")
@@ -121,36 +100,15 @@ async fn an_admin_bans_a_user_sees_it_in_bans_and_audit_and_lifts_it() {
     );
     browser.screenshot("bans").await;
 
-    browser
-        .client
-        .find(Locator::LinkText("Audit log"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.click_link("Audit log").await;
     browser.wait_for_text("ban.create").await;
     browser.screenshot("audit").await;
 
-    browser
-        .client
-        .find(Locator::LinkText("Roles"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.click_link("Roles").await;
     browser.wait_for_text("moderator").await;
     browser.screenshot("roles").await;
 
-    browser
-        .client
-        .find(Locator::LinkText("Bans"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.click_link("Bans").await;
     browser.wait_for_text("1 bans").await;
     browser
         .find("table.bans button.danger")

@@ -106,6 +106,19 @@ impl Browser {
         }
     }
 
+    /// Follows the link whose text is `text`.
+    pub async fn click_link(&self, text: &str) {
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::LinkText(text))
+            .await
+            .unwrap_or_else(|err| panic!("link {text:?}: {err}"))
+            .click()
+            .await
+            .unwrap_or_else(|err| panic!("click {text:?}: {err}"));
+    }
+
     /// Types `value` into the input named `name`.
     pub async fn fill(&self, name: &str, value: &str) {
         let input = self.find(&format!("[name='{name}']")).await;

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use crate::{
     api::{self, Failure},
     session::Session,
-    widgets::{ErrorLine, local_to_rfc3339, short_time},
+    widgets::{ErrorLine, local_to_rfc3339, run, short_time},
 };
 
 /// The filter fields, as typed.
@@ -52,25 +52,19 @@ pub fn AuditTable(filters: AuditFilters, page_size: i64) -> impl IntoView {
             first: Some(page_size),
             after: after.clone(),
         };
-        leptos::task::spawn_local(async move {
-            match api::call::<api::Audit>(session, variables).await {
-                Ok(data) => {
-                    let log = data.audit_log;
-                    error.set(None);
-                    total.set(log.total_count);
-                    next.set(
-                        log.page_info
-                            .end_cursor
-                            .filter(|_| log.page_info.has_next_page),
-                    );
-                    let nodes = log.edges.into_iter().map(|e| e.node);
-                    if after.is_some() {
-                        rows.update(|r| r.extend(nodes));
-                    } else {
-                        rows.set(nodes.collect());
-                    }
-                }
-                Err(failure) => error.set(Some(failure)),
+        run::<api::Audit>(session, variables, error, move |data| {
+            let log = data.audit_log;
+            total.set(log.total_count);
+            next.set(
+                log.page_info
+                    .end_cursor
+                    .filter(|_| log.page_info.has_next_page),
+            );
+            let nodes = log.edges.into_iter().map(|e| e.node);
+            if after.is_some() {
+                rows.update(|r| r.extend(nodes));
+            } else {
+                rows.set(nodes.collect());
             }
         });
     };

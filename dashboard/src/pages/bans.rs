@@ -6,7 +6,7 @@ use leptos_router::components::A;
 use crate::{
     api::{self, Failure},
     session::Session,
-    widgets::{ErrorLine, confirm, list, local_to_rfc3339, short_time},
+    widgets::{ErrorLine, confirm, list, local_to_rfc3339, run, short_time},
 };
 
 #[component]
@@ -30,15 +30,9 @@ pub fn BanList() -> impl IntoView {
             first: Some(100),
             after: None,
         };
-        leptos::task::spawn_local(async move {
-            match api::call::<api::Bans>(session, variables).await {
-                Ok(data) => {
-                    error.set(None);
-                    total.set(data.bans.total_count);
-                    rows.set(data.bans.edges.into_iter().map(|e| e.node).collect());
-                }
-                Err(failure) => error.set(Some(failure)),
-            }
+        run::<api::Bans>(session, variables, error, move |data| {
+            total.set(data.bans.total_count);
+            rows.set(data.bans.edges.into_iter().map(|e| e.node).collect());
         });
     };
     Effect::new(move |_| {
@@ -89,16 +83,10 @@ pub fn BanList() -> impl IntoView {
             expires_at: local_to_rfc3339(&new_expires.get_untracked()),
             privileges: (!only.is_empty()).then_some(only),
         };
-        leptos::task::spawn_local(async move {
-            match api::call::<api::BanAddress>(session, variables).await {
-                Ok(_) => {
-                    create_error.set(None);
-                    new_address.set(String::new());
-                    new_reason.set(String::new());
-                    load();
-                }
-                Err(failure) => create_error.set(Some(failure)),
-            }
+        run::<api::BanAddress>(session, variables, create_error, move |_| {
+            new_address.set(String::new());
+            new_reason.set(String::new());
+            load();
         });
     };
     view! {

@@ -6,7 +6,7 @@ use crate::{
     api::{self, Failure},
     pages::audit::{AuditFilters, AuditTable},
     session::Session,
-    widgets::ErrorLine,
+    widgets::{ErrorLine, run},
 };
 
 #[component]
@@ -14,11 +14,8 @@ pub fn Home() -> impl IntoView {
     let session = expect_context::<Session>();
     let stats = RwSignal::new(None::<api::home::HomeDashboardStats>);
     let error = RwSignal::new(None::<Failure>);
-    leptos::task::spawn_local(async move {
-        match api::call::<api::Home>(session, api::home::Variables {}).await {
-            Ok(data) => stats.set(Some(data.dashboard_stats)),
-            Err(failure) => error.set(Some(failure)),
-        }
+    run::<api::Home>(session, api::home::Variables {}, error, move |data| {
+        stats.set(Some(data.dashboard_stats))
     });
     view! {
         <h1>"Overview"</h1>

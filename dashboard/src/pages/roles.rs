@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use crate::{
     api::{self, Failure},
     session::Session,
-    widgets::{ErrorLine, confirm},
+    widgets::{ErrorLine, confirm, run},
 };
 
 type Role = api::roles::RolesRoles;
@@ -32,11 +32,8 @@ pub fn RoleTree() -> impl IntoView {
     let data = RwSignal::new(None::<api::roles::ResponseData>);
     let error = RwSignal::new(None::<Failure>);
     let load = move || {
-        leptos::task::spawn_local(async move {
-            match api::call::<api::Roles>(session, api::roles::Variables {}).await {
-                Ok(fresh) => data.set(Some(fresh)),
-                Err(failure) => error.set(Some(failure)),
-            }
+        run::<api::Roles>(session, api::roles::Variables {}, error, move |fresh| {
+            data.set(Some(fresh))
         });
     };
     Effect::new(move |_| load());
@@ -61,15 +58,9 @@ pub fn RoleTree() -> impl IntoView {
             parent_id: Some(parent.get_untracked()).filter(|p| !p.is_empty()),
             reason: Some(reason.get_untracked()).filter(|r| !r.is_empty()),
         };
-        leptos::task::spawn_local(async move {
-            match api::call::<api::CreateRole>(session, variables).await {
-                Ok(_) => {
-                    create_error.set(None);
-                    name.set(String::new());
-                    load();
-                }
-                Err(failure) => create_error.set(Some(failure)),
-            }
+        run::<api::CreateRole>(session, variables, create_error, move |_| {
+            name.set(String::new());
+            load();
         });
     };
 
@@ -87,14 +78,8 @@ pub fn RoleTree() -> impl IntoView {
             parent_id: Some(new_parent.get_untracked()).filter(|p| !p.is_empty()),
             reason: Some(move_reason.get_untracked()).filter(|r| !r.is_empty()),
         };
-        leptos::task::spawn_local(async move {
-            match api::call::<api::MoveRole>(session, variables).await {
-                Ok(_) => {
-                    move_error.set(None);
-                    load();
-                }
-                Err(failure) => move_error.set(Some(failure)),
-            }
+        run::<api::MoveRole>(session, variables, move_error, move |_| {
+            load();
         });
     };
 

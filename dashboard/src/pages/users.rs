@@ -6,7 +6,7 @@ use leptos_router::{components::A, hooks::use_params_map};
 use crate::{
     api::{self, Failure},
     session::Session,
-    widgets::{ErrorLine, confirm, list, local_to_rfc3339, short_time},
+    widgets::{ErrorLine, confirm, list, local_to_rfc3339, run, short_time},
 };
 
 const PAGE: i64 = 20;
@@ -26,14 +26,8 @@ pub fn UserList() -> impl IntoView {
             after,
             before,
         };
-        leptos::task::spawn_local(async move {
-            match api::call::<api::Users>(session, variables).await {
-                Ok(data) => {
-                    error.set(None);
-                    page.set(Some(data.users));
-                }
-                Err(failure) => error.set(Some(failure)),
-            }
+        run::<api::Users>(session, variables, error, move |data| {
+            page.set(Some(data.users));
         });
     };
     Effect::new(move |_| {
@@ -97,11 +91,8 @@ pub fn UserPage() -> impl IntoView {
     let notice = RwSignal::new(None::<String>);
     let load = move || {
         let variables = api::user_detail::Variables { id: id() };
-        leptos::task::spawn_local(async move {
-            match api::call::<api::UserDetail>(session, variables).await {
-                Ok(data) => detail.set(Some(data)),
-                Err(failure) => error.set(Some(failure)),
-            }
+        run::<api::UserDetail>(session, variables, error, move |data| {
+            detail.set(Some(data))
         });
     };
     Effect::new(move |_| load());
@@ -128,16 +119,10 @@ pub fn UserPage() -> impl IntoView {
             expires_at: local_to_rfc3339(&expires.get_untracked()),
             privileges: (!only.is_empty()).then_some(only),
         };
-        leptos::task::spawn_local(async move {
-            match api::call::<api::BanUser>(session, variables).await {
-                Ok(_) => {
-                    action_error.set(None);
-                    notice.set(Some(format!("{name} is banned.")));
-                    reason.set(String::new());
-                    load();
-                }
-                Err(failure) => action_error.set(Some(failure)),
-            }
+        run::<api::BanUser>(session, variables, action_error, move |_| {
+            notice.set(Some(format!("{name} is banned.")));
+            reason.set(String::new());
+            load();
         });
     };
     let logout_reason = RwSignal::new(String::new());
@@ -151,17 +136,11 @@ pub fn UserPage() -> impl IntoView {
             id: id(),
             reason: logout_reason.get_untracked(),
         };
-        leptos::task::spawn_local(async move {
-            match api::call::<api::LogoutUser>(session, variables).await {
-                Ok(data) => {
-                    logout_error.set(None);
-                    notice.set(Some(format!(
-                        "Signed out of {} sessions.",
-                        data.logout_user
-                    )));
-                }
-                Err(failure) => logout_error.set(Some(failure)),
-            }
+        run::<api::LogoutUser>(session, variables, logout_error, move |data| {
+            notice.set(Some(format!(
+                "Signed out of {} sessions.",
+                data.logout_user
+            )));
         });
     };
     view! {
