@@ -399,3 +399,40 @@ async fn two_factor_sign_in_with_codes_that_work_once_and_recovery_codes() {
     .data();
     app.gql(login, json!({ "p": kit.password })).await.data();
 }
+
+#[tokio::test]
+async fn active_sessions_are_listed_to_their_owner_and_moderators_only() {
+    let app = TestApp::spawn().await;
+    let lee = UserBuilder::new("lee").create(&app).await;
+    let second = arena_tests_login(&app, "lee", &lee.password).await;
+    let moderator = UserBuilder::new("mod")
+        .with_role("moderator")
+        .create(&app)
+        .await;
+    let other = UserBuilder::new("other").create(&app).await;
+    let query = "query($u: ID!) { sessions(userId: $u) { id current expiresAt } }";
+    let own = app.gql_as(&second, query, json!({ "u": lee.id })).await;
+    let sessions = own.data()["sessions"].as_array().unwrap().clone();
+    assert_eq!(sessions.len(), 2);
+    assert_eq!(sessions.iter().filter(|s| s["current"] == true).count(), 1);
+    assert_eq!(
+        app.gql_as(&moderator.access, query, json!({ "u": lee.id }))
+            .await
+            .data()["sessions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        app.gql_as(&other.access, query, json!({ "u": lee.id }))
+            .await
+            .codes(),
+        ["FORBIDDEN"]
+    );
+    app.gql_as(&second, "mutation { logout }", json!({}))
+        .await
+        .data();
+    let after = app.gql_as(&lee.access, query, json!({ "u": lee.id })).await;
+    assert_eq!(after.data()["sessions"].as_array().unwrap().len(), 1);
+}

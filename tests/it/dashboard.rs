@@ -69,6 +69,12 @@ async fn an_admin_bans_a_user_sees_it_in_bans_and_audit_and_lifts_it() {
     browser.screenshot("users").await;
     browser.click_link("troll").await;
     browser.wait_for_text("troll@example.com").await;
+    let sessions = browser.find("ul.sessions").await.text().await.unwrap();
+    assert_eq!(
+        sessions.matches("since").count(),
+        1,
+        "one sign-in: {sessions}"
+    );
 
     browser.fill("reason", "spam in chat").await;
     browser
@@ -179,5 +185,56 @@ async fn a_member_cannot_sign_in_to_the_dashboard() {
     browser
         .wait_for_text("wrong username, email or password")
         .await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn an_admin_makes_a_member_a_moderator_who_then_gets_in() {
+    let app = TestApp::spawn().await;
+    let admin = UserBuilder::new("admin")
+        .with_role("admin")
+        .create(&app)
+        .await;
+    let ann = UserBuilder::new("ann").create(&app).await;
+    let browser = Browser::start().await;
+    sign_in(&browser, &app, &admin).await;
+    browser.wait_for_text("accounts").await;
+    browser
+        .client
+        .goto(&app.url(&format!("/admin/users/{}", ann.id)))
+        .await
+        .unwrap();
+    browser.wait_for_text("ann@example.com").await;
+    browser
+        .find("[name='user-role']")
+        .await
+        .select_by_label("moderator")
+        .await
+        .unwrap();
+    browser.fill("access-reason", "runs the forums").await;
+    browser
+        .find("form button[type='button']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser.wait_for_text("member, moderator").await;
+    browser.client.set_window_size(390, 844).await.unwrap();
+    browser.screenshot("user-phone").await;
+    browser.client.set_window_size(1280, 900).await.unwrap();
+
+    browser
+        .find("header button.link")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser.find("[name='login']").await;
+    sign_in(&browser, &app, &ann).await;
+    browser.wait_for_text("accounts").await;
+    assert_eq!(
+        nav_links(&browser).await,
+        ["Home", "Users", "Bans", "Audit log"]
+    );
     browser.close().await;
 }

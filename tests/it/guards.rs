@@ -28,6 +28,7 @@ const PUBLIC: &[&str] = &[
 /// Fields any signed-in caller may call; every other field needs a privilege.
 const SIGNED_IN: &[&str] = &[
     "Query.me",
+    "Query.sessions",
     "Mutation.logout",
     "Mutation.logoutEverywhere",
     "Mutation.updateProfile",

@@ -251,3 +251,57 @@ pub async fn logout_everywhere(ctx: &AppContext, viewer: &Viewer) -> ApiResult<(
     revoke_all(&ctx.db, me.id).await?;
     Ok(())
 }
+
+/// One sign-in that has not ended.
+pub struct ActiveSignIn {
+    /// The refresh series.
+    pub series: Uuid,
+    /// When it began.
+    pub started_at: DateTime<Utc>,
+    /// When its tokens were last exchanged.
+    pub last_refreshed_at: DateTime<Utc>,
+    /// When it ends unless refreshed.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A user's sign-ins still in force, newest first. The user themself, or `user.read_private`.
+pub async fn list_active(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    user_id: Uuid,
+) -> ApiResult<Vec<ActiveSignIn>> {
+    viewer.require_user()?;
+    if !viewer.is_self_or(user_id, "user.read_private") {
+        return Err(ApiError::Forbidden);
+    }
+    let tokens = user_token::Entity::find()
+        .filter(user_token::Column::UserId.eq(user_id))
+        .filter(user_token::Column::TokenType.eq(TokenType::Refresh))
+        .filter(user_token::Column::RevokedAt.is_null())
+        .all(db)
+        .await?;
+    let now = Utc::now();
+    let mut by_series: std::collections::BTreeMap<Uuid, ActiveSignIn> =
+        std::collections::BTreeMap::new();
+    for token in &tokens {
+        let Some(series) = token.series else { continue };
+        let entry = by_series.entry(series).or_insert(ActiveSignIn {
+            series,
+            started_at: token.created_at,
+            last_refreshed_at: token.created_at,
+            expires_at: None,
+        });
+        entry.started_at = Ord::min(entry.started_at, token.created_at);
+        entry.last_refreshed_at = Ord::max(entry.last_refreshed_at, token.created_at);
+        if token.used_at.is_none() {
+            entry.expires_at = token.expires_at;
+        }
+    }
+    // A sign-in is in force while its unused refresh token has not expired.
+    let mut active: Vec<ActiveSignIn> = by_series
+        .into_values()
+        .filter(|s| s.expires_at.is_some_and(|at| at > now))
+        .collect();
+    active.sort_by_key(|s| std::cmp::Reverse(s.started_at));
+    Ok(active)
+}

@@ -9,6 +9,8 @@ use crate::{
     widgets::{ErrorLine, confirm, list, local_to_rfc3339, run, short_time},
 };
 
+const PAGE: i64 = 50;
+
 #[component]
 pub fn BanList() -> impl IntoView {
     let session = expect_context::<Session>();
@@ -18,7 +20,9 @@ pub fn BanList() -> impl IntoView {
     let rows = RwSignal::new(Vec::<api::bans::BansBansEdgesNode>::new());
     let total = RwSignal::new(0_i64);
     let error = RwSignal::new(None::<Failure>);
-    let load = move || {
+    let next = RwSignal::new(None::<String>);
+    let load_page = move |after: Option<String>| {
+        let more = after.is_some();
         let variables = api::bans::Variables {
             active: match state.get_untracked().as_str() {
                 "active" => Some(true),
@@ -27,14 +31,26 @@ pub fn BanList() -> impl IntoView {
             },
             user_id: Some(user.get_untracked()).filter(|u| !u.trim().is_empty()),
             address: Some(address.get_untracked()).filter(|a| !a.trim().is_empty()),
-            first: Some(100),
-            after: None,
+            first: Some(PAGE),
+            after,
         };
         run::<api::Bans>(session, variables, error, move |data| {
-            total.set(data.bans.total_count);
-            rows.set(data.bans.edges.into_iter().map(|e| e.node).collect());
+            let bans = data.bans;
+            total.set(bans.total_count);
+            next.set(
+                bans.page_info
+                    .end_cursor
+                    .filter(|_| bans.page_info.has_next_page),
+            );
+            let nodes = bans.edges.into_iter().map(|e| e.node);
+            if more {
+                rows.update(|r| r.extend(nodes));
+            } else {
+                rows.set(nodes.collect());
+            }
         });
     };
+    let load = move || load_page(None);
     Effect::new(move |_| {
         state.track();
         user.track();
@@ -135,6 +151,9 @@ pub fn BanList() -> impl IntoView {
                 </tbody>
             </table>
         </div>
+        <Show when=move || next.with(Option::is_some)>
+            <button on:click=move |_| load_page(next.get_untracked())>"More"</button>
+        </Show>
         <section class="card">
             <h2>"Ban an address or range"</h2>
             <form class="ban" on:submit=create>

@@ -141,6 +141,7 @@ pub fn UserPage() -> impl IntoView {
                 "Signed out of {} sessions.",
                 data.logout_user
             )));
+            load();
         });
     };
     view! {
@@ -165,6 +166,15 @@ pub fn UserPage() -> impl IntoView {
                         <dt>"Roles"</dt><dd class="roles">{user.roles.clone().unwrap_or_default().join(", ")}</dd>
                         <dt>"Privileges"</dt><dd>{user.privileges.clone().unwrap_or_default().join(", ")}</dd>
                     </dl>
+                </section>
+                <section class="card">
+                    <h2>"Active sessions"</h2>
+                    <ul class="sessions">
+                        {data.sessions.into_iter().map(|s| view! {
+                            <li>{format!("since {}, last refreshed {}, ends {}", short_time(&s.started_at), short_time(&s.last_refreshed_at),
+                                s.expires_at.as_deref().map(short_time).unwrap_or_default())}</li>
+                        }).collect_view()}
+                    </ul>
                 </section>
                 <section class="card">
                     <h2>"Bans"</h2>
@@ -201,9 +211,12 @@ pub fn UserPage() -> impl IntoView {
                 </form>
             </section>
         </Show>
+        <Show when=move || session.can("role.manage")>
+            <UserAccess user_id=Signal::derive(id) reload=Callback::new(move |()| load())/>
+        </Show>
         <Show when=move || session.can("user.logout")>
             <section class="card">
-                <h2>"Active sessions"</h2>
+                <h2>"Sign out everywhere"</h2>
                 <form on:submit=sign_out_everywhere>
                     <label>"Reason"
                         <input name="logout-reason" required prop:value=move || logout_reason.get() on:input=move |ev| logout_reason.set(event_target_value(&ev))/>
@@ -213,5 +226,118 @@ pub fn UserPage() -> impl IntoView {
                 </form>
             </section>
         </Show>
+    }
+}
+
+/// Assigning roles and direct privileges to one user (needs `role.manage`).
+#[component]
+fn UserAccess(user_id: Signal<String>, reload: Callback<()>) -> impl IntoView {
+    let session = expect_context::<Session>();
+    let names = RwSignal::new(None::<api::role_names::ResponseData>);
+    let load_error = RwSignal::new(None::<Failure>);
+    run::<api::RoleNames>(
+        session,
+        api::role_names::Variables {},
+        load_error,
+        move |data| names.set(Some(data)),
+    );
+    let role = RwSignal::new(String::new());
+    let privilege = RwSignal::new(String::new());
+    let reason = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<Failure>);
+    let reason_given = move || Some(reason.get_untracked()).filter(|r| !r.trim().is_empty());
+    let set_role = move |assign: bool| {
+        if !assign && !confirm("Take this role from the user?") {
+            return;
+        }
+        let (user_id, role_id, reason) = (
+            user_id.get_untracked(),
+            role.get_untracked(),
+            reason_given(),
+        );
+        if assign {
+            run::<api::AssignRole>(
+                session,
+                api::assign_role::Variables {
+                    user_id,
+                    role_id,
+                    reason,
+                },
+                error,
+                move |_| reload.run(()),
+            );
+        } else {
+            run::<api::RemoveRole>(
+                session,
+                api::remove_role::Variables {
+                    user_id,
+                    role_id,
+                    reason,
+                },
+                error,
+                move |_| reload.run(()),
+            );
+        }
+    };
+    let set_privilege = move |grant: bool| {
+        if !grant && !confirm("Revoke this privilege from the user?") {
+            return;
+        }
+        let (user_id, privilege, reason) = (
+            Some(user_id.get_untracked()),
+            privilege.get_untracked(),
+            reason_given(),
+        );
+        if grant {
+            run::<api::GrantPrivilege>(
+                session,
+                api::grant_privilege::Variables {
+                    privilege,
+                    role_id: None,
+                    user_id,
+                    reason,
+                },
+                error,
+                move |_| reload.run(()),
+            );
+        } else {
+            run::<api::RevokePrivilege>(
+                session,
+                api::revoke_privilege::Variables {
+                    privilege,
+                    role_id: None,
+                    user_id,
+                    reason,
+                },
+                error,
+                move |_| reload.run(()),
+            );
+        }
+    };
+    view! {
+        <section class="card">
+            <h2>"Roles and direct privileges"</h2>
+            <ErrorLine error=load_error/>
+            <form on:submit=|ev: leptos::ev::SubmitEvent| ev.prevent_default()>
+                <label>"Role"
+                    <select name="user-role" on:change=move |ev| role.set(event_target_value(&ev))>
+                        <option value="">"—"</option>
+                        {move || names.get().map(|n| n.roles.into_iter().map(|r| view! { <option value=r.id>{r.name}</option> }).collect_view())}
+                    </select>
+                </label>
+                <button type="button" on:click=move |_| set_role(true)>"Assign role"</button>
+                <button type="button" class="danger" on:click=move |_| set_role(false)>"Remove role"</button>
+                <label>"Privilege"
+                    <select name="user-privilege" on:change=move |ev| privilege.set(event_target_value(&ev))>
+                        <option value="">"—"</option>
+                        {move || names.get().map(|n| n.privileges.into_iter().map(|p| { let label = p.clone(); view! { <option value=p>{label}</option> } }).collect_view())}
+                    </select>
+                </label>
+                <button type="button" on:click=move |_| set_privilege(true)>"Grant privilege"</button>
+                <button type="button" class="danger" on:click=move |_| set_privilege(false)>"Revoke privilege"</button>
+                <label>"Reason" <input name="access-reason" prop:value=move || reason.get() on:input=move |ev| reason.set(event_target_value(&ev))/></label>
+                <ErrorLine error=error/>
+            </form>
+        </section>
     }
 }

@@ -37,6 +37,21 @@ fn change<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
     }
 }
 
+/// A sign-in still in force.
+#[derive(async_graphql::SimpleObject)]
+pub struct ActiveSignIn {
+    /// The sign-in's id.
+    id: ID,
+    /// When it began.
+    started_at: DateTime<Utc>,
+    /// When its tokens were last exchanged.
+    last_refreshed_at: DateTime<Utc>,
+    /// When it ends unless refreshed.
+    expires_at: Option<DateTime<Utc>>,
+    /// Whether it is the caller's own current sign-in.
+    current: bool,
+}
+
 /// New accounts on one day.
 #[derive(async_graphql::SimpleObject)]
 pub struct DailyCount {
@@ -280,6 +295,29 @@ impl AuthQuery {
                 })
                 .collect(),
         })
+    }
+
+    /// A user's sign-ins still in force, newest first. Signed in: the user themself, or
+    /// privilege `user.read_private`.
+    #[graphql(guard = "SignedIn")]
+    async fn sessions(
+        &self,
+        ctx: &Context<'_>,
+        user_id: ID,
+    ) -> async_graphql::Result<Vec<ActiveSignIn>> {
+        let user_id = parse_uuid(&user_id, "userId")?;
+        let current = viewer(ctx).user().map(|u| u.series);
+        let active = super::session::list_active(&app(ctx).db, viewer(ctx), user_id).await?;
+        Ok(active
+            .into_iter()
+            .map(|s| ActiveSignIn {
+                id: ID(s.series.to_string()),
+                started_at: s.started_at,
+                last_refreshed_at: s.last_refreshed_at,
+                expires_at: s.expires_at,
+                current: Some(s.series) == current,
+            })
+            .collect())
     }
 
     /// An account by id; null when there is none. Public.
