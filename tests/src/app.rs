@@ -214,14 +214,6 @@ impl TestApp {
         .await
     }
 
-    /// Begins a graceful shutdown and waits until the server has stopped.
-    pub async fn shutdown(&mut self) {
-        self.stop.cancel();
-        if let Some(server) = self.server.take() {
-            server.await.expect("server task ends cleanly");
-        }
-    }
-
     /// Begins a graceful shutdown without waiting; the handle resolves when stopped.
     pub fn begin_shutdown(&mut self) -> Option<JoinHandle<()>> {
         self.stop.cancel();

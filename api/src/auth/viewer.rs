@@ -114,16 +114,6 @@ impl Viewer {
             });
         hit.map_or(Ok(()), |ban| Err(ban.error()))
     }
-
-    /// A caller with no token, for background work and tests of services.
-    pub fn anonymous(ip: IpAddr) -> Self {
-        Self {
-            ip,
-            user: None,
-            token_problem: None,
-            bans: Vec::new(),
-        }
-    }
 }
 
 /// The client address: the socket's peer, unless that peer is a trusted proxy, in which
