@@ -241,3 +241,31 @@ async fn shutdown_finishes_in_flight_requests_and_closes_websockets() {
         "no new connections after shutdown"
     );
 }
+
+#[tokio::test]
+async fn static_assets_are_gzipped_for_clients_that_accept_it() {
+    let app = TestApp::spawn().await;
+    // The dashboard's wasm needs dashboard/build.sh, which the README's test command runs.
+    for path in [
+        "/graphiql/assets/graphiql.min.js",
+        "/admin/assets/arena_dashboard_bg.wasm",
+    ] {
+        let plain = app.http.get(app.url(path)).send().await.unwrap();
+        assert_eq!(plain.status(), 200, "{path}");
+        assert!(plain.headers().get("content-encoding").is_none());
+        let plain_len = plain.bytes().await.unwrap().len();
+        let zipped = app
+            .http
+            .get(app.url(path))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(zipped.headers()["content-encoding"], "gzip", "{path}");
+        let zipped_len = zipped.bytes().await.unwrap().len();
+        assert!(
+            zipped_len * 2 < plain_len,
+            "{path}: {zipped_len} of {plain_len} bytes"
+        );
+    }
+}

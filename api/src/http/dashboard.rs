@@ -7,7 +7,7 @@ use axum::{
     response::{Html, IntoResponse, Response},
     routing::get,
 };
-use tower_http::services::ServeDir;
+use tower_http::{compression::CompressionLayer, services::ServeDir};
 
 use super::HttpState;
 
@@ -24,7 +24,13 @@ pub(super) fn routes(dir: &std::path::Path) -> Router<HttpState> {
         }
     };
     Router::new()
-        .nest_service("/admin/assets", ServeDir::new(dir))
+        // The wasm is about 2 MB; gzip takes it to about a third.
+        .nest_service(
+            "/admin/assets",
+            tower::ServiceBuilder::new()
+                .layer(CompressionLayer::new())
+                .service(ServeDir::new(dir)),
+        )
         .route("/admin", get(page.clone()))
         .route("/admin/{*path}", get(page))
 }

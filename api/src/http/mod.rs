@@ -51,7 +51,10 @@ pub fn router(ctx: AppContext) -> Router {
         )
         .route("/graphql/ws", any(graphql::graphql_ws))
         .route("/graphiql", get(graphiql::page))
-        .route("/graphiql/assets/{file}", get(graphiql::asset))
+        .route(
+            "/graphiql/assets/{file}",
+            get(graphiql::asset).layer(tower_http::compression::CompressionLayer::new()),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
