@@ -181,7 +181,7 @@ impl Settings {
         if let Some(proxy) = self
             .trusted_proxies
             .iter()
-            .find(|p| p.parse::<ipnet::IpNet>().is_err() && p.parse::<std::net::IpAddr>().is_err())
+            .find(|p| parse_proxy(p).is_none())
         {
             return Err(SettingsError(format!(
                 "ARENA_TRUSTED_PROXIES: {proxy:?} is not an address or CIDR range"
@@ -301,6 +301,13 @@ pub fn redact_url(raw: &str) -> String {
         Ok(url) => url.to_string(),
         Err(_) => "<unparseable url>".into(),
     }
+}
+
+/// A trusted proxy: a CIDR range, or one address.
+pub fn parse_proxy(raw: &str) -> Option<ipnet::IpNet> {
+    raw.parse::<ipnet::IpNet>()
+        .ok()
+        .or_else(|| raw.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
 }
 
 fn valid_origin(origin: &str) -> bool {

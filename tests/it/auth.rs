@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use arena_entity::auth::user;
-use arena_tests::{Backend, TestApp, UserBuilder, on_both_backends};
+use arena_tests::{Backend, TestApp, UserBuilder, assert_one_wins, on_both_backends};
 use futures_util::future::join_all;
 use sea_orm::{EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
@@ -97,14 +97,7 @@ async fn racing_registrations_of_one_name_make_one_account() {
             )
         });
         let results = join_all(attempts).await;
-        let won = results
-            .iter()
-            .filter(|r| r.body.get("errors").is_none())
-            .count();
-        assert_eq!(won, 1, "{backend:?}");
-        for lost in results.iter().filter(|r| r.body.get("errors").is_some()) {
-            assert_eq!(lost.codes(), ["CONFLICT"], "{backend:?}: {:#}", lost.body);
-        }
+        assert_one_wins(&results, "CONFLICT", &format!("{backend:?}"));
         assert_eq!(users(&app).await, 1);
     }
 }
@@ -186,14 +179,7 @@ async fn racing_refreshes_of_one_token_let_exactly_one_through() {
         let erin = UserBuilder::new("erin").create(&app).await;
         let attempts = (0..16).map(|_| app.gql(REFRESH, json!({ "t": erin.refresh })));
         let results = join_all(attempts).await;
-        let won = results
-            .iter()
-            .filter(|r| r.body.get("errors").is_none())
-            .count();
-        assert_eq!(won, 1, "{backend:?}");
-        for lost in results.iter().filter(|r| r.body.get("errors").is_some()) {
-            assert_eq!(lost.codes(), ["UNAUTHENTICATED"], "{:#}", lost.body);
-        }
+        assert_one_wins(&results, "UNAUTHENTICATED", &format!("{backend:?}"));
     }
 }
 

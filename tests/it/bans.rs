@@ -1,7 +1,7 @@
 //! Bans by user, IP and CIDR range; full and privilege bans; enforcement on every request.
 
 use arena_entity::auth::ban;
-use arena_tests::{TestApp, UserBuilder, login, on_both_backends};
+use arena_tests::{TestApp, UserBuilder, assert_one_wins, login, on_both_backends};
 use chrono::{Duration, Utc};
 use futures_util::future::join_all;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, PaginatorTrait};
@@ -303,14 +303,7 @@ async fn racing_lifts_of_one_ban_lift_it_once() {
         )
     });
     let results = join_all(lifts).await;
-    let lifted = results
-        .iter()
-        .filter(|r| r.body.get("errors").is_none())
-        .count();
-    assert_eq!(lifted, 1);
-    for refused in results.iter().filter(|r| r.body.get("errors").is_some()) {
-        assert_eq!(refused.codes(), ["CONFLICT"], "{:#}", refused.body);
-    }
+    assert_one_wins(&results, "CONFLICT", "lift");
     let log = app
         .gql_as(
             &moderator.access,

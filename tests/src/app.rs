@@ -42,6 +42,19 @@ pub struct GqlResponse {
     pub body: Value,
 }
 
+/// Checks a race: exactly one of `results` succeeded and every other was refused with
+/// `loser_code`.
+pub fn assert_one_wins(results: &[GqlResponse], loser_code: &str, context: &str) {
+    let won = results
+        .iter()
+        .filter(|r| r.body.get("errors").is_none())
+        .count();
+    assert_eq!(won, 1, "{context}: {won} succeeded");
+    for lost in results.iter().filter(|r| r.body.get("errors").is_some()) {
+        assert_eq!(lost.codes(), [loser_code], "{context}: {:#}", lost.body);
+    }
+}
+
 impl GqlResponse {
     /// `data`, failing the test when there are errors.
     pub fn data(&self) -> &Value {

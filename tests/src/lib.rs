@@ -18,7 +18,7 @@ mod smtp;
 mod users;
 mod ws;
 
-pub use app::{GqlResponse, TestApp};
+pub use app::{GqlResponse, TestApp, assert_one_wins};
 pub use browser::{Browser, screenshot_dir};
 pub use db::Backend;
 pub use smtp::{Received, SmtpSink};

@@ -133,21 +133,22 @@ pub async fn change_password(
             "the current password is wrong",
         ));
     }
-    set_password(ctx, me, &new).await?;
+    set_password(&ctx.db, ctx.settings.bcrypt_cost, me, &new).await?;
     revoke_other_series(&ctx.db, signed_in.id, signed_in.series).await
 }
 
 /// Stores a new password hash.
 pub async fn set_password(
-    ctx: &AppContext,
+    db: &impl ConnectionTrait,
+    bcrypt_cost: u32,
     account: user::Model,
     new: &Password,
 ) -> ApiResult<user::Model> {
-    let hash = password::hash(new.expose().to_owned(), ctx.settings.bcrypt_cost).await?;
+    let hash = password::hash(new.expose().to_owned(), bcrypt_cost).await?;
     let mut updated: user::ActiveModel = account.into();
     updated.password = Set(hash);
     updated.updated_at = Set(Utc::now());
-    Ok(updated.update(&ctx.db).await?)
+    Ok(updated.update(db).await?)
 }
 
 async fn revoke_other_series(

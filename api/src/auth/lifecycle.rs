@@ -120,32 +120,32 @@ async fn account_by_email(
     Ok(found.filter(|u| u.email.eq_ignore_ascii_case(email.trim())))
 }
 
-/// Mails the caller a code of `kind`.
-async fn mail_code_to_self(
+/// Mails `account` a code of `kind`, in one transaction with the token.
+async fn mail_code(
     ctx: &AppContext,
-    viewer: &Viewer,
+    account: &user::Model,
     kind: TokenType,
     subject: &str,
     what: &str,
     mutation: &str,
 ) -> ApiResult<()> {
-    let me = super::find_me(ctx, viewer).await?;
-    if kind == TokenType::Activation && me.verified {
-        return Err(ApiError::Conflict(
-            "the email address is already verified".into(),
-        ));
-    }
     let txn = crate::db::begin_write(&ctx.db).await?;
-    issue_and_mail(&txn, &me, kind, subject, what, mutation).await?;
+    issue_and_mail(&txn, account, kind, subject, what, mutation).await?;
     txn.commit().await?;
     Ok(())
 }
 
 /// Mails the caller a code that verifies their email address.
 pub async fn request_email_verification(ctx: &AppContext, viewer: &Viewer) -> ApiResult<()> {
-    mail_code_to_self(
+    let me = super::find_me(ctx, viewer).await?;
+    if me.verified {
+        return Err(ApiError::Conflict(
+            "the email address is already verified".into(),
+        ));
+    }
+    mail_code(
         ctx,
-        viewer,
+        &me,
         TokenType::Activation,
         "Verify your email address",
         "Verify your email address for Arena.",
@@ -225,11 +225,7 @@ pub async fn reset_password(ctx: &AppContext, token: &str, new_password: &str) -
     let account = live_account(&txn, consume(&txn, token, TokenType::Password).await?).await?;
     let new = Password::parse(new_password, &Username::parse(&account.username)?)?;
     let user_id = account.id;
-    let hash = super::password::hash(new.expose().to_owned(), ctx.settings.bcrypt_cost).await?;
-    let mut updated: user::ActiveModel = account.into();
-    updated.password = Set(hash);
-    updated.updated_at = Set(Utc::now());
-    updated.update(&txn).await?;
+    super::account::set_password(&txn, ctx.settings.bcrypt_cost, account, &new).await?;
     session::revoke_all(&txn, user_id).await?;
     txn.commit().await?;
     Ok(())
@@ -237,9 +233,10 @@ pub async fn reset_password(ctx: &AppContext, token: &str, new_password: &str) -
 
 /// Mails the caller a code that deactivates their account.
 pub async fn request_deactivation(ctx: &AppContext, viewer: &Viewer) -> ApiResult<()> {
-    mail_code_to_self(
+    let me = super::find_me(ctx, viewer).await?;
+    mail_code(
         ctx,
-        viewer,
+        &me,
         TokenType::Deactivation,
         "Deactivate your account",
         "Someone asked to deactivate your Arena account.",
@@ -264,9 +261,10 @@ pub async fn deactivate(ctx: &AppContext, token: &str) -> ApiResult<()> {
 
 /// Mails the caller a code that fetches everything Arena holds about them.
 pub async fn request_data_export(ctx: &AppContext, viewer: &Viewer) -> ApiResult<()> {
-    mail_code_to_self(
+    let me = super::find_me(ctx, viewer).await?;
+    mail_code(
         ctx,
-        viewer,
+        &me,
         TokenType::Gdpr,
         "Your data export",
         "Here is the code for the export of your Arena data.",

@@ -53,11 +53,7 @@ impl AuthState {
         let trusted_proxies = settings
             .trusted_proxies
             .iter()
-            .filter_map(|p| {
-                p.parse::<IpNet>()
-                    .ok()
-                    .or_else(|| p.parse::<std::net::IpAddr>().ok().map(IpNet::from))
-            })
+            .filter_map(|p| crate::settings::parse_proxy(p))
             .collect();
         Ok(Self {
             keys: TokenKeys::load(db, settings.jwt_secret.as_ref()).await?,
