@@ -46,11 +46,26 @@ pub enum DbStartError {
 
 /// Opens the pool: SQLite gets WAL, a busy timeout and foreign keys; both get bounded waits.
 pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, DbStartError> {
-    let url = settings.database_url.expose();
-    probe(settings.database_backend(), url).await?;
+    connect_url(
+        settings.database_url.expose(),
+        settings.database_max_connections,
+    )
+    .await
+}
+
+/// [`connect`] for any program that has a URL and a pool size.
+pub async fn connect_url(
+    url: &str,
+    max_connections: u32,
+) -> Result<DatabaseConnection, DbStartError> {
+    let backend = DatabaseBackend::of_url(url).ok_or_else(|| DbStartError::Probe {
+        url: redact_url(url),
+        reason: "the URL must start with postgres:// or sqlite:".into(),
+    })?;
+    probe(backend, url).await?;
     let mut options = ConnectOptions::new(url);
     options
-        .max_connections(settings.database_max_connections)
+        .max_connections(max_connections)
         .min_connections(1)
         .connect_timeout(CONNECT_TIMEOUT)
         .acquire_timeout(Duration::from_secs(10))

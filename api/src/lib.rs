@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod battles;
 pub mod context;
 pub mod db;
 pub mod error;

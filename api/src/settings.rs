@@ -122,33 +122,12 @@ impl Default for Settings {
 /// A settings file or variable could not be read or made no sense.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid settings: {0}")]
-pub struct SettingsError(String);
+pub struct SettingsError(pub String);
 
 impl Settings {
     /// Loads defaults, then `file` when given, then the environment variables of [`ENV_VARS`].
     pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
-        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
-        if let Some(path) = file {
-            if !path.exists() {
-                return Err(SettingsError(format!(
-                    "settings file {} does not exist",
-                    path.display()
-                )));
-            }
-            figment = figment.merge(Toml::file_exact(path));
-        }
-        let names: Vec<&str> = ENV_VARS.iter().map(|(name, _)| *name).collect();
-        let env = Env::raw().only(&names).map(|name| {
-            ENV_VARS
-                .iter()
-                .find(|(var, _)| name.as_str().eq_ignore_ascii_case(var))
-                .map_or_else(
-                    || name.as_str().to_lowercase(),
-                    |(_, key)| (*key).to_owned(),
-                )
-                .into()
-        });
-        let settings: Settings = figment.merge(env).extract().map_err(describe)?;
+        let settings: Settings = load_layered(file, ENV_VARS)?;
         settings.check()?;
         Ok(settings)
     }
@@ -210,8 +189,44 @@ impl Settings {
     }
 }
 
+/// Defaults, then `file` when given, then the environment variables of `env_vars`
+/// (variable, key): the one layering every Arena program uses.
+pub fn load_layered<T>(
+    file: Option<&Path>,
+    env_vars: &'static [(&'static str, &'static str)],
+) -> Result<T, SettingsError>
+where
+    T: Default + Serialize + for<'de> Deserialize<'de>,
+{
+    let mut figment = Figment::from(Serialized::defaults(T::default()));
+    if let Some(path) = file {
+        if !path.exists() {
+            return Err(SettingsError(format!(
+                "settings file {} does not exist",
+                path.display()
+            )));
+        }
+        figment = figment.merge(Toml::file_exact(path));
+    }
+    let names: Vec<&str> = env_vars.iter().map(|(name, _)| *name).collect();
+    let env = Env::raw().only(&names).map(move |name| {
+        env_vars
+            .iter()
+            .find(|(var, _)| name.as_str().eq_ignore_ascii_case(var))
+            .map_or_else(
+                || name.as_str().to_lowercase(),
+                |(_, key)| (*key).to_owned(),
+            )
+            .into()
+    });
+    figment
+        .merge(env)
+        .extract()
+        .map_err(|err| describe(err, env_vars))
+}
+
 /// One line per fault, naming the variable the operator set (not the internal key).
-fn describe(err: figment::Error) -> SettingsError {
+fn describe(err: figment::Error, env_vars: &[(&str, &str)]) -> SettingsError {
     let faults: Vec<String> = err
         .into_iter()
         .map(|fault| {
@@ -220,7 +235,7 @@ fn describe(err: figment::Error) -> SettingsError {
                 .metadata
                 .as_ref()
                 .is_some_and(|meta| meta.name.contains("environment"));
-            let name = ENV_VARS
+            let name = env_vars
                 .iter()
                 .find(|(_, k)| from_env && k.eq_ignore_ascii_case(&key))
                 .map_or(key, |(var, _)| (*var).to_owned());
@@ -246,7 +261,8 @@ pub enum DatabaseBackend {
 }
 
 impl DatabaseBackend {
-    fn of_url(url: &str) -> Option<Self> {
+    /// The backend a database URL names, if it names one Arena supports.
+    pub fn of_url(url: &str) -> Option<Self> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Some(Self::Postgres)
         } else if url.starts_with("sqlite:") {

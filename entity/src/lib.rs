@@ -2,5 +2,6 @@
 
 pub mod audit;
 pub mod auth;
+pub mod battles;
 pub mod mail;
 pub mod system;

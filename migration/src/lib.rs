@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_create_auth_tables;
 mod m20261121_000002_create_mail_outbox;
+mod m20261122_000003_create_battle_tables;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -19,6 +20,54 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261121_000001_create_auth_tables::Migration),
             Box::new(m20261121_000002_create_mail_outbox::Migration),
+            Box::new(m20261122_000003_create_battle_tables::Migration),
         ]
     }
+}
+
+use m20261121_000001_create_auth_tables::{Privileges, RolePrivileges, Roles};
+
+/// Adds `privilege` and grants it to `role` by name, whatever ids the roles have by now.
+pub(crate) async fn grant_new_privilege(
+    manager: &SchemaManager<'_>,
+    privilege: &str,
+    role: &str,
+) -> Result<(), DbErr> {
+    let insert = Query::insert()
+        .into_table(Privileges::Table)
+        .columns([Privileges::Privilege])
+        .values_panic([privilege.into()])
+        .to_owned();
+    manager.exec_stmt(insert).await?;
+    let grant = Query::insert()
+        .into_table(RolePrivileges::Table)
+        .columns([RolePrivileges::RoleId, RolePrivileges::PrivilegeId])
+        .select_from(
+            Query::select()
+                .column((Roles::Table, Roles::Id))
+                .column((Privileges::Table, Privileges::Id))
+                .from(Roles::Table)
+                .cross_join(Privileges::Table)
+                .and_where(Expr::col((Roles::Table, Roles::Role)).eq(role))
+                .and_where(Expr::col((Privileges::Table, Privileges::Privilege)).eq(privilege))
+                .to_owned(),
+        )
+        .map_err(|err| DbErr::Migration(err.to_string()))?
+        .to_owned();
+    manager.exec_stmt(grant).await
+}
+
+/// Removes `privilege` and its grants.
+pub(crate) async fn drop_privilege(
+    manager: &SchemaManager<'_>,
+    privilege: &str,
+) -> Result<(), DbErr> {
+    manager
+        .exec_stmt(
+            Query::delete()
+                .from_table(Privileges::Table)
+                .and_where(Expr::col(Privileges::Privilege).eq(privilege))
+                .to_owned(),
+        )
+        .await
 }

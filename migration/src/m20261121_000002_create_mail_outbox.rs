@@ -3,8 +3,6 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
-use crate::m20261121_000001_create_auth_tables::{Privileges, RolePrivileges, Roles};
-
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -54,40 +52,11 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        let insert = Query::insert()
-            .into_table(Privileges::Table)
-            .columns([Privileges::Privilege])
-            .values_panic([MAIL_READ.into()])
-            .to_owned();
-        manager.exec_stmt(insert).await?;
-        // Granted to admin by name, whatever ids the roles have by now.
-        let grant = Query::insert()
-            .into_table(RolePrivileges::Table)
-            .columns([RolePrivileges::RoleId, RolePrivileges::PrivilegeId])
-            .select_from(
-                Query::select()
-                    .column((Roles::Table, Roles::Id))
-                    .column((Privileges::Table, Privileges::Id))
-                    .from(Roles::Table)
-                    .cross_join(Privileges::Table)
-                    .and_where(Expr::col((Roles::Table, Roles::Role)).eq("admin"))
-                    .and_where(Expr::col((Privileges::Table, Privileges::Privilege)).eq(MAIL_READ))
-                    .to_owned(),
-            )
-            .map_err(|err| DbErr::Migration(err.to_string()))?
-            .to_owned();
-        manager.exec_stmt(grant).await
+        crate::grant_new_privilege(manager, MAIL_READ, "admin").await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .exec_stmt(
-                Query::delete()
-                    .from_table(Privileges::Table)
-                    .and_where(Expr::col(Privileges::Privilege).eq(MAIL_READ))
-                    .to_owned(),
-            )
-            .await?;
+        crate::drop_privilege(manager, MAIL_READ).await?;
         manager
             .drop_table(Table::drop().table(MailOutbox::Table).to_owned())
             .await

@@ -23,6 +23,10 @@ const PUBLIC: &[&str] = &[
     "Mutation.deactivateAccount",
     "Mutation.exportData",
     "Subscription.serverClock",
+    "Query.battlePlayer",
+    "Query.battlePlayers",
+    "Query.battleDailyActivity",
+    "Query.battleTopPlayers",
 ];
 
 /// Fields any signed-in caller may call; every other field needs a privilege.

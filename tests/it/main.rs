@@ -7,6 +7,7 @@
 mod account;
 mod auth;
 mod bans;
+mod battles;
 mod crawler;
 mod dashboard;
 mod deploy;

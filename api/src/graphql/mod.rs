@@ -6,7 +6,7 @@ pub mod pagination;
 
 use async_graphql::{Context, MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
-use crate::{audit, auth, auth::viewer::Viewer, context::AppContext, mail, system};
+use crate::{audit, auth, auth::viewer::Viewer, battles, context::AppContext, mail, system};
 
 pub use extensions::fault_response;
 
@@ -20,6 +20,7 @@ pub struct QueryRoot(
     auth::graphql::BansQuery,
     audit::graphql::AuditQuery,
     mail::graphql::MailQuery,
+    battles::graphql::BattlesQuery,
 );
 
 /// Every domain's mutations.
@@ -36,7 +37,10 @@ pub struct MutationRoot(
 /// Every domain's subscriptions.
 #[derive(MergedSubscription, Default)]
 #[graphql(name = "Subscription")]
-pub struct SubscriptionRoot(system::graphql::SystemSubscription);
+pub struct SubscriptionRoot(
+    system::graphql::SystemSubscription,
+    battles::graphql::BattlesSubscription,
+);
 
 /// The Arena schema type.
 pub type ArenaSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
