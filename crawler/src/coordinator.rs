@@ -612,9 +612,12 @@ async fn handle(books: &mut Books, event: Event) {
     }
 }
 
-/// Applies writes in order; consecutive results are written together in one transaction.
-/// A failed write is retried until it succeeds or the coordinator stops: nothing accepted is
-/// dropped.
+/// Applies bookkeeping writes in order; consecutive results are written together in one
+/// transaction, two transactions at a time on PostgreSQL (its work spreads over two
+/// backends; SQLite has one writer anyway). Each group covers other batches and other
+/// players, so the transactions never wait on each other but for the run's counters at
+/// their end. A failed write is retried until it succeeds or the coordinator stops:
+/// nothing accepted is dropped. Returns the time spent in result transactions, summed.
 async fn writer(
     db: DatabaseConnection,
     run_id: i64,
@@ -624,9 +627,37 @@ async fn writer(
     stop: CancellationToken,
 ) -> Duration {
     const GROUP: usize = 64;
+    let parallel = if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        2
+    } else {
+        1
+    };
     let mut busy = Duration::ZERO;
+    let mut in_flight = tokio::task::JoinSet::new();
     let mut results = Vec::with_capacity(GROUP);
-    while let Some(first) = writes.recv().await {
+    let mut finish =
+        |outcome: Result<Option<(Written, Duration)>, tokio::task::JoinError>| match outcome {
+            Ok(Some((written, took))) => {
+                busy += took;
+                let _ = committed.send(written);
+                true
+            }
+            _ => false,
+        };
+    loop {
+        // Report each transaction as soon as it commits, also while no write arrives.
+        let first = tokio::select! {
+            write = writes.recv() => match write {
+                Some(write) => write,
+                None => break,
+            },
+            Some(outcome) = in_flight.join_next(), if !in_flight.is_empty() => {
+                if !finish(outcome) {
+                    return busy;
+                }
+                continue;
+            }
+        };
         let mut next = Some(first);
         while let Some(write) = next.take() {
             match write {
@@ -643,19 +674,26 @@ async fn writer(
         if results.is_empty() {
             continue;
         }
-        let began = Instant::now();
-        let written = retrying(&stop, "results", || {
-            store::write_results(&db, run_id, day, &results)
-        })
-        .await;
-        busy += began.elapsed();
-        results.clear();
-        match written {
-            Some(written) => {
-                let _ = committed.send(written);
+        while in_flight.len() >= parallel {
+            if let Some(outcome) = in_flight.join_next().await
+                && !finish(outcome)
+            {
+                return busy;
             }
-            None => return busy,
         }
+        let group = std::mem::replace(&mut results, Vec::with_capacity(GROUP));
+        let (db, stop) = (db.clone(), stop.clone());
+        in_flight.spawn(async move {
+            let began = Instant::now();
+            let written = retrying(&stop, "results", || {
+                store::write_results(&db, run_id, day, &group)
+            })
+            .await?;
+            Some((written, began.elapsed()))
+        });
+    }
+    while let Some(outcome) = in_flight.join_next().await {
+        finish(outcome);
     }
     busy
 }

@@ -82,8 +82,8 @@ pub struct CrawlerSettings {
     pub reconnect_seconds: u64,
     /// `ARENA_CRAWLER_REQUEST_TIMEOUT_SECONDS`: longest wait for one API answer.
     pub request_timeout_seconds: u64,
-    /// `ELASTICSEARCH_URL`: export there after each run; no export when unset.
-    #[serde(default)]
+    /// `ELASTICSEARCH_URL`: export there after each run; no export when unset or empty.
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub elasticsearch_url: Option<Url>,
     /// `ARENA_CRAWLER_ES_INDEX_PREFIX`: indexes are `{prefix}-{kind}-{YYYY.MM.DD}`.
     pub elasticsearch_index_prefix: String,
@@ -183,6 +183,14 @@ impl CrawlerSettings {
     pub fn day(&self) -> NaiveDate {
         self.date.unwrap_or_else(|| chrono::Utc::now().date_naive())
     }
+}
+
+fn empty_as_none<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<Url>, D::Error> {
+    let raw = Option::<String>::deserialize(de)?;
+    raw.map(|raw| raw.trim().to_owned())
+        .filter(|raw| !raw.is_empty())
+        .map(|raw| Url::parse(&raw).map_err(serde::de::Error::custom))
+        .transpose()
 }
 
 /// A console platform.
@@ -331,11 +339,13 @@ mod tests {
             )?;
             jail.set_env("ARENA_CRAWLER_APP_IDS", "k:5");
             jail.set_env("ARENA_CRAWLER_DATE", "2026-11-20");
+            jail.set_env("ELASTICSEARCH_URL", "");
             let settings = CrawlerSettings::load(Some(Path::new("crawler.toml"))).unwrap();
             assert_eq!(settings.app_ids.0.len(), 1);
             assert_eq!(settings.app_ids.0[0].id, "k");
             assert_eq!(settings.platforms(), vec![(Platform::Xbox, 1, 1000)]);
             assert_eq!(settings.day().to_string(), "2026-11-20");
+            assert!(settings.elasticsearch_url.is_none());
             Ok(())
         });
     }

@@ -9,8 +9,8 @@ use arena_entity::battles::{crawl_batch, crawl_range, crawl_run, crawl_sample, c
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
-    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Statement,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Statement, Value,
     sea_query::{Alias, Expr, ExprTrait, OnConflict, Query, SimpleExpr},
 };
 use uuid::Uuid;
@@ -22,21 +22,7 @@ use crate::{
 };
 
 /// The counters kept per player, per day and per diff, in the order of [`counters`].
-pub const COUNTERS: [&str; 13] = [
-    "battles",
-    "wins",
-    "losses",
-    "damage_dealt",
-    "damage_received",
-    "frags",
-    "spotted",
-    "xp",
-    "survived_battles",
-    "capture_points",
-    "dropped_capture_points",
-    "hits",
-    "shots",
-];
+pub use arena_migration::BATTLE_COUNTERS as COUNTERS;
 
 /// A player's counters in the order of [`COUNTERS`].
 fn counters(player: &Player) -> [i64; 13] {
@@ -404,34 +390,22 @@ impl Previous {
     }
 }
 
-const PLAYER_COLUMNS: [&str; 26] = [
-    "id",
-    "platform",
-    "nickname",
-    "created_at",
-    "last_battle_time",
-    "updated_at",
-    "battles",
-    "wins",
-    "losses",
-    "damage_dealt",
-    "damage_received",
-    "frags",
-    "spotted",
-    "xp",
-    "survived_battles",
-    "capture_points",
-    "dropped_capture_points",
-    "hits",
-    "shots",
-    "max_damage",
-    "max_frags",
-    "max_xp",
-    "trees_cut",
-    "first_seen_at",
-    "last_pulled_at",
-    "last_changed_on",
-];
+/// Every `battle_players` column, in the order rows are built.
+fn player_columns() -> Vec<&'static str> {
+    [
+        "id",
+        "platform",
+        "nickname",
+        "created_at",
+        "last_battle_time",
+        "updated_at",
+    ]
+    .into_iter()
+    .chain(COUNTERS.iter().copied())
+    .chain(["max_damage", "max_frags", "max_xp", "trees_cut"])
+    .chain(["first_seen_at", "last_pulled_at", "last_changed_on"])
+    .collect()
+}
 
 fn aliases(names: &[&str]) -> Vec<Alias> {
     names.iter().map(|name| Alias::new(*name)).collect()
@@ -476,7 +450,7 @@ pub async fn write_results(
                 .or(Expr::col(Alias::new("id")).between(result.job.first_id, result.job.last_id));
         }
         let select = Query::select()
-            .columns(aliases(&["id"]).into_iter().chain(aliases(&COUNTERS)))
+            .columns(aliases(&["id"]).into_iter().chain(aliases(COUNTERS)))
             .from(Alias::new("battle_players"))
             .and_where(range)
             .to_owned();
@@ -488,9 +462,7 @@ pub async fn write_results(
     }
 
     let now = Utc::now();
-    let mut players = Vec::new();
-    let mut totals = Vec::new();
-    let mut diffs = Vec::new();
+    let mut changed: Vec<Changed<'_>> = Vec::new();
     for result in &results {
         written.batches += 1;
         written.accounts += result.job.last_id - result.job.first_id + 1;
@@ -502,89 +474,19 @@ pub async fn write_results(
                 Some(old) => std::array::from_fn(|i| current[i] - old[i]),
                 None => current,
             };
-            written.changed += 1;
-            let platform: SimpleExpr = result.platform.as_str().into();
-            let mut row: Vec<SimpleExpr> = vec![
-                player.account_id.into(),
-                platform.clone(),
-                player.nickname.clone().into(),
-                ts(player.created_at).into(),
-                ts(player.last_battle_time).into(),
-                ts(player.updated_at).into(),
-            ];
-            row.extend(current.iter().map(|&c| SimpleExpr::from(c)));
-            let s = &player.statistics;
-            row.extend(
-                [s.max_damage, s.max_frags, s.max_xp, s.trees_cut]
-                    .into_iter()
-                    .map(SimpleExpr::from),
-            );
-            row.extend([now.into(), now.into(), day.into()]);
-            players.push(row);
-            let daily = |values: [i64; 13]| {
-                let mut row: Vec<SimpleExpr> =
-                    vec![day.into(), player.account_id.into(), platform.clone()];
-                row.extend(values.iter().map(|&c| SimpleExpr::from(c)));
-                row
-            };
-            totals.push(daily(current));
-            diffs.push(daily(diff));
+            changed.push(Changed {
+                player,
+                platform: result.platform.as_str(),
+                current,
+                diff,
+            });
         }
     }
-
-    // 26 values a player row, 16 a daily row: chunks stay under SQLite's 32,766 parameters.
-    let player_updates: Vec<&str> = PLAYER_COLUMNS
-        .iter()
-        .copied()
-        .filter(|c| !matches!(*c, "id" | "first_seen_at"))
-        .collect();
-    for chunk in players.chunks(1_000) {
-        let mut insert = Query::insert();
-        insert
-            .into_table(Alias::new("battle_players"))
-            .columns(aliases(&PLAYER_COLUMNS))
-            .on_conflict(
-                OnConflict::column(Alias::new("id"))
-                    .update_columns(aliases(&player_updates))
-                    .to_owned(),
-            );
-        for row in chunk {
-            insert.values_panic(row.iter().cloned());
-        }
-        txn.execute(&insert).await?;
-    }
-    let daily_columns: Vec<&str> = ["day", "player_id", "platform"]
-        .into_iter()
-        .chain(COUNTERS)
-        .collect();
-    for (table, rows, accumulate) in [
-        ("battle_totals", &totals, false),
-        ("battle_diffs", &diffs, true),
-    ] {
-        let mut conflict = OnConflict::columns(aliases(&["day", "player_id"]));
-        if accumulate {
-            // A second run on the same day adds its growth to the day's diff.
-            for counter in COUNTERS {
-                conflict.value(
-                    Alias::new(counter),
-                    Expr::col((Alias::new(table), Alias::new(counter)))
-                        .add(Expr::col((Alias::new("excluded"), Alias::new(counter)))),
-                );
-            }
-        } else {
-            conflict.update_columns(aliases(&COUNTERS));
-        }
-        for chunk in rows.chunks(2_000) {
-            let mut insert = Query::insert();
-            insert
-                .into_table(Alias::new(table))
-                .columns(aliases(&daily_columns))
-                .on_conflict(conflict.clone());
-            for row in chunk {
-                insert.values_panic(row.iter().cloned());
-            }
-            txn.execute(&insert).await?;
-        }
+    written.changed = changed.len() as i64;
+    if txn.get_database_backend() == DbBackend::Postgres {
+        insert_unnest(&txn, &changed, now, day).await?;
+    } else {
+        insert_values(&txn, &changed, now, day).await?;
     }
 
     // Per-batch player counts in one statement.
@@ -633,6 +535,235 @@ pub async fn write_results(
         .await?;
     txn.commit().await?;
     Ok(written)
+}
+
+/// A player whose battle count changed (or who is new), with its counters and growth.
+struct Changed<'a> {
+    player: &'a Player,
+    platform: &'static str,
+    current: [i64; 13],
+    diff: [i64; 13],
+}
+
+/// Every column of a daily table, in the order rows are built.
+fn daily_columns() -> Vec<&'static str> {
+    ["day", "player_id", "platform"]
+        .into_iter()
+        .chain(COUNTERS.iter().copied())
+        .collect()
+}
+
+/// `SET col = excluded.col` for every player column but the key and first sighting.
+fn player_updates() -> String {
+    player_columns()
+        .iter()
+        .filter(|c| !matches!(**c, "id" | "first_seen_at"))
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `SET` for a daily table: totals take the latest counters; diffs add a second run's growth
+/// on the same day to the first's.
+fn daily_updates(table: &str, accumulate: bool) -> String {
+    COUNTERS
+        .iter()
+        .map(|c| {
+            if accumulate {
+                format!("{c} = {table}.{c} + excluded.{c}")
+            } else {
+                format!("{c} = excluded.{c}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// PostgreSQL: one statement per table whatever the row count, each column one array
+/// parameter (`UNNEST`), instead of tens of thousands of scalar parameters to parse and plan.
+async fn insert_unnest(
+    txn: &DatabaseTransaction,
+    changed: &[Changed<'_>],
+    now: DateTime<Utc>,
+    day: NaiveDate,
+) -> Result<(), DbErr> {
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let column = |f: &dyn Fn(&Changed<'_>) -> i64| -> Value {
+        changed.iter().map(f).collect::<Vec<i64>>().into()
+    };
+    let times = |f: &dyn Fn(&Player) -> i64| -> Value {
+        changed
+            .iter()
+            .map(|c| ts(f(c.player)))
+            .collect::<Vec<_>>()
+            .into()
+    };
+    let ids = column(&|c| c.player.account_id);
+    let platforms: Value = changed
+        .iter()
+        .map(|c| c.platform.to_owned())
+        .collect::<Vec<String>>()
+        .into();
+    let mut values = vec![
+        ids.clone(),
+        platforms.clone(),
+        changed
+            .iter()
+            .map(|c| c.player.nickname.clone())
+            .collect::<Vec<String>>()
+            .into(),
+        times(&|p| p.created_at),
+        times(&|p| p.last_battle_time),
+        times(&|p| p.updated_at),
+    ];
+    for i in 0..COUNTERS.len() {
+        values.push(column(&|c| c.current[i]));
+    }
+    values.push(column(&|c| c.player.statistics.max_damage));
+    values.push(column(&|c| c.player.statistics.max_frags));
+    values.push(column(&|c| c.player.statistics.max_xp));
+    values.push(column(&|c| c.player.statistics.trees_cut));
+    let n = changed.len();
+    values.push(vec![now; n].into());
+    values.push(vec![now; n].into());
+    values.push(vec![day; n].into());
+    let types: Vec<&str> = player_columns()
+        .iter()
+        .map(|c| match *c {
+            "platform" | "nickname" => "text",
+            "created_at" | "last_battle_time" | "updated_at" | "first_seen_at"
+            | "last_pulled_at" => "timestamptz",
+            "last_changed_on" => "date",
+            _ => "bigint",
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO battle_players ({}) SELECT * FROM UNNEST({}) \
+         ON CONFLICT (id) DO UPDATE SET {}",
+        player_columns().join(", "),
+        unnest_params(&types),
+        player_updates()
+    );
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        values,
+    ))
+    .await?;
+    for (table, accumulate) in [("battle_totals", false), ("battle_diffs", true)] {
+        let mut values = vec![vec![day; n].into(), ids.clone(), platforms.clone()];
+        for i in 0..COUNTERS.len() {
+            values.push(if accumulate {
+                column(&|c| c.diff[i])
+            } else {
+                column(&|c| c.current[i])
+            });
+        }
+        let mut types = vec!["date", "bigint", "text"];
+        types.extend(["bigint"; 13]);
+        let sql = format!(
+            "INSERT INTO {table} ({}) SELECT * FROM UNNEST({}) \
+             ON CONFLICT (day, player_id) DO UPDATE SET {}",
+            daily_columns().join(", "),
+            unnest_params(&types),
+            daily_updates(table, accumulate)
+        );
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            values,
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+fn unnest_params(types: &[&str]) -> String {
+    types
+        .iter()
+        .enumerate()
+        .map(|(i, ty)| format!("${}::{ty}[]", i + 1))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Any backend: multi-row `INSERT … VALUES`, in chunks under SQLite's 32,766 parameters.
+async fn insert_values(
+    txn: &DatabaseTransaction,
+    changed: &[Changed<'_>],
+    now: DateTime<Utc>,
+    day: NaiveDate,
+) -> Result<(), DbErr> {
+    for chunk in changed.chunks(1_000) {
+        let mut insert = Query::insert();
+        insert
+            .into_table(Alias::new("battle_players"))
+            .columns(aliases(&player_columns()))
+            .on_conflict(
+                OnConflict::column(Alias::new("id"))
+                    .update_columns(aliases(
+                        &player_columns()
+                            .iter()
+                            .copied()
+                            .filter(|c| !matches!(*c, "id" | "first_seen_at"))
+                            .collect::<Vec<_>>(),
+                    ))
+                    .to_owned(),
+            );
+        for c in chunk {
+            let p = c.player;
+            let mut row: Vec<SimpleExpr> = vec![
+                p.account_id.into(),
+                c.platform.into(),
+                p.nickname.clone().into(),
+                ts(p.created_at).into(),
+                ts(p.last_battle_time).into(),
+                ts(p.updated_at).into(),
+            ];
+            row.extend(c.current.iter().map(|&v| SimpleExpr::from(v)));
+            let s = &p.statistics;
+            row.extend(
+                [s.max_damage, s.max_frags, s.max_xp, s.trees_cut]
+                    .into_iter()
+                    .map(SimpleExpr::from),
+            );
+            row.extend([now.into(), now.into(), day.into()]);
+            insert.values_panic(row);
+        }
+        txn.execute(&insert).await?;
+    }
+    for (table, accumulate) in [("battle_totals", false), ("battle_diffs", true)] {
+        let mut conflict = OnConflict::columns(aliases(&["day", "player_id"]));
+        if accumulate {
+            for &counter in COUNTERS {
+                conflict.value(
+                    Alias::new(counter),
+                    Expr::col((Alias::new(table), Alias::new(counter)))
+                        .add(Expr::col((Alias::new("excluded"), Alias::new(counter)))),
+                );
+            }
+        } else {
+            conflict.update_columns(aliases(COUNTERS));
+        }
+        for chunk in changed.chunks(2_000) {
+            let mut insert = Query::insert();
+            insert
+                .into_table(Alias::new(table))
+                .columns(aliases(&daily_columns()))
+                .on_conflict(conflict.clone());
+            for c in chunk {
+                let values = if accumulate { c.diff } else { c.current };
+                let mut row: Vec<SimpleExpr> =
+                    vec![day.into(), c.player.account_id.into(), c.platform.into()];
+                row.extend(values.iter().map(|&v| SimpleExpr::from(v)));
+                insert.values_panic(row);
+            }
+            txn.execute(&insert).await?;
+        }
+    }
+    Ok(())
 }
 
 /// A snapshot of a run's progress, as the coordinator sees it.

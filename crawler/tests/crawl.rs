@@ -134,7 +134,7 @@ async fn a_run_fills_the_schema_and_the_next_day_writes_only_changes() {
 }
 
 #[tokio::test]
-async fn faults_of_every_kind_change_nothing_in_the_data() {
+async fn faults_of_every_kind_and_racing_workers_change_nothing_in_the_data() {
     let url = fresh_database().await;
     // 80% of requests fault: 20% each of 504, HTTP 500, truncated JSON and slow (past the
     // workers' timeout).
@@ -144,12 +144,20 @@ async fn faults_of_every_kind_change_nothing_in_the_data() {
         ..Default::default()
     })
     .await;
+    // Leases shorter than a slow answer: batches are re-issued while their first worker
+    // still fetches them, so six workers race to deliver the same batches.
     let mut faulty = settings(&url, api, "2026-11-01");
-    faulty.lease_seconds = 60;
-    let summary = run_local(faulty, 3, CancellationToken::new())
+    faulty.lease_seconds = 1;
+    let summary = run_local(faulty, 6, CancellationToken::new())
         .await
         .unwrap();
-    for kind in ["source_unavailable", "http", "malformed", "timeout"] {
+    for kind in [
+        "source_unavailable",
+        "http",
+        "malformed",
+        "timeout",
+        "lease_expired",
+    ] {
         assert!(
             summary.errors.get(kind).copied().unwrap_or(0) > 0,
             "{kind} seen: {:?}",

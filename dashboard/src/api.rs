@@ -11,6 +11,8 @@ pub type DateTime = String;
 /// `JSON` scalars; graphql_client looks the type up by the scalar's name.
 #[allow(clippy::upper_case_acronyms)]
 pub type JSON = serde_json::Value;
+/// `NaiveDate` scalars travel as `YYYY-MM-DD`.
+pub type NaiveDate = String;
 
 #[derive(GraphQLQuery)]
 #[graphql(
@@ -47,6 +49,24 @@ pub struct Logout;
     variables_derives = "Debug, Clone"
 )]
 pub struct Me;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "graphql/crawls.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct CrawlRuns;
+
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "graphql/crawls.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone"
+)]
+pub struct CrawlRunPage;
 
 #[derive(GraphQLQuery)]
 #[graphql(

@@ -81,6 +81,7 @@ fn Shell() -> impl IntoView {
                     <Show when=move || session.can("user.ban")><A href="/admin/bans">"Bans"</A></Show>
                     <Show when=move || session.can("role.manage")><A href="/admin/roles">"Roles"</A></Show>
                     <Show when=move || session.can("audit.read")><A href="/admin/audit">"Audit log"</A></Show>
+                    <Show when=move || session.can("crawler.read")><A href="/admin/crawls">"Crawls"</A></Show>
                 </nav>
                 <span class="who">{move || session.me.with(|m| m.as_ref().map(|m| m.username.clone()).unwrap_or_default())}</span>
                 <button class="link" on:click=sign_out.clone()>"Sign out"</button>
@@ -95,6 +96,8 @@ fn Shell() -> impl IntoView {
                 <Route path=path!("/admin/bans") view=|| view! { <Guarded><pages::bans::BanList/></Guarded> }/>
                 <Route path=path!("/admin/roles") view=|| view! { <Guarded><pages::roles::RoleTree/></Guarded> }/>
                 <Route path=path!("/admin/audit") view=|| view! { <Guarded><pages::audit::AuditLog/></Guarded> }/>
+                <Route path=path!("/admin/crawls") view=|| view! { <Guarded><pages::crawls::CrawlList/></Guarded> }/>
+                <Route path=path!("/admin/crawls/:id") view=|| view! { <Guarded><pages::crawls::CrawlPage/></Guarded> }/>
             </Routes>
         </main>
     }

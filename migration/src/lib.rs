@@ -11,6 +11,8 @@ mod m20261121_000001_create_auth_tables;
 mod m20261121_000002_create_mail_outbox;
 mod m20261122_000003_create_battle_tables;
 
+pub use m20261122_000003_create_battle_tables::COUNTERS as BATTLE_COUNTERS;
+
 /// Every migration, oldest first.
 pub struct Migrator;
 

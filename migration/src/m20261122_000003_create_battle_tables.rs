@@ -12,8 +12,9 @@ use sea_orm_migration::{
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-/// The `statistics.all` counters kept per player, per day and per diff.
-const COUNTERS: &[&str] = &[
+/// The `statistics.all` counters kept per player, per day and per diff (the crawler writes
+/// exactly these columns).
+pub const COUNTERS: &[&str] = &[
     "battles",
     "wins",
     "losses",
@@ -220,20 +221,16 @@ impl MigrationTrait for Migration {
             _ => "CREATE INDEX battle_players_nickname ON battle_players (lower(nickname))",
         };
         db.execute_unprepared(nickname_index).await?;
-        for (name, column) in [
-            ("battle_players_platform", BattlePlayers::Platform),
-            ("battle_players_last_battle", BattlePlayers::LastBattleTime),
-        ] {
-            manager
-                .create_index(
-                    Index::create()
-                        .name(name)
-                        .table(BattlePlayers::Table)
-                        .col(column)
-                        .to_owned(),
-                )
-                .await?;
-        }
+        // No index on platform: two values, never selective enough to use.
+        manager
+            .create_index(
+                Index::create()
+                    .name("battle_players_last_battle")
+                    .table(BattlePlayers::Table)
+                    .col(BattlePlayers::LastBattleTime)
+                    .to_owned(),
+            )
+            .await?;
         create_daily(manager, BattleTotals::Table).await?;
         create_daily(manager, BattleDiffs::Table).await?;
 

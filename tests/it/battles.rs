@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 const XBOX: (i64, i64) = (1, 600);
 const PS: (i64, i64) = (1_073_740_001, 1_073_740_400);
 
-async fn crawl(app: &TestApp, simulated_day: u32, date: &str, rps: u32) {
+pub(crate) async fn crawl(app: &TestApp, simulated_day: u32, date: &str, rps: u32) {
     let (api, _) = simulator::spawn(
         "127.0.0.1:0".parse().unwrap(),
         SimulatorConfig {
@@ -114,7 +114,9 @@ async fn analysts_filter_order_and_aggregate_the_crawled_data() {
         .collect();
     expected.sort_by(|a, b| {
         let rate = |p: &Player| p.statistics.all.wins as f64 / p.statistics.all.battles as f64;
-        rate(b).total_cmp(&rate(a)).then(b.account_id.cmp(&a.account_id))
+        rate(b)
+            .total_cmp(&rate(a))
+            .then(b.account_id.cmp(&a.account_id))
     });
     let page = &list.data()["battlePlayers"];
     assert_eq!(page["totalCount"], expected.len());
@@ -163,7 +165,10 @@ async fn analysts_filter_order_and_aggregate_the_crawled_data() {
         .iter()
         .filter(xbox)
         .filter_map(|p| {
-            let before = simulator::player(1, 0, p.account_id)?.statistics.all.battles;
+            let before = simulator::player(1, 0, p.account_id)?
+                .statistics
+                .all
+                .battles;
             let grew = p.statistics.all.battles - before;
             (grew > 0).then_some((p.account_id, grew))
         })
@@ -251,7 +256,10 @@ async fn admins_see_crawl_runs_and_follow_one_live() {
     let workers = run["workers"].as_array().unwrap();
     assert_eq!(workers.len(), 2);
     assert!(workers.iter().all(|w| !w["disconnectedAt"].is_null()));
-    let done: i64 = workers.iter().map(|w| w["batchesDone"].as_i64().unwrap()).sum();
+    let done: i64 = workers
+        .iter()
+        .map(|w| w["batchesDone"].as_i64().unwrap())
+        .sum();
     assert_eq!(done, 10);
 
     // A slow run, followed over an authenticated websocket until it completes.
@@ -275,7 +283,11 @@ async fn admins_see_crawl_runs_and_follow_one_live() {
     };
     let run_id = loop {
         let runs = app
-            .gql_as(&admin.access, "{ crawlRuns(first: 1) { edges { node { id status } } } }", json!({}))
+            .gql_as(
+                &admin.access,
+                "{ crawlRuns(first: 1) { edges { node { id status } } } }",
+                json!({}),
+            )
             .await;
         let node = &runs.data()["crawlRuns"]["edges"][0]["node"];
         if node["status"] == "running" {
@@ -312,16 +324,24 @@ async fn admins_see_crawl_runs_and_follow_one_live() {
     assert_eq!(last["status"], "completed");
     assert_eq!(last["batchesDone"], 10);
     assert!(
-        seen.iter().any(|p| p["status"] == "running" && p["batchesDone"].as_i64() < Some(10)),
+        seen.iter()
+            .any(|p| p["status"] == "running" && p["batchesDone"].as_i64() < Some(10)),
         "progress arrived while running: {seen:?}"
     );
-    let done: Vec<i64> = seen.iter().filter_map(|p| p["batchesDone"].as_i64()).collect();
+    let done: Vec<i64> = seen
+        .iter()
+        .filter_map(|p| p["batchesDone"].as_i64())
+        .collect();
     assert!(done.windows(2).all(|w| w[0] <= w[1]), "{done:?}");
 
     // Anonymous callers cannot follow a run.
     let mut anonymous = app.ws(WsProtocol::TransportWs).await;
     anonymous
-        .subscribe("p", "subscription { crawlProgress(runId: \"1\") { status } }", json!({}))
+        .subscribe(
+            "p",
+            "subscription { crawlProgress(runId: \"1\") { status } }",
+            json!({}),
+        )
         .await;
     match anonymous.next_event().await {
         WsEvent::Next { payload, .. } | WsEvent::Error { payload, .. } => {

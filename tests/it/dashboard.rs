@@ -52,7 +52,7 @@ async fn an_admin_bans_a_user_sees_it_in_bans_and_audit_and_lifts_it() {
     );
     assert_eq!(
         nav_links(&browser).await,
-        ["Home", "Users", "Bans", "Roles", "Audit log"]
+        ["Home", "Users", "Bans", "Roles", "Audit log", "Crawls"]
     );
     browser.screenshot("home").await;
 
@@ -236,5 +236,68 @@ async fn an_admin_makes_a_member_a_moderator_who_then_gets_in() {
         nav_links(&browser).await,
         ["Home", "Users", "Bans", "Audit log"]
     );
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn an_admin_follows_crawl_runs_and_daily_activity() {
+    let app = TestApp::spawn().await;
+    let admin = UserBuilder::new("analyst-admin")
+        .with_role("admin")
+        .create(&app)
+        .await;
+    let today = chrono::Utc::now().date_naive().to_string();
+    crate::battles::crawl(&app, 0, &today, 50).await;
+    let browser = Browser::start().await;
+    sign_in(&browser, &app, &admin).await;
+    browser.wait_for_text("accounts").await;
+    browser.click_link("Crawls").await;
+    browser.wait_for_text("1 runs").await;
+    let row = browser
+        .find("#crawl-runs tbody tr")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        row.contains("completed") && row.contains("10 / 10"),
+        "{row}"
+    );
+    // One bar per platform for today.
+    let bars = browser
+        .client
+        .find_all(Locator::Css("#activity-chart rect"))
+        .await
+        .unwrap();
+    assert_eq!(bars.len(), 2);
+    browser.screenshot("crawls").await;
+
+    browser
+        .find("#crawl-runs tbody a")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser.wait_for_text("Accounts per second").await;
+    assert_eq!(
+        browser.find("#run-status").await.text().await.unwrap(),
+        "completed"
+    );
+    let workers = browser
+        .client
+        .find_all(Locator::Css("#run-workers tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(workers.len(), 2);
+    assert!(
+        browser
+            .find("#run-summary")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("complete")
+    );
+    browser.screenshot("crawl-run").await;
     browser.close().await;
 }

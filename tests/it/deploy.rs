@@ -119,6 +119,77 @@ fn compose_services_exist_and_the_api_waits_for_them() {
 }
 
 #[test]
+fn crawler_services_set_only_variables_the_crawler_reads_and_agree() {
+    let compose = compose();
+    let known: BTreeSet<&str> = arena_crawler::settings::ENV_VARS
+        .iter()
+        .map(|(name, _)| *name)
+        .collect();
+    let service = |name: &str| {
+        let service = &compose["services"][name];
+        assert!(!service.is_badvalue(), "service {name}");
+        assert_eq!(
+            service["entrypoint"][0].as_str(),
+            Some("/usr/local/bin/arena-crawler")
+        );
+        environment(service)
+    };
+    let value = |env: &[(String, String)], name: &str| {
+        env.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("{name} is set"))
+    };
+    let coordinator = service("crawler-coordinator");
+    let workers = [service("crawler-worker-1"), service("crawler-worker-2")];
+    for env in workers.iter().chain([&coordinator]) {
+        for (name, _) in env {
+            assert!(
+                known.contains(name.as_str()),
+                "{name} is not read by arena-crawler"
+            );
+        }
+    }
+    assert_eq!(
+        compose["services"]["crawler-coordinator"]["command"][0].as_str(),
+        Some("coordinator")
+    );
+    assert!(value(&coordinator, "DATABASE_URL").contains("@postgres:5432/"));
+    let port = value(&coordinator, "ARENA_CRAWLER_BIND")
+        .rsplit(':')
+        .next()
+        .map(str::to_owned)
+        .expect("port");
+    for worker in &workers {
+        assert_eq!(
+            value(worker, "ARENA_CRAWLER_COORDINATOR_URL"),
+            format!("ws://crawler-coordinator:{port}/ws")
+        );
+        assert_eq!(
+            value(worker, "ARENA_CRAWLER_TOKEN"),
+            value(&coordinator, "ARENA_CRAWLER_TOKEN")
+        );
+    }
+    // The demo simulator listens where the coordinator's default API URL points.
+    let simulator = &compose["services"]["wg-simulator"];
+    assert_eq!(simulator["profiles"][0].as_str(), Some("demo"));
+    let args: Vec<&str> = simulator["command"]
+        .as_vec()
+        .expect("command")
+        .iter()
+        .filter_map(Yaml::as_str)
+        .collect();
+    assert_eq!(args[0], "simulate-api");
+    let bind = args[args.iter().position(|a| *a == "--bind").expect("--bind") + 1];
+    let sim_port = bind.rsplit(':').next().expect("port");
+    assert!(
+        value(&coordinator, "ARENA_CRAWLER_API_URL")
+            .contains(&format!("http://wg-simulator:{sim_port}/"))
+    );
+    assert!(repo_file("Dockerfile").contains("/usr/local/bin/arena-crawler"));
+}
+
+#[test]
 fn dockerfile_builds_and_runs_the_arena_binary() {
     let dockerfile = repo_file("Dockerfile");
     let stages = dockerfile

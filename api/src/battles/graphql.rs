@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use arena_entity::battles::{crawl_run, crawl_sample, crawl_worker, daily_diff, daily_total, player};
-use async_graphql::{
-    Context, Enum, ID, InputObject, Object, SimpleObject, Subscription,
+use arena_entity::battles::{
+    crawl_run, crawl_sample, crawl_worker, daily_diff, daily_total, player,
 };
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject, Subscription};
 use chrono::{DateTime, NaiveDate, Utc};
 use futures_util::Stream;
 
@@ -432,8 +432,9 @@ impl BattlesQuery {
         last: Option<i32>,
         before: Option<String>,
     ) -> async_graphql::Result<OffsetConnection<BattleActivity>> {
-        let rows = super::daily_activity(&app(ctx).db, from, to, platform.map(BattlePlatform::as_str))
-            .await?;
+        let rows =
+            super::daily_activity(&app(ctx).db, from, to, platform.map(BattlePlatform::as_str))
+                .await?;
         let window = OffsetWindow::parse(after, before, first, last, rows.len() as u64)?;
         let page: Vec<super::Activity> = rows
             .into_iter()
@@ -687,9 +688,12 @@ impl BattlesSubscription {
         use futures_util::StreamExt;
         let id = parse_run_id(&run_id)?;
         let ctx: &AppContext = app(ctx);
-        Ok(
-            super::progress(ctx.db.clone(), id, Duration::from_millis(500), ctx.shutdown.clone())
-                .map(|run| run.map(CrawlRun).map_err(Into::into)),
+        Ok(super::progress(
+            ctx.db.clone(),
+            id,
+            Duration::from_millis(500),
+            ctx.shutdown.clone(),
         )
+        .map(|run| run.map(CrawlRun).map_err(Into::into)))
     }
 }

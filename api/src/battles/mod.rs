@@ -107,7 +107,10 @@ pub async fn player_by_nickname(
     nickname: &str,
 ) -> ApiResult<Option<player::Model>> {
     Ok(player::Entity::find()
-        .filter(Expr::expr(Func::lower(Expr::col(player::Column::Nickname))).eq(nickname.to_lowercase()))
+        .filter(
+            Expr::expr(Func::lower(Expr::col(player::Column::Nickname)))
+                .eq(nickname.to_lowercase()),
+        )
         .one(db)
         .await?)
 }
@@ -145,7 +148,11 @@ pub async fn history(
         .limit(limit)
         .all(db)
         .await?;
-    let mut days: Vec<NaiveDate> = totals.iter().map(|t| t.day).chain(diffs.iter().map(|d| d.day)).collect();
+    let mut days: Vec<NaiveDate> = totals
+        .iter()
+        .map(|t| t.day)
+        .chain(diffs.iter().map(|d| d.day))
+        .collect();
     days.sort_unstable_by(|a, b| b.cmp(a));
     days.dedup();
     days.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
@@ -353,11 +360,7 @@ pub async fn runs(
 }
 
 /// One crawl run. Privilege `crawler.read`.
-pub async fn run(
-    db: &DatabaseConnection,
-    viewer: &Viewer,
-    id: i64,
-) -> ApiResult<crawl_run::Model> {
+pub async fn run(db: &DatabaseConnection, viewer: &Viewer, id: i64) -> ApiResult<crawl_run::Model> {
     viewer.require_privilege(CRAWLER_READ)?;
     crawl_run::Entity::find_by_id(id)
         .one(db)
@@ -366,7 +369,10 @@ pub async fn run(
 }
 
 /// A run's workers, most recently connected first.
-pub async fn run_workers(db: &DatabaseConnection, run_id: i64) -> ApiResult<Vec<crawl_worker::Model>> {
+pub async fn run_workers(
+    db: &DatabaseConnection,
+    run_id: i64,
+) -> ApiResult<Vec<crawl_worker::Model>> {
     Ok(crawl_worker::Entity::find()
         .filter(crawl_worker::Column::RunId.eq(run_id))
         .order_by_desc(crawl_worker::Column::ConnectedAt)

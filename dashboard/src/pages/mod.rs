@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod bans;
+pub mod crawls;
 pub mod home;
 pub mod roles;
 pub mod signin;
