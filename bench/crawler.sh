@@ -47,16 +47,26 @@ limited)
     ;;
 unlimited)
     ids="${2:-1000000}"
-    "$bin" simulate-api --bind "127.0.0.1:$sim_port" & pids+=($!)
+    # Each process reports its CPU time and peak memory when it ends (GNU time).
+    timed() { /usr/bin/time -f "cpu $1: %U s user + %S s system, peak %M KiB" "${@:2}"; }
+    timed simulator "$bin" simulate-api --bind "127.0.0.1:$sim_port" & sim=$!
     export ARENA_CRAWLER_XBOX_RANGE="1-$ids" ARENA_CRAWLER_APP_IDS="w1:100000,w2:100000"
     sleep 0.5
     echo "unlimited: $ids ids, coordinator and two worker processes"
-    "$bin" coordinator & coord=$!
+    # Busy CPU of the whole machine (/proc/stat, in ticks of 1/100 s).
+    busy() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
+    busy_before=$(busy)
+    timed coordinator "$bin" coordinator & coord=$!
     sleep 1
-    "$bin" worker & pids+=($!)
-    "$bin" worker & pids+=($!)
-    wait "$coord"
+    timed worker-1 "$bin" worker & w1=$!
+    timed worker-2 "$bin" worker & w2=$!
+    wait "$coord" "$w1" "$w2"
+    echo "simulator: $(curl -s "http://127.0.0.1:$sim_port/stats")"
+    pkill -INT -f "simulate-api --bind 127.0.0.1:$sim_port"
+    wait "$sim" || true
+    echo "cpu machine, all processes (PostgreSQL is what the lines above do not account for): $(( ($(busy) - busy_before) / 100 )) s"
     psql "$db" -qAtc "SELECT 'rows committed: ' || (SELECT count(*) FROM battle_players) || ' players, ' || (SELECT count(*) FROM battle_totals) || ' totals, ' || (SELECT count(*) FROM battle_diffs) || ' diffs'"
+    exit 0
     ;;
 *) echo "unknown mode $mode" >&2; exit 2 ;;
 esac

@@ -64,7 +64,7 @@ impl Reporter {
     pub fn finish(&mut self, done: i64) {
         if let Some(bar) = self.bar.take() {
             bar.set_position(u64::try_from(done).unwrap_or(0));
-            bar.finish();
+            bar.finish_and_clear();
         }
     }
 

@@ -1,6 +1,7 @@
-//! The real `arena-crawler` binary killed with SIGKILL mid-run: a worker (its batches are
-//! re-issued and every player is written once) and the coordinator (restarted, it resumes
-//! from the database and fetches no finished batch again).
+//! The real `arena-crawler` binary as operators run it: killed with SIGKILL mid-run (a
+//! worker: its batches are re-issued and every player is written once; the coordinator:
+//! restarted, it resumes from the database and fetches no finished batch again), and its
+//! exit status and messages when it cannot do its work.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -14,6 +15,7 @@ use std::{
 
 use arena_crawler::simulator::SimulatorConfig;
 use common::*;
+use sea_orm::ConnectionTrait;
 
 fn free_port() -> SocketAddr {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -137,4 +139,48 @@ async fn a_restarted_coordinator_resumes_and_fetches_no_finished_batch_again() {
     assert_first_day_exact(&db, "2026-11-01").await;
 }
 
-use sea_orm::ConnectionTrait;
+#[tokio::test]
+async fn refusals_and_bad_settings_exit_non_zero_and_say_why() {
+    let url = fresh_database().await;
+    let api = simulator(SimulatorConfig::default()).await;
+    let bind = free_port();
+    let coordinator = crawler("coordinator", &url, api, bind, 5);
+    let db = connect(&url).await;
+    wait_for(&db, "SELECT count(*) FROM crawl_runs", 1).await;
+
+    let refused = Command::new(env!("CARGO_BIN_EXE_arena-crawler"))
+        .arg("worker")
+        .env("ARENA_CRAWLER_COORDINATOR_URL", format!("ws://{bind}/ws"))
+        .env("ARENA_CRAWLER_TOKEN", "not-the-token")
+        .env("RUST_LOG", "off")
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("refused") && stderr.contains("token"),
+        "{stderr}"
+    );
+
+    let tokenless = Command::new(env!("CARGO_BIN_EXE_arena-crawler"))
+        .arg("coordinator")
+        .env("DATABASE_URL", &url)
+        .env_remove("ARENA_CRAWLER_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(tokenless.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&tokenless.stderr).contains("ARENA_CRAWLER_TOKEN"));
+
+    let bad = Command::new(env!("CARGO_BIN_EXE_arena-crawler"))
+        .arg("run")
+        .env("ARENA_CRAWLER_APP_IDS", "no-rate-given")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("ARENA_CRAWLER_APP_IDS"));
+
+    // The coordinator served on and finishes with a worker that has the token.
+    let worker = crawler("worker", &url, api, bind, 5);
+    assert!(wait(coordinator).await.success());
+    assert!(wait(worker).await.success());
+}
