@@ -87,10 +87,21 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, postcard::Error> {
     postcard::from_bytes(bytes)
 }
 
+/// Compares digests in time independent of where they differ, so response times do not
+/// leak the token a character at a time.
+fn same_secret(a: &str, b: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    let (a, b) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |diff, (x, y)| diff | (x ^ y))
+        == 0
+}
+
 /// Why a handshake is refused, or `None` when it is accepted.
 pub fn refusal(token: &str, authorization: Option<&str>, version: Option<&str>) -> Option<String> {
     let presented = authorization.and_then(|value| value.strip_prefix("Bearer "));
-    if presented != Some(token) {
+    if !presented.is_some_and(|presented| same_secret(presented, token)) {
         return Some("the worker token is wrong or missing (ARENA_CRAWLER_TOKEN)".into());
     }
     match version.map(|v| v.trim().parse::<u32>()) {

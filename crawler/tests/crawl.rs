@@ -342,3 +342,34 @@ async fn documents_wait_while_the_cluster_is_down_and_arrive_with_the_next_run()
         "only the refused player's documents wait"
     );
 }
+
+#[tokio::test]
+async fn workers_keep_to_each_application_ids_rate() {
+    let url = fresh_database().await;
+    let limit = std::num::NonZeroU32::new(20).unwrap();
+    let api = simulator(SimulatorConfig {
+        rate_limit: Some(limit),
+        ..Default::default()
+    })
+    .await;
+    let mut paced = settings(&url, api, "2026-11-01");
+    paced.app_ids = "app-a:20,app-b:20".to_owned().try_into().unwrap();
+    // More batches per id than the API's burst of 20: unpaced, they would be refused.
+    paced.xbox_range = arena_crawler::settings::IdRange(Some((1, 6_000)));
+    paced.ps_range = arena_crawler::settings::IdRange(None);
+    let summary = run_local(paced, 2, CancellationToken::new()).await.unwrap();
+    assert_eq!(summary.batches, 60);
+    let stats: Value = reqwest::get(format!("http://{api}/stats"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["rate_limited"], 0, "{stats}");
+    assert_eq!(stats["ok"], 60, "{stats}");
+    assert!(
+        !summary.errors.contains_key("rate_limited"),
+        "{:?}",
+        summary.errors
+    );
+}

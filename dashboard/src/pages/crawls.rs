@@ -29,29 +29,44 @@ fn every_two_seconds(refresh: impl Fn() + 'static) {
 #[component]
 pub fn CrawlList() -> impl IntoView {
     let session = expect_context::<Session>();
-    let data = RwSignal::new(None::<api::crawl_runs::ResponseData>);
+    let runs = RwSignal::new(None::<api::crawl_runs::CrawlRunsCrawlRuns>);
+    let activity =
+        RwSignal::new(None::<Vec<api::daily_activity::DailyActivityBattleDailyActivityEdgesNode>>);
     let error = RwSignal::new(None::<Failure>);
+    // Activity aggregates two weeks of diffs: once per visit; runs move, so every 2 s.
+    let variables = api::daily_activity::Variables {
+        from: utc_day(13.0),
+        to: utc_day(0.0),
+    };
+    run::<api::DailyActivity>(session, variables, error, move |d| {
+        activity.set(Some(
+            d.battle_daily_activity
+                .edges
+                .into_iter()
+                .map(|e| e.node)
+                .collect(),
+        ))
+    });
     let load = move || {
         let variables = api::crawl_runs::Variables {
             first: Some(25),
             after: None,
-            from: utc_day(13.0),
-            to: utc_day(0.0),
         };
-        run::<api::CrawlRuns>(session, variables, error, move |d| data.set(Some(d)));
+        run::<api::CrawlRuns>(session, variables, error, move |d| {
+            runs.set(Some(d.crawl_runs))
+        });
     };
     load();
     every_two_seconds(load);
     view! {
         <h1>"Crawls"</h1>
         <ErrorLine error=error/>
-        {move || data.get().map(|d| {
-            let days: Vec<_> = d.battle_daily_activity.edges.iter().map(|e| e.node.clone()).collect();
+        {move || activity.get().map(|days| {
             let most = days.iter().map(|a| a.active_players).max().unwrap_or(0).max(1);
             let bars = days.iter().enumerate().map(|(i, a)| {
                 let height = a.active_players * 100 / most;
                 let x = i * 11;
-                let class = if matches!(a.platform, api::crawl_runs::BattlePlatform::PS) { "bar alt" } else { "bar" };
+                let class = if matches!(a.platform, api::daily_activity::BattlePlatform::PS) { "bar alt" } else { "bar" };
                 view! {
                     <g>
                         <title>{format!("{} {:?}: {} players, {} battles", a.day, a.platform, a.active_players, a.battles)}</title>
@@ -59,7 +74,15 @@ pub fn CrawlList() -> impl IntoView {
                     </g>
                 }
             }).collect_view();
-            let rows = d.crawl_runs.edges.iter().map(|e| {
+            view! {
+                <section class="card">
+                    <h2>"Active players per day and platform (14 days; PlayStation darker)"</h2>
+                    <svg class="chart" id="activity-chart" viewBox="0 0 320 115" role="img" aria-label="active players per day">{bars}</svg>
+                </section>
+            }
+        })}
+        {move || runs.get().map(|runs| {
+            let rows = runs.edges.iter().map(|e| {
                 let r = e.node.clone();
                 view! {
                     <tr>
@@ -75,15 +98,11 @@ pub fn CrawlList() -> impl IntoView {
                 }
             }).collect_view();
             view! {
-                <section class="card">
-                    <h2>"Active players per day and platform (14 days; PlayStation darker)"</h2>
-                    <svg class="chart" id="activity-chart" viewBox="0 0 320 115" role="img" aria-label="active players per day">{bars}</svg>
-                </section>
                 <table id="crawl-runs">
                     <thead><tr><th>"Run"</th><th>"Day"</th><th>"Status"</th><th>"Batches"</th><th>"Found"</th><th>"Changed"</th><th>"Accounts/s"</th><th>"Started"</th></tr></thead>
                     <tbody>{rows}</tbody>
                 </table>
-                <p class="muted">{format!("{} runs", d.crawl_runs.total_count)}</p>
+                <p class="muted">{format!("{} runs", runs.total_count)}</p>
             }
         })}
     }
