@@ -2,7 +2,12 @@
 //! rate-limit answers, source outages, HTTP errors, timeouts and malformed bodies are
 //! retried with exponential backoff and full jitter. Other API errors are final.
 
-use std::{collections::BTreeMap, num::NonZeroU32, time::Duration};
+use std::{
+    collections::BTreeMap,
+    num::NonZeroU32,
+    sync::{Arc, RwLock},
+    time::Duration,
+};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use rand::Rng;
@@ -94,7 +99,15 @@ pub struct WgClient {
     http: reqwest::Client,
     endpoint: Url,
     config: ClientConfig,
-    limiter: DefaultDirectRateLimiter,
+    limiter: RwLock<Arc<DefaultDirectRateLimiter>>,
+}
+
+/// Evenly spaced, no burst: at the full rate, jitter on the way cannot bunch requests into
+/// more than the API's own bucket allows.
+fn limiter(requests_per_second: NonZeroU32) -> Arc<DefaultDirectRateLimiter> {
+    Arc::new(RateLimiter::direct(
+        Quota::per_second(requests_per_second).allow_burst(NonZeroU32::MIN),
+    ))
 }
 
 impl WgClient {
@@ -106,17 +119,40 @@ impl WgClient {
         }
         let endpoint = base.join("wotx/account/info/")?;
         let http = reqwest::Client::builder().timeout(config.timeout).build()?;
-        // Evenly spaced, no burst: at the full rate, jitter on the way cannot bunch requests
-        // into more than the API's own bucket allows.
-        let limiter = RateLimiter::direct(
-            Quota::per_second(config.requests_per_second).allow_burst(NonZeroU32::MIN),
-        );
+        let limiter = RwLock::new(limiter(config.requests_per_second));
         Ok(Self {
             http,
             endpoint,
             config,
             limiter,
         })
+    }
+
+    /// Paces every request from now on, also those already waiting, at `requests_per_second`
+    /// (when workers sharing an application id come or go).
+    pub fn set_rate(&self, requests_per_second: NonZeroU32) {
+        if let Ok(mut current) = self.limiter.write() {
+            *current = limiter(requests_per_second);
+        }
+    }
+
+    fn current_limiter(&self) -> Arc<DefaultDirectRateLimiter> {
+        match self.limiter.read() {
+            Ok(current) => Arc::clone(&current),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// Waits for the current rate; a request that waited under a rate that has since
+    /// changed waits again under the new one.
+    async fn paced(&self) {
+        loop {
+            let limiter = self.current_limiter();
+            limiter.until_ready().await;
+            if Arc::ptr_eq(&limiter, &self.current_limiter()) {
+                return;
+            }
+        }
     }
 
     /// Fetches `ids`, waiting for the rate and retrying what can be retried.
@@ -127,7 +163,7 @@ impl WgClient {
         let mut retries = BTreeMap::new();
         let mut last = String::new();
         for attempt in 1..=self.config.max_attempts {
-            self.limiter.until_ready().await;
+            self.paced().await;
             match self.once(ids).await {
                 Ok((players, empty)) => {
                     return Ok(Fetched {

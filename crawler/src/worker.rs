@@ -133,7 +133,6 @@ async fn connect_and_work(
     // re-issued by the coordinator.
     let mut fetches = JoinSet::new();
     let mut client: Option<Arc<WgClient>> = None;
-    let mut welcome: Option<(Url, String)> = None;
     loop {
         tokio::select! {
             frame = stream.next() => {
@@ -153,12 +152,11 @@ async fn connect_and_work(
                         let url = Url::parse(&api_url)
                             .map_err(|err| WorkerError::Refused(format!("bad API URL {api_url:?}: {err}")))?;
                         client = Some(new_client(config, &url, &application_id, requests_per_second)?);
-                        welcome = Some((url, application_id));
                     }
                     ToWorker::Rate { requests_per_second } => {
-                        if let Some((url, application_id)) = &welcome {
+                        if let Some(client) = &client {
                             tracing::info!(requests_per_second, "new share of the rate");
-                            client = Some(new_client(config, url, application_id, requests_per_second)?);
+                            client.set_rate(NonZeroU32::new(requests_per_second).unwrap_or(NonZeroU32::MIN));
                         }
                     }
                     ToWorker::Work(jobs) => {

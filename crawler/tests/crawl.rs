@@ -373,3 +373,39 @@ async fn workers_keep_to_each_application_ids_rate() {
         summary.errors
     );
 }
+
+#[tokio::test]
+async fn workers_sharing_an_application_id_split_its_rate() {
+    let url = fresh_database().await;
+    let api = simulator(SimulatorConfig {
+        rate_limit: std::num::NonZeroU32::new(20),
+        ..Default::default()
+    })
+    .await;
+    let mut shared = settings(&url, api, "2026-11-01");
+    shared.app_ids = "solo:20".to_owned().try_into().unwrap();
+    shared.xbox_range = arena_crawler::settings::IdRange(Some((1, 6_000)));
+    shared.ps_range = arena_crawler::settings::IdRange(None);
+    // Three workers on one id: each is told a third of its rate as the others arrive.
+    let summary = run_local(shared, 3, CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(summary.batches, 60);
+    let stats: Value = reqwest::get(format!("http://{api}/stats"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["rate_limited"], 0, "{stats}");
+    let db = connect(&url).await;
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT count(*) FROM crawl_workers WHERE requests_per_second = 6"
+        )
+        .await,
+        3,
+        "each worker ends with a third of 20"
+    );
+}
