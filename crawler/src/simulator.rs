@@ -55,8 +55,8 @@ impl Default for SimulatorConfig {
     }
 }
 
-/// What the simulator has answered so far.
-#[derive(Debug, Default, Serialize)]
+/// What the simulator has answered so far (`GET /stats`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct SimulatorStats {
     /// Requests answered with data.
     pub ok: u64,
@@ -323,6 +323,15 @@ pub fn router(config: SimulatorConfig) -> Router {
 /// Serves the simulator on `listener` until the future is dropped.
 pub async fn serve(listener: TcpListener, config: SimulatorConfig) -> std::io::Result<()> {
     axum::serve(listener, router(config)).await
+}
+
+/// Asks the simulator at `addr` what it has answered so far.
+pub async fn fetch_stats(addr: SocketAddr) -> Result<SimulatorStats, reqwest::Error> {
+    reqwest::get(format!("http://{addr}/stats"))
+        .await?
+        .error_for_status()?
+        .json()
+        .await
 }
 
 /// Binds `addr` and serves; returns the bound address and the server task.

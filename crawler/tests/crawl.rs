@@ -359,14 +359,9 @@ async fn workers_keep_to_each_application_ids_rate() {
     paced.ps_range = arena_crawler::settings::IdRange(None);
     let summary = run_local(paced, 2, CancellationToken::new()).await.unwrap();
     assert_eq!(summary.batches, 60);
-    let stats: Value = reqwest::get(format!("http://{api}/stats"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(stats["rate_limited"], 0, "{stats}");
-    assert_eq!(stats["ok"], 60, "{stats}");
+    let stats = arena_crawler::simulator::fetch_stats(api).await.unwrap();
+    assert_eq!(stats.rate_limited, 0, "{stats:?}");
+    assert_eq!(stats.ok, 60, "{stats:?}");
     assert!(
         !summary.errors.contains_key("rate_limited"),
         "{:?}",
@@ -391,13 +386,8 @@ async fn workers_sharing_an_application_id_split_its_rate() {
         .await
         .unwrap();
     assert_eq!(summary.batches, 60);
-    let stats: Value = reqwest::get(format!("http://{api}/stats"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(stats["rate_limited"], 0, "{stats}");
+    let stats = arena_crawler::simulator::fetch_stats(api).await.unwrap();
+    assert_eq!(stats.rate_limited, 0, "{stats:?}");
     let db = connect(&url).await;
     assert_eq!(
         scalar(

@@ -30,13 +30,8 @@ fn client(addr: SocketAddr, rps: u32) -> WgClient {
     WgClient::new(config).unwrap()
 }
 
-async fn stats(addr: SocketAddr) -> Value {
-    reqwest::get(format!("http://{addr}/stats"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+async fn stats(addr: SocketAddr) -> simulator::SimulatorStats {
+    simulator::fetch_stats(addr).await.unwrap()
 }
 
 async fn raw(addr: SocketAddr, query: &str) -> Value {
@@ -176,8 +171,8 @@ async fn a_client_at_the_allowed_rate_is_never_refused() {
     let results = join_all(batches.iter().map(|ids| client.account_info(ids))).await;
     assert!(results.iter().all(Result::is_ok));
     let stats = stats(addr).await;
-    assert_eq!(stats["rate_limited"], 0, "{stats}");
-    assert_eq!(stats["ok"], 40);
+    assert_eq!(stats.rate_limited, 0, "{stats:?}");
+    assert_eq!(stats.ok, 40);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -208,7 +203,7 @@ async fn faults_are_retried_until_the_data_matches_a_clean_run() {
         assert_eq!(got, clean);
     }
     let stats = stats(faulty).await;
-    assert!(stats["faults"].as_u64().unwrap() > 0, "{stats}");
+    assert!(stats.faults > 0, "{stats:?}");
     for kind in ["source_unavailable", "http", "malformed", "timeout"] {
         assert!(
             retried.contains(kind),
