@@ -874,7 +874,7 @@ pub async fn finish(
                 .await?
                 .flatten();
             let Some(highest) = highest else { continue };
-            if range.max_id - highest <= settings.growth_within {
+            if settings.growth_step > 0 && range.max_id - highest <= settings.growth_within {
                 let max = range.max_id + settings.growth_step;
                 crawl_range::Entity::update_many()
                     .col_expr(crawl_range::Column::MaxId, Expr::value(max))
