@@ -39,8 +39,7 @@ pub async fn open_database(settings: &CrawlerSettings) -> anyhow::Result<Databas
     Ok(db)
 }
 
-/// The token workers must present: the configured one, or (for `run`, where the workers
-/// are in this process) a fresh random one.
+/// The configured worker token, if one is set and not blank.
 pub fn token(settings: &CrawlerSettings) -> Option<String> {
     settings
         .token

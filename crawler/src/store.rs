@@ -816,9 +816,13 @@ pub async fn record_progress(
     })
     .exec(&txn)
     .await?;
-    for worker in &progress.workers {
-        let model: crawl_worker::ActiveModel = worker.clone().into();
-        crawl_worker::Entity::insert(set_all(model))
+    if !progress.workers.is_empty() {
+        let rows = progress
+            .workers
+            .iter()
+            .map(|worker| crawl_worker::ActiveModel::from(worker.clone()));
+        // Unchanged values are inserted as they are: one statement for every worker.
+        crawl_worker::Entity::insert_many(rows)
             .on_conflict(
                 OnConflict::column(crawl_worker::Column::Id)
                     .update_columns([
@@ -835,16 +839,6 @@ pub async fn record_progress(
             .await?;
     }
     txn.commit().await
-}
-
-fn set_all(mut model: crawl_worker::ActiveModel) -> crawl_worker::ActiveModel {
-    use sea_orm::{ActiveModelTrait, Iterable};
-    for column in <crawl_worker::Entity as EntityTrait>::Column::iter() {
-        if let Some(value) = model.get(column).into_value() {
-            model.set(column, value);
-        }
-    }
-    model
 }
 
 /// After the last batch: applies the growth rule and marks the run finishing, in one
@@ -917,14 +911,4 @@ pub async fn run(db: &DatabaseConnection, run_id: i64) -> Result<crawl_run::Mode
         .one(db)
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("crawl run {run_id}")))
-}
-
-/// Runs raw SQL (for tests and the benchmark's checks).
-pub async fn count(db: &DatabaseConnection, sql: &str) -> Result<i64, DbErr> {
-    let backend = db.get_database_backend();
-    let row = db
-        .query_one_raw(Statement::from_string(backend, sql.to_owned()))
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound(sql.to_owned()))?;
-    row.try_get_by_index(0)
 }

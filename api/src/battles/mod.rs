@@ -74,14 +74,6 @@ pub struct PlayerFilter {
     pub min_battles: Option<i64>,
 }
 
-/// Checks a platform name.
-pub fn parse_platform(raw: &str) -> ApiResult<String> {
-    match raw {
-        "xbox" | "ps" => Ok(raw.to_owned()),
-        _ => Err(ApiError::bad_input("platform", "a platform is xbox or ps")),
-    }
-}
-
 /// Checks a date range: `from` not after `to`, at most [`MAX_DAYS`] days.
 pub fn check_range(from: NaiveDate, to: NaiveDate) -> ApiResult<()> {
     if from > to {
