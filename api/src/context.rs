@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::{auth::AuthState, metrics::Metrics, redis_conn::Redis, settings::Settings};
+use crate::{
+    auth::AuthState, bus::ChangeBus, metrics::Metrics, redis_conn::Redis, settings::Settings,
+};
 
 /// Handles to the shared parts of one running Arena; cheap to clone.
 #[derive(Clone)]
@@ -15,6 +17,12 @@ pub struct AppContext {
     pub db: DatabaseConnection,
     /// Redis, when configured.
     pub redis: Option<Redis>,
+    /// Where changes are published after their commit, for every instance.
+    pub bus: ChangeBus,
+    /// Subscribers following crawl runs on this instance.
+    pub crawl_watch: Arc<crate::battles::RunWatch>,
+    /// Statements sent to the database since start.
+    pub statements: Arc<std::sync::atomic::AtomicU64>,
     /// The settings the process started with.
     pub settings: Arc<Settings>,
     /// Token keys, limits and proxies of the auth domain.

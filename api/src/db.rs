@@ -1,6 +1,14 @@
 //! Connecting to PostgreSQL or SQLite, and running migrations.
 
-use std::time::Duration;
+use std::{
+    collections::HashMap,
+    hash::Hash,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use arena_migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::{
@@ -9,8 +17,9 @@ use sea_orm::sqlx::{
     sqlite::{SqliteConnection, SqliteJournalMode, SqliteSynchronous},
 };
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    DbErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait, TryGetable,
+    Value,
 };
 
 use crate::settings::{DatabaseBackend, Settings, redact_url};
@@ -120,6 +129,65 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
         ..Default::default()
     })
     .await
+}
+
+/// Counts every statement sent through `db` (and its transactions) from now on.
+pub fn count_statements(db: &mut DatabaseConnection) -> Arc<AtomicU64> {
+    let count = Arc::new(AtomicU64::new(0));
+    let counter = count.clone();
+    db.set_metric_callback(move |_| {
+        counter.fetch_add(1, Ordering::Relaxed);
+    });
+    count
+}
+
+/// A hand-written statement for either backend: write parameters as `$1`, `$2`, … (SQLite
+/// reads them as `?1`, `?2`, …).
+pub fn raw(db: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -> Statement {
+    let backend = db.get_database_backend();
+    let sql = if backend == DbBackend::Sqlite {
+        sql.replace('$', "?")
+    } else {
+        sql.to_owned()
+    };
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+/// `$first, $first+1, …` for `count` parameters of an `IN (…)` list.
+pub fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Runs `sql(list)` for many ids, where `list` is the `IN (…)` placeholder list of `ids`, and
+/// groups column `value` by column `key`, in row order: the one-statement batch read behind
+/// every DataLoader.
+pub async fn grouped<K, V, I>(
+    db: &impl ConnectionTrait,
+    ids: &[I],
+    sql: impl FnOnce(&str) -> String,
+    (key, value): (&str, &str),
+) -> Result<HashMap<K, Vec<V>>, DbErr>
+where
+    K: TryGetable + Eq + Hash,
+    V: TryGetable,
+    I: Into<Value> + Clone,
+{
+    let mut groups: HashMap<K, Vec<V>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(groups);
+    }
+    let sql = sql(&placeholders(1, ids.len()));
+    let values = ids.iter().cloned().map(Into::into).collect();
+    for row in db.query_all_raw(raw(db, &sql, values)).await? {
+        groups
+            .entry(row.try_get("", key)?)
+            .or_default()
+            .push(row.try_get("", value)?);
+    }
+    Ok(groups)
 }
 
 /// Applies every pending migration.

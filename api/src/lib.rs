@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod auth;
 pub mod battles;
+pub mod bus;
 pub mod context;
 pub mod db;
 pub mod error;

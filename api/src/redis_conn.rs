@@ -9,6 +9,7 @@ use crate::settings::{Secret, redact_url};
 /// A reconnecting Redis connection and the key prefix every key of this instance carries.
 #[derive(Clone)]
 pub struct Redis {
+    client: redis::Client,
     conn: ConnectionManager,
     prefix: String,
 }
@@ -33,10 +34,11 @@ impl Redis {
             .set_connection_timeout(Some(Duration::from_secs(3)))
             .set_response_timeout(Some(Duration::from_secs(3)))
             .set_number_of_retries(2);
-        let conn = ConnectionManager::new_with_config(client, config)
+        let conn = ConnectionManager::new_with_config(client.clone(), config)
             .await
             .map_err(fail)?;
         let redis = Self {
+            client,
             conn,
             prefix: prefix.to_owned(),
         };
@@ -53,6 +55,11 @@ impl Redis {
     /// `key` with this instance's prefix.
     pub fn key(&self, key: &str) -> String {
         format!("{}{key}", self.prefix)
+    }
+
+    /// The client, for connections of their own (pub/sub).
+    pub fn client(&self) -> &redis::Client {
+        &self.client
     }
 
     /// A connection handle; clones share one multiplexed connection.

@@ -31,6 +31,9 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("ARENA_SMTP_URL", "smtp_url"),
     ("ARENA_MAIL_FROM", "mail_from"),
     ("ARENA_DASHBOARD_DIR", "dashboard_dir"),
+    ("ARENA_VIEWER_CACHE_SECONDS", "viewer_cache_seconds"),
+    ("ARENA_BUS_CAPACITY", "bus_capacity"),
+    ("ARENA_DATALOADER_DELAY_MS", "dataloader_delay_ms"),
 ];
 
 /// The variable that names the settings file (read by the CLI, not by the loader).
@@ -89,6 +92,16 @@ pub struct Settings {
     pub mail_from: String,
     /// `ARENA_DASHBOARD_DIR`: the built dashboard (`dashboard/build.sh`), served at `/admin`.
     pub dashboard_dir: std::path::PathBuf,
+    /// `ARENA_VIEWER_CACHE_SECONDS`: longest a sign-in's privileges and bans, and the address
+    /// bans, are reused without reading them again. Changes drop them at once through the
+    /// change bus; this bounds staleness only when a bus message is lost.
+    pub viewer_cache_seconds: u64,
+    /// `ARENA_BUS_CAPACITY`: changes held for a listener that is behind; past it the listener
+    /// is told it missed some.
+    pub bus_capacity: usize,
+    /// `ARENA_DATALOADER_DELAY_MS`: how long nested fields' keys are gathered before one
+    /// batched read.
+    pub dataloader_delay_ms: u64,
 }
 
 impl Default for Settings {
@@ -115,6 +128,9 @@ impl Default for Settings {
             smtp_url: None,
             mail_from: "Arena <no-reply@localhost>".into(),
             dashboard_dir: "dashboard/dist".into(),
+            viewer_cache_seconds: 10,
+            bus_capacity: 1024,
+            dataloader_delay_ms: 1,
         }
     }
 }

@@ -8,6 +8,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
     auth::AuthState,
+    bus::ChangeBus,
     context::AppContext,
     db::{self, DbStartError},
     http::router,
@@ -47,7 +48,8 @@ pub struct Application {
 impl Application {
     /// Connects the database (migrating when configured) and Redis, and binds the socket.
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
-        let db = db::connect(&settings).await?;
+        let mut db = db::connect(&settings).await?;
+        let statements = db::count_statements(&mut db);
         if settings.migrate_on_start {
             db::migrate_up(&db).await?;
         }
@@ -65,17 +67,35 @@ impl Application {
                     addr: settings.bind,
                     source,
                 })?;
+        let (shutdown, tasks) = (CancellationToken::new(), TaskTracker::new());
+        let bus = match &redis {
+            Some(redis) => ChangeBus::over_redis(
+                redis.clone(),
+                settings.bus_capacity,
+                shutdown.clone(),
+                &tasks,
+            ),
+            None => ChangeBus::in_process(settings.bus_capacity),
+        };
+        bus.on_change(crate::auth::access::invalidation(
+            auth.access.clone(),
+            auth.address_bans.clone(),
+        ));
         let ctx = AppContext {
             metrics: Arc::new(Metrics::new(settings.database_max_connections)),
             auth: Arc::new(auth),
             settings: Arc::new(settings),
             db,
             redis,
+            bus,
+            statements,
+            crawl_watch: Arc::default(),
             started_at: Utc::now(),
-            shutdown: CancellationToken::new(),
-            tasks: TaskTracker::new(),
+            shutdown,
+            tasks,
         };
         crate::mail::sender::spawn(&ctx).map_err(StartError::Mail)?;
+        ctx.tasks.spawn(crate::battles::watch_runs(ctx.clone()));
         Ok(Self { listener, ctx })
     }
 

@@ -5,7 +5,11 @@
 use std::collections::HashMap;
 
 use arena_api::db::begin_write;
-use arena_entity::battles::{crawl_batch, crawl_range, crawl_run, crawl_sample, crawl_worker};
+use arena_entity::battles::{
+    crawl_batch, crawl_range,
+    crawl_run::{self, RunStatus},
+    crawl_sample, crawl_worker,
+};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use sea_orm::{
     ActiveValue::Set,
@@ -42,16 +46,6 @@ fn counters(player: &Player) -> [i64; 13] {
         s.hits,
         s.shots,
     ]
-}
-
-/// Run states.
-pub mod status {
-    /// Batches are being fetched.
-    pub const RUNNING: &str = "running";
-    /// Every batch is written; growth and export are under way.
-    pub const FINISHING: &str = "finishing";
-    /// Done.
-    pub const COMPLETED: &str = "completed";
 }
 
 const PENDING: &str = "pending";
@@ -144,7 +138,7 @@ pub async fn open_run(
     ranges: &[(Platform, i64, i64)],
 ) -> Result<OpenRun, DbErr> {
     let unfinished = crawl_run::Entity::find()
-        .filter(crawl_run::Column::Status.is_in([status::RUNNING, status::FINISHING]))
+        .filter(crawl_run::Column::Status.is_in([RunStatus::Running, RunStatus::Finishing]))
         .order_by_asc(crawl_run::Column::Id)
         .one(db)
         .await?;
@@ -232,7 +226,7 @@ async fn create_run(
         .sum();
     let run = crawl_run::Entity::insert(crawl_run::ActiveModel {
         day: Set(day),
-        status: Set(status::RUNNING.into()),
+        status: Set(RunStatus::Running),
         started_at: Set(now),
         batches_total: Set(total),
         errors: Set("{}".into()),
@@ -854,7 +848,7 @@ pub async fn finish(
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("crawl run {run_id}")))?;
     let mut grown = Vec::new();
-    if run.status == status::RUNNING {
+    if run.status == RunStatus::Running {
         for range in crawl_range::Entity::find().all(&txn).await? {
             let highest: Option<i64> = arena_entity::battles::player::Entity::find()
                 .select_only()
@@ -883,7 +877,7 @@ pub async fn finish(
             }
         }
         crawl_run::Entity::update_many()
-            .col_expr(crawl_run::Column::Status, Expr::value(status::FINISHING))
+            .col_expr(crawl_run::Column::Status, Expr::value(RunStatus::Finishing))
             .filter(crawl_run::Column::Id.eq(run_id))
             .exec(&txn)
             .await?;
@@ -895,7 +889,7 @@ pub async fn finish(
 /// Marks the run completed with its summary.
 pub async fn complete(db: &DatabaseConnection, run_id: i64, summary: &str) -> Result<(), DbErr> {
     crawl_run::Entity::update_many()
-        .col_expr(crawl_run::Column::Status, Expr::value(status::COMPLETED))
+        .col_expr(crawl_run::Column::Status, Expr::value(RunStatus::Completed))
         .col_expr(crawl_run::Column::Summary, Expr::value(summary))
         .col_expr(crawl_run::Column::FinishedAt, Expr::value(Utc::now()))
         .col_expr(crawl_run::Column::WorkersConnected, Expr::value(0))

@@ -248,7 +248,7 @@ async fn admins_see_crawl_runs_and_follow_one_live() {
         )
         .await;
     let run = &runs.data()["crawlRuns"]["edges"][0]["node"];
-    assert_eq!(run["status"], "completed");
+    assert_eq!(run["status"], "COMPLETED");
     assert_eq!(run["batchesTotal"], 6 + 4);
     assert_eq!(run["batchesDone"], 10);
     assert_eq!(run["playersFound"], all(0).len());
@@ -290,7 +290,7 @@ async fn admins_see_crawl_runs_and_follow_one_live() {
             )
             .await;
         let node = &runs.data()["crawlRuns"]["edges"][0]["node"];
-        if node["status"] == "running" {
+        if node["status"] == "RUNNING" {
             break node["id"].as_str().unwrap().to_owned();
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -321,11 +321,11 @@ async fn admins_see_crawl_runs_and_follow_one_live() {
     }
     slow.await.unwrap().unwrap();
     let last = seen.last().unwrap();
-    assert_eq!(last["status"], "completed");
+    assert_eq!(last["status"], "COMPLETED");
     assert_eq!(last["batchesDone"], 10);
     assert!(
         seen.iter()
-            .any(|p| p["status"] == "running" && p["batchesDone"].as_i64() < Some(10)),
+            .any(|p| p["status"] == "RUNNING" && p["batchesDone"].as_i64() < Some(10)),
         "progress arrived while running: {seen:?}"
     );
     let done: Vec<i64> = seen

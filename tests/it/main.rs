@@ -6,6 +6,7 @@
 
 mod account;
 mod auth;
+mod backbone;
 mod bans;
 mod battles;
 mod crawler;
@@ -14,6 +15,7 @@ mod deploy;
 mod errors;
 mod guards;
 mod http;
+mod pages;
 mod roles;
 mod schema;
 mod system;

@@ -31,6 +31,8 @@ pub struct TestApp {
     stop: CancellationToken,
     server: Option<JoinHandle<()>>,
     db: TestDb,
+    /// Keys to delete at the end; only the instance that owns the prefix does.
+    redis_prefix: Option<String>,
 }
 
 /// One GraphQL answer: HTTP status and JSON body.
@@ -118,9 +120,25 @@ impl TestApp {
             bcrypt_cost: 4,
             dashboard_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/../dashboard/dist").into(),
             auth_rate_per_minute: 10_000,
+            // Statement counts must not depend on how busy the machine is: gather every key
+            // of a page into one batch even when tests run side by side.
+            dataloader_delay_ms: 25,
             ..Settings::default()
         };
         configure(&mut settings);
+        let prefix = settings
+            .redis_url
+            .as_ref()
+            .map(|_| settings.redis_key_prefix.clone());
+        Self::start(backend, settings, db, prefix).await
+    }
+
+    async fn start(
+        backend: Backend,
+        settings: Settings,
+        db: TestDb,
+        redis_prefix: Option<String>,
+    ) -> Self {
         let app = Application::build(settings.clone())
             .await
             .expect("test app starts");
@@ -137,7 +155,30 @@ impl TestApp {
             stop,
             server: Some(server),
             db,
+            redis_prefix,
         }
+    }
+
+    /// A second instance on this one's database and Redis prefix, as a load-balanced
+    /// deployment runs; declare it after this one, so it stops first.
+    pub async fn another_instance(&self) -> Self {
+        let settings = Settings {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            ..self.settings.clone()
+        };
+        Self::start(self.backend, settings, TestDb::Borrowed, None).await
+    }
+
+    /// Statements this server sent to the database while `work` ran, and its result.
+    pub async fn statements_during<T>(&self, work: impl Future<Output = T>) -> (u64, T) {
+        let count = || {
+            self.ctx
+                .statements
+                .load(std::sync::atomic::Ordering::SeqCst)
+        };
+        let before = count();
+        let out = work.await;
+        (count() - before, out)
     }
 
     /// `http://127.0.0.1:PORT{path}`.
@@ -241,11 +282,7 @@ impl Drop for TestApp {
             server.abort();
         }
         let database = self.db.postgres_name().map(str::to_owned);
-        let prefix = self
-            .settings
-            .redis_url
-            .as_ref()
-            .map(|_| self.settings.redis_key_prefix.clone());
+        let prefix = self.redis_prefix.take();
         // Async cleanup cannot run in Drop on the test's runtime; a thread with its own can.
         let cleanup = std::thread::spawn(move || {
             if let Some(prefix) = prefix {

@@ -117,8 +117,14 @@ async fn drop_orphans(admin: &DatabaseConnection) {
 
 /// One test's database; dropped with the test.
 pub(crate) enum TestDb {
-    Postgres { name: String },
-    Sqlite { _dir: tempfile::TempDir },
+    Postgres {
+        name: String,
+    },
+    Sqlite {
+        _dir: tempfile::TempDir,
+    },
+    /// Another instance's database, dropped with that instance.
+    Borrowed,
 }
 
 impl TestDb {
@@ -154,7 +160,7 @@ impl TestDb {
     pub(crate) fn postgres_name(&self) -> Option<&str> {
         match self {
             Self::Postgres { name } => Some(name),
-            Self::Sqlite { .. } => None,
+            Self::Sqlite { .. } | Self::Borrowed => None,
         }
     }
 }

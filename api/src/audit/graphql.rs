@@ -10,6 +10,8 @@ use crate::{
     graphql::{
         app,
         guards::Privilege,
+        load,
+        loaders::UserById,
         pagination::{IdConnection, Window},
         viewer,
     },
@@ -29,7 +31,7 @@ impl AuditEntry {
         let Some(actor) = self.0.actor_id else {
             return Ok(None);
         };
-        let found = crate::auth::find_user(&app(ctx).db, actor).await?;
+        let found = load(ctx).load_one(UserById(actor)).await?;
         Ok(found.map(|model| User::for_viewer(ctx, model)))
     }
     /// What was done, such as `ban.create`.

@@ -6,12 +6,16 @@ pub mod graphql;
 use arena_entity::audit::audit_entry;
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    PaginatorTrait, QueryFilter,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseConnection, EntityTrait, QueryFilter,
 };
 use uuid::Uuid;
 
-use crate::{auth::viewer::Viewer, error::ApiResult, graphql::pagination::Window};
+use crate::{
+    auth::viewer::Viewer,
+    error::ApiResult,
+    graphql::pagination::{TotalCount, Window},
+};
 
 /// One action to record.
 pub struct Entry {
@@ -63,11 +67,11 @@ pub struct AuditFilter {
 
 /// A page of entries, newest first, and how many match. Needs `audit.read`.
 pub async fn list(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     viewer: &Viewer,
     filter: AuditFilter,
     window: Window,
-) -> ApiResult<(Vec<audit_entry::Model>, u64)> {
+) -> ApiResult<(Vec<audit_entry::Model>, TotalCount)> {
     viewer.require_privilege("audit.read")?;
     let mut matching = Condition::all();
     if let Some(actor) = filter.actor_id {
@@ -88,10 +92,7 @@ pub async fn list(
     if let Some(until) = filter.until {
         matching = matching.add(audit_entry::Column::CreatedAt.lt(until));
     }
-    let total = audit_entry::Entity::find()
-        .filter(matching.clone())
-        .count(db)
-        .await?;
+    let total = TotalCount::of(db, audit_entry::Entity::find().filter(matching.clone()));
     let rows = window
         .select(
             audit_entry::Entity::find().filter(matching),

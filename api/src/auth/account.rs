@@ -5,8 +5,8 @@ use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
+    QueryFilter, QuerySelect,
     sea_query::{Expr, ExprTrait, Func, LikeExpr},
 };
 use uuid::Uuid;
@@ -17,18 +17,20 @@ use super::{
     viewer::Viewer,
 };
 use crate::{
+    bus::Change,
     context::AppContext,
     error::{ApiError, ApiResult},
-    graphql::pagination::OffsetWindow,
+    graphql::pagination::{KeyCursor, KeyOrder, Keyset, SortKey, TotalCount, fetch_keyset},
 };
 
-/// The filter for live accounts matching `search` (an id, or part of a username or email),
-/// and how many match. Needs `user.search`; [`search_page`] reads a page.
+/// Live accounts matching `search` (an id, or part of a username or email), by username,
+/// one keyset page. Needs `user.search`.
 pub async fn search_users(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     viewer: &Viewer,
     search: Option<&str>,
-) -> ApiResult<(Condition, u64)> {
+    keyset: &Keyset,
+) -> ApiResult<(Vec<user::Model>, TotalCount)> {
     viewer.require_privilege("user.search")?;
     let mut matching = Condition::all().add(user::Column::DeletedAt.is_null());
     if let Some(search) = search.map(str::trim).filter(|s| !s.is_empty()) {
@@ -57,26 +59,25 @@ pub async fn search_users(
             }
         });
     }
-    let total = user::Entity::find()
-        .filter(matching.clone())
-        .count(db)
-        .await?;
-    Ok((matching, total))
+    let query = user::Entity::find().filter(matching);
+    let order = KeyOrder {
+        key: Some((
+            Expr::expr(Func::lower(Expr::col(user::Column::Username))),
+            |k: &SortKey| matches!(k, SortKey::Text(_)),
+        )),
+        id: Expr::col((user::Entity, user::Column::Id)),
+        descending: false,
+    };
+    let rows = fetch_keyset(db, keyset, query.clone(), &order).await?;
+    Ok((rows, TotalCount::of(db, query)))
 }
 
-/// One page of a search made by [`search_users`].
-pub async fn search_page(
-    db: &impl ConnectionTrait,
-    matching: Condition,
-    window: OffsetWindow,
-) -> ApiResult<Vec<user::Model>> {
-    Ok(user::Entity::find()
-        .filter(matching)
-        .order_by_asc(Expr::expr(Func::lower(Expr::col(user::Column::Username))))
-        .offset(window.offset)
-        .limit(window.limit)
-        .all(db)
-        .await?)
+/// Where `user` stands in the search order, as a cursor.
+pub fn search_cursor(user: &user::Model) -> KeyCursor {
+    KeyCursor {
+        key: Some(SortKey::Text(user.username.to_lowercase())),
+        id: user.id.to_string().into(),
+    }
 }
 
 /// Profile fields to change; `None` leaves a field as it is, `Some(None)` clears it.
@@ -134,7 +135,13 @@ pub async fn change_password(
         ));
     }
     set_password(&ctx.db, ctx.settings.bcrypt_cost, me, &new).await?;
-    revoke_other_series(&ctx.db, signed_in.id, signed_in.series).await
+    revoke_other_series(&ctx.db, signed_in.id, signed_in.series).await?;
+    ctx.bus
+        .publish(Change::Access {
+            user_id: signed_in.id,
+        })
+        .await;
+    Ok(())
 }
 
 /// Stores a new password hash.

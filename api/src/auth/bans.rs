@@ -1,14 +1,17 @@
 //! Bans by user, by IP address or by CIDR range; full, or only for listed privileges.
 //! Placing and lifting need `user.ban`, and each is audited in its transaction.
 
-use std::{collections::BTreeSet, net::IpAddr};
+use std::{
+    collections::{BTreeSet, HashMap},
+    net::IpAddr,
+};
 
 use arena_entity::auth::{ban, ban_privilege, privilege};
 use chrono::{DateTime, Utc};
 use ipnet::IpNet;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -16,9 +19,11 @@ use uuid::Uuid;
 use super::viewer::Viewer;
 use crate::{
     audit::{self, Entry},
+    bus::Change,
     context::AppContext,
+    db::grouped,
     error::{ApiError, ApiResult},
-    graphql::pagination::Window,
+    graphql::pagination::{TotalCount, Window},
 };
 
 const BAN: &str = "user.ban";
@@ -175,7 +180,16 @@ pub async fn place_ban(ctx: &AppContext, viewer: &Viewer, new: NewBan) -> ApiRes
     )
     .await?;
     txn.commit().await?;
+    ctx.bus.publish(ban_change(&placed)).await;
     Ok(placed)
+}
+
+/// Whom a ban placed or lifted affects.
+fn ban_change(ban: &ban::Model) -> Change {
+    match ban.user_id {
+        Some(user_id) => Change::Access { user_id },
+        None => Change::AddressBans,
+    }
 }
 
 /// Lifts a ban in force.
@@ -214,6 +228,7 @@ pub async fn lift_ban(
     )
     .await?;
     txn.commit().await?;
+    ctx.bus.publish(ban_change(&lifted)).await;
     Ok(lifted)
 }
 
@@ -230,11 +245,11 @@ pub struct BanFilter {
 
 /// A page of bans, newest first, and how many match. Needs `user.ban`.
 pub async fn list_bans(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     viewer: &Viewer,
     filter: BanFilter,
     window: Window,
-) -> ApiResult<(Vec<ban::Model>, u64)> {
+) -> ApiResult<(Vec<ban::Model>, TotalCount)> {
     viewer.require_privilege(BAN)?;
     let now = Utc::now();
     let in_force = Condition::all().add(ban::Column::LiftedAt.is_null()).add(
@@ -267,10 +282,7 @@ pub async fn list_bans(
             .collect();
         matching = matching.add(ban::Column::Id.is_in(covering));
     }
-    let total = ban::Entity::find()
-        .filter(matching.clone())
-        .count(db)
-        .await?;
+    let total = TotalCount::of(db, ban::Entity::find().filter(matching.clone()));
     let rows = window
         .select(ban::Entity::find().filter(matching), ban::Column::Id)
         .all(db)
@@ -278,31 +290,19 @@ pub async fn list_bans(
     Ok((rows, total))
 }
 
-/// The privileges a privilege ban takes away; `None` for a full ban.
-pub async fn banned_privileges(
+/// The privileges each of `ban_ids` takes away (empty for a full ban), in one statement.
+pub async fn banned_privileges_of(
     db: &impl ConnectionTrait,
-    ban: &ban::Model,
-) -> ApiResult<Option<Vec<String>>> {
-    if !ban.privilege_ban {
-        return Ok(None);
-    }
-    let ids: Vec<i32> = ban_privilege::Entity::find()
-        .filter(ban_privilege::Column::BanId.eq(ban.id))
-        .select_only()
-        .column(ban_privilege::Column::PrivilegeId)
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(Some(
-        privilege::Entity::find()
-            .filter(privilege::Column::Id.is_in(ids))
-            .order_by_asc(privilege::Column::Privilege)
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|p| p.privilege)
-            .collect(),
-    ))
+    ban_ids: &[i32],
+) -> ApiResult<HashMap<i32, Vec<String>>> {
+    let sql = |list: &str| {
+        format!(
+            "SELECT bp.ban_id, p.privilege FROM ban_privileges bp
+               JOIN privileges p ON p.id = bp.privilege_id
+              WHERE bp.ban_id IN ({list}) ORDER BY p.privilege"
+        )
+    };
+    Ok(grouped(db, ban_ids, sql, ("ban_id", "privilege")).await?)
 }
 
 #[cfg(test)]

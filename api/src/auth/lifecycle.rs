@@ -23,6 +23,7 @@ use super::{
     viewer::Viewer,
 };
 use crate::{
+    bus::Change,
     context::AppContext,
     error::{ApiError, ApiResult},
     mail,
@@ -228,6 +229,7 @@ pub async fn reset_password(ctx: &AppContext, token: &str, new_password: &str) -
     super::account::set_password(&txn, ctx.settings.bcrypt_cost, account, &new).await?;
     session::revoke_all(&txn, user_id).await?;
     txn.commit().await?;
+    ctx.bus.publish(Change::Access { user_id }).await;
     Ok(())
 }
 
@@ -256,6 +258,7 @@ pub async fn deactivate(ctx: &AppContext, token: &str) -> ApiResult<()> {
     inactive.update(&txn).await?;
     session::revoke_all(&txn, user_id).await?;
     txn.commit().await?;
+    ctx.bus.publish(Change::Access { user_id }).await;
     Ok(())
 }
 
@@ -351,5 +354,6 @@ pub async fn delete_account(ctx: &AppContext, viewer: &Viewer, password: String)
     deleted.update(&txn).await?;
     session::revoke_all(&txn, user_id).await?;
     txn.commit().await?;
+    ctx.bus.publish(Change::Access { user_id }).await;
     Ok(())
 }

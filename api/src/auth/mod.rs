@@ -1,5 +1,6 @@
 //! Accounts and access: registration, sessions, the viewer, roles and privileges, bans.
 
+pub mod access;
 pub mod account;
 pub mod bans;
 pub mod graphql;
@@ -14,6 +15,8 @@ pub mod totp;
 pub mod viewer;
 
 use arena_entity::auth::{role, user, user_role};
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
 use chrono::Utc;
 use ipnet::IpNet;
 use sea_orm::{
@@ -45,6 +48,10 @@ pub struct AuthState {
     pub limits: AuthLimits,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// What each sign-in may do, cached.
+    pub access: Arc<access::AccessCache>,
+    /// Address bans in force, in memory.
+    pub address_bans: Arc<access::AddressBans>,
 }
 
 impl AuthState {
@@ -55,10 +62,13 @@ impl AuthState {
             .iter()
             .filter_map(|p| crate::settings::parse_proxy(p))
             .collect();
+        let cache_ttl = Duration::from_secs(settings.viewer_cache_seconds);
         Ok(Self {
             keys: TokenKeys::load(db, settings.jwt_secret.as_ref()).await?,
             limits: AuthLimits::new(settings.auth_rate_per_minute),
             trusted_proxies,
+            access: Arc::new(access::AccessCache::new(cache_ttl)),
+            address_bans: Arc::new(access::AddressBans::new(cache_ttl)),
         })
     }
 }
@@ -224,6 +234,21 @@ pub async fn find_user(db: &impl ConnectionTrait, id: Uuid) -> ApiResult<Option<
         .filter(user::Column::DeletedAt.is_null())
         .one(db)
         .await?)
+}
+
+/// Live accounts by id, in one statement.
+pub async fn find_users(
+    db: &impl ConnectionTrait,
+    ids: &[Uuid],
+) -> ApiResult<HashMap<Uuid, user::Model>> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Id.is_in(ids.iter().copied()))
+        .filter(user::Column::DeletedAt.is_null())
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|user| (user.id, user))
+        .collect())
 }
 
 /// The caller's own account.

@@ -1,7 +1,7 @@
 //! The role tree and privilege grants. Every change needs `role.manage`, nobody hands out a
 //! privilege they do not hold themselves, and each change is audited in its transaction.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use arena_entity::auth::{privilege, role, role_privilege, user_privilege, user_role};
 use chrono::Utc;
@@ -15,7 +15,9 @@ use uuid::Uuid;
 use super::{MEMBER_ROLE, session, viewer::Viewer};
 use crate::{
     audit::{self, Entry},
+    bus::Change,
     context::AppContext,
+    db::grouped,
     error::{ApiError, ApiResult},
 };
 
@@ -266,7 +268,9 @@ pub async fn move_role(
     let details = json!({ "fromParentId": current.parent_id, "toParentId": parent_id });
     let mut moved: role::ActiveModel = current.into();
     moved.parent_id = Set(parent_id);
-    update_role(txn, actor, moved, "role.move", reason, details).await
+    let saved = update_role(txn, actor, moved, "role.move", reason, details).await?;
+    ctx.bus.publish(Change::AccessAll).await;
+    Ok(saved)
 }
 
 /// Deletes a role with no children; its holders lose it.
@@ -303,6 +307,7 @@ pub async fn delete_role(
     )
     .await?;
     txn.commit().await?;
+    ctx.bus.publish(Change::AccessAll).await;
     Ok(())
 }
 
@@ -406,6 +411,11 @@ pub async fn set_privilege(
     )
     .await?;
     txn.commit().await?;
+    let change = match grantee {
+        Grantee::Role(_) => Change::AccessAll,
+        Grantee::User(user_id) => Change::Access { user_id },
+    };
+    ctx.bus.publish(change).await;
     Ok(())
 }
 
@@ -453,20 +463,30 @@ pub async fn set_user_role(
     )
     .await?;
     txn.commit().await?;
+    ctx.bus.publish(Change::Access { user_id }).await;
     Ok(())
 }
 
 /// The roles assigned to a user directly.
 pub async fn user_roles(db: &impl ConnectionTrait, user_id: Uuid) -> ApiResult<Vec<String>> {
-    let ids = super::viewer::assigned_role_ids(db, user_id).await?;
-    Ok(role::Entity::find()
-        .filter(role::Column::Id.is_in(ids))
-        .order_by_asc(role::Column::Id)
-        .all(db)
+    Ok(roles_of(db, &[user_id])
         .await?
-        .into_iter()
-        .map(|r| r.role)
-        .collect())
+        .remove(&user_id)
+        .unwrap_or_default())
+}
+
+/// [`user_roles`] of many users, in one statement.
+pub async fn roles_of(
+    db: &impl ConnectionTrait,
+    user_ids: &[Uuid],
+) -> ApiResult<HashMap<Uuid, Vec<String>>> {
+    let sql = |list: &str| {
+        format!(
+            "SELECT ur.user_id, r.role FROM user_roles ur JOIN roles r ON r.id = ur.role_id
+              WHERE ur.user_id IN ({list}) ORDER BY r.id"
+        )
+    };
+    Ok(grouped(db, user_ids, sql, ("user_id", "role")).await?)
 }
 
 /// Ends every sign-in of another user. Needs `user.logout`.
@@ -493,6 +513,7 @@ pub async fn logout_user(
     )
     .await?;
     txn.commit().await?;
+    ctx.bus.publish(Change::Access { user_id }).await;
     Ok(revoked)
 }
 

@@ -14,11 +14,12 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    password,
+    AuthState, access, password,
     tokens::{self, REFRESH_TTL},
-    viewer::{Viewer, active_bans},
+    viewer::Viewer,
 };
 use crate::{
+    bus::Change,
     context::AppContext,
     error::{ApiError, ApiResult},
 };
@@ -86,7 +87,7 @@ pub async fn login(
         _ => return Err(ApiError::Unauthenticated(WRONG_CREDENTIALS)),
     };
     // Ban state is told only to whoever knows the password.
-    refuse_if_account_banned(&ctx.db, account.id, viewer).await?;
+    refuse_if_account_banned(&ctx.db, &ctx.auth, account.id, viewer).await?;
     if !account.activated {
         return Err(ApiError::Forbidden);
     }
@@ -104,14 +105,13 @@ pub async fn login(
 /// Refuses an account under a full ban (on it or on the caller's address).
 async fn refuse_if_account_banned(
     db: &impl ConnectionTrait,
+    auth: &AuthState,
     user_id: Uuid,
     viewer: &Viewer,
 ) -> ApiResult<()> {
-    match active_bans(db, Some(user_id), viewer.ip)
-        .await?
-        .into_iter()
-        .find(|ban| ban.privileges.is_none())
-    {
+    let mut bans = auth.address_bans.covering(db, viewer.ip).await?;
+    bans.extend(access::account_bans(db, user_id).await?);
+    match bans.into_iter().find(|ban| ban.privileges.is_none()) {
         Some(ban) => Err(ApiError::Banned {
             reason: ban.reason,
             until: ban.until,
@@ -198,6 +198,11 @@ pub async fn refresh(ctx: &AppContext, viewer: &Viewer, presented: &str) -> ApiR
     if !claimed {
         txn.rollback().await?;
         revoke_series(&ctx.db, series).await?;
+        ctx.bus
+            .publish(Change::Access {
+                user_id: token.user_id,
+            })
+            .await;
         tracing::warn!(user = %token.user_id, %series, "refresh token reused; series revoked");
         return Err(ApiError::Unauthenticated(
             "the refresh token was already used; every token of this sign-in is revoked",
@@ -209,7 +214,7 @@ pub async fn refresh(ctx: &AppContext, viewer: &Viewer, presented: &str) -> ApiR
         .one(&txn)
         .await?
         .ok_or(ApiError::Unauthenticated("the account is no longer active"))?;
-    refuse_if_account_banned(&txn, account.id, viewer).await?;
+    refuse_if_account_banned(&txn, &ctx.auth, account.id, viewer).await?;
     let session = start_series(ctx, &txn, account, series, Some(token.id)).await?;
     txn.commit().await?;
     Ok(session)
@@ -242,6 +247,7 @@ pub async fn revoke_all(db: &impl ConnectionTrait, user_id: Uuid) -> ApiResult<u
 pub async fn logout(ctx: &AppContext, viewer: &Viewer) -> ApiResult<()> {
     let me = viewer.require_user()?;
     revoke_series(&ctx.db, me.series).await?;
+    ctx.bus.publish(Change::Access { user_id: me.id }).await;
     Ok(())
 }
 
@@ -249,6 +255,7 @@ pub async fn logout(ctx: &AppContext, viewer: &Viewer) -> ApiResult<()> {
 pub async fn logout_everywhere(ctx: &AppContext, viewer: &Viewer) -> ApiResult<()> {
     let me = viewer.require_user()?;
     revoke_all(&ctx.db, me.id).await?;
+    ctx.bus.publish(Change::Access { user_id: me.id }).await;
     Ok(())
 }
 

@@ -7,7 +7,7 @@ use chrono::{Duration, Utc};
 use rand::Rng;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    QueryFilter, sea_query::Expr,
+    QueryFilter, QuerySelect, sea_query::Expr,
 };
 use totp_rs::{Builder, Secret, Totp};
 use uuid::Uuid;
@@ -54,6 +54,25 @@ async fn enrolled(
         .filter(user_token::Column::RevokedAt.is_null())
         .one(db)
         .await?)
+}
+
+/// Which of `user_ids` sign in with a second factor, in one statement.
+pub async fn two_factor_of(
+    db: &impl ConnectionTrait,
+    user_ids: &[Uuid],
+) -> ApiResult<std::collections::HashSet<Uuid>> {
+    Ok(user_token::Entity::find()
+        .filter(user_token::Column::UserId.is_in(user_ids.iter().copied()))
+        .filter(user_token::Column::TokenType.eq(TokenType::Totp))
+        .filter(user_token::Column::UsedAt.is_not_null())
+        .filter(user_token::Column::RevokedAt.is_null())
+        .select_only()
+        .column(user_token::Column::UserId)
+        .into_tuple::<Uuid>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect())
 }
 
 /// Whether the user signs in with a second factor.

@@ -2,24 +2,24 @@
 //! then handed to every service, which refuses what the viewer may not do.
 
 use std::{
-    collections::{BTreeSet, HashMap, HashSet},
+    collections::{BTreeSet, HashMap},
     net::IpAddr,
+    sync::{Arc, Mutex},
 };
 
-use arena_entity::auth::{
-    ban, ban_privilege, privilege, role, role_privilege, user, user_privilege, user_role,
-    user_token::{self, TokenType},
-};
 use axum::http::HeaderMap;
 use chrono::{DateTime, Utc};
 use ipnet::IpNet;
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
-};
+use sea_orm::{ConnectionTrait, DbErr};
+use tokio::sync::Notify;
 use uuid::Uuid;
 
-use super::tokens::TokenKeys;
-use crate::error::{ApiError, ApiResult};
+use super::AuthState;
+use crate::{
+    context::AppContext,
+    db::grouped,
+    error::{ApiError, ApiResult},
+};
 
 /// A signed-in caller.
 #[derive(Debug, Clone)]
@@ -30,6 +30,8 @@ pub struct SignedIn {
     pub series: Uuid,
     /// Effective privileges: direct ones plus every role's and its ancestors'.
     pub privileges: BTreeSet<String>,
+    /// When the access token expires.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// A ban in force on the caller's account or address.
@@ -104,15 +106,108 @@ impl Viewer {
 
     /// Refuses when a full ban applies, or a privilege ban covers `privilege`.
     pub fn refuse_if_banned(&self, privilege: Option<&str>) -> ApiResult<()> {
+        let now = Utc::now();
         let hit = self
             .bans
             .iter()
+            .filter(|ban| ban.until.is_none_or(|until| until > now))
             .find(|ban| match (&ban.privileges, privilege) {
                 (None, _) => true,
                 (Some(banned), Some(wanted)) => banned.contains(wanted),
                 (Some(_), None) => false,
             });
         hit.map_or(Ok(()), |ban| Err(ban.error()))
+    }
+}
+
+/// Who holds a websocket: its address and the access token it presented last, so each event
+/// of a subscription can check its caller again as a request would. A `ping` carrying a
+/// fresh token for the same account replaces the token before the old one expires.
+#[derive(Clone)]
+pub struct SocketCaller {
+    ip: IpAddr,
+    token: Arc<Mutex<PresentedToken>>,
+    renewed: Arc<Notify>,
+}
+
+#[derive(Default)]
+struct PresentedToken {
+    token: Option<String>,
+    user_id: Option<Uuid>,
+    expires_at: Option<DateTime<Utc>>,
+}
+
+impl SocketCaller {
+    /// A caller at `ip` that has presented no token yet.
+    pub fn new(ip: IpAddr) -> Self {
+        Self {
+            ip,
+            token: Arc::default(),
+            renewed: Arc::default(),
+        }
+    }
+
+    fn presented(&self) -> std::sync::MutexGuard<'_, PresentedToken> {
+        self.token
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Takes `token` as the connection's credentials; `user` is who it signed in, if anyone.
+    pub fn replace_token(&self, token: Option<String>, user: Option<&SignedIn>) {
+        *self.presented() = PresentedToken {
+            token,
+            user_id: user.map(|u| u.id),
+            expires_at: user.and_then(|u| u.expires_at),
+        };
+        self.renewed.notify_waiters();
+    }
+
+    /// Takes a fresh access token of the same account.
+    pub fn reauthenticate(&self, ctx: &AppContext, token: String) -> ApiResult<()> {
+        let claims = ctx
+            .auth
+            .keys
+            .verify_access(&token)
+            .map_err(ApiError::Unauthenticated)?;
+        let mut presented = self.presented();
+        if presented.user_id.is_some_and(|id| id != claims.sub) {
+            return Err(ApiError::Forbidden);
+        }
+        *presented = PresentedToken {
+            token: Some(token),
+            user_id: Some(claims.sub),
+            expires_at: DateTime::from_timestamp(claims.exp, 0),
+        };
+        drop(presented);
+        self.renewed.notify_waiters();
+        Ok(())
+    }
+
+    /// Resolves once the presented token has expired and no fresh one replaced it.
+    pub async fn expired(&self) {
+        loop {
+            let renewed = self.renewed.notified();
+            let Some(at) = self.presented().expires_at else {
+                renewed.await;
+                continue;
+            };
+            let left = (at - Utc::now()).to_std().unwrap_or_default();
+            tokio::select! {
+                () = renewed => {}
+                () = tokio::time::sleep(left) => {
+                    if self.presented().expires_at.is_some_and(|now_at| now_at <= Utc::now()) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The caller now, through the same cached path as a request.
+    pub async fn viewer(&self, ctx: &AppContext) -> ApiResult<Viewer> {
+        let token = self.presented().token.clone();
+        resolve(&ctx.db, &ctx.auth, token.as_deref(), self.ip).await
     }
 }
 
@@ -143,23 +238,33 @@ pub fn bearer(value: &str) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// Resolves the caller: checks the token, that its sign-in is still alive and the account
-/// usable, loads effective privileges, and the bans on the account or address.
+/// Resolves the caller: checks the token, then (through the access cache: one statement on
+/// a miss) that its sign-in is alive and the account usable, with its privileges and bans;
+/// bans on the address come from the in-memory set.
 pub async fn resolve(
     db: &impl ConnectionTrait,
-    keys: &TokenKeys,
+    auth: &AuthState,
     token: Option<&str>,
     ip: IpAddr,
 ) -> ApiResult<Viewer> {
-    let (user, token_problem) = match token.map(|t| keys.verify_access(t)) {
+    let mut bans = auth.address_bans.covering(db, ip).await?;
+    let (user, token_problem) = match token.map(|t| auth.keys.verify_access(t)) {
         None => (None, None),
         Some(Err(problem)) => (None, Some(problem)),
-        Some(Ok(claims)) => match signed_in(db, claims.sub, claims.sid).await? {
-            Some(user) => (Some(user), None),
+        Some(Ok(claims)) => match auth.access.get(db, claims.sub, claims.sid).await? {
+            Some(access) => {
+                bans.extend(access.bans.iter().cloned());
+                let user = SignedIn {
+                    id: claims.sub,
+                    series: claims.sid,
+                    privileges: access.privileges.clone(),
+                    expires_at: DateTime::from_timestamp(claims.exp, 0),
+                };
+                (Some(user), None)
+            }
             None => (None, Some("the session has ended; sign in again")),
         },
     };
-    let bans = active_bans(db, user.as_ref().map(|u| u.id), ip).await?;
     Ok(Viewer {
         ip,
         user,
@@ -168,180 +273,56 @@ pub async fn resolve(
     })
 }
 
-async fn signed_in(
-    db: &impl ConnectionTrait,
-    id: Uuid,
-    series: Uuid,
-) -> Result<Option<SignedIn>, DbErr> {
-    let alive = user_token::Entity::find()
-        .filter(user_token::Column::Series.eq(series))
-        .filter(user_token::Column::UserId.eq(id))
-        .filter(user_token::Column::TokenType.eq(TokenType::Refresh))
-        .filter(user_token::Column::RevokedAt.is_null())
-        .select_only()
-        .column(user_token::Column::Id)
-        .into_tuple::<i64>()
-        .one(db)
-        .await?
-        .is_some();
-    if !alive {
-        return Ok(None);
-    }
-    let usable = user::Entity::find_by_id(id)
-        .filter(user::Column::DeletedAt.is_null())
-        .filter(user::Column::Activated.eq(true))
-        .one(db)
-        .await?
-        .is_some();
-    if !usable {
-        return Ok(None);
-    }
-    Ok(Some(SignedIn {
-        id,
-        series,
-        privileges: effective_privileges(db, id).await?,
-    }))
-}
-
 /// The privileges `user_id` holds: direct grants, plus each assigned role's and all of its
 /// ancestors'.
 pub async fn effective_privileges(
     db: &impl ConnectionTrait,
     user_id: Uuid,
 ) -> Result<BTreeSet<String>, DbErr> {
-    let parents: HashMap<i32, Option<i32>> = role::Entity::find()
-        .select_only()
-        .columns([role::Column::Id, role::Column::ParentId])
-        .into_tuple::<(i32, Option<i32>)>()
-        .all(db)
+    Ok(effective_privileges_of(db, &[user_id])
         .await?
-        .into_iter()
-        .collect();
-    let assigned = assigned_role_ids(db, user_id).await?;
-    let mut roles = HashSet::new();
-    for start in assigned {
-        let mut next = Some(start);
-        // `insert` is false on a role already seen, which also ends a (forbidden) cycle.
-        while let Some(id) = next.filter(|id| roles.insert(*id)) {
-            next = parents.get(&id).copied().flatten();
-        }
-    }
-    let mut ids: Vec<i32> = role_privilege::Entity::find()
-        .filter(role_privilege::Column::RoleId.is_in(roles))
-        .select_only()
-        .column(role_privilege::Column::PrivilegeId)
-        .into_tuple()
-        .all(db)
-        .await?;
-    ids.extend(
-        user_privilege::Entity::find()
-            .filter(user_privilege::Column::UserId.eq(user_id))
-            .select_only()
-            .column(user_privilege::Column::PrivilegeId)
-            .into_tuple::<i32>()
-            .all(db)
-            .await?,
-    );
-    privilege_names(db, ids).await
+        .remove(&user_id)
+        .unwrap_or_default())
 }
 
-/// The roles assigned to `user_id` directly.
-pub async fn assigned_role_ids(
+/// [`effective_privileges`] of many users, in one statement.
+pub async fn effective_privileges_of(
     db: &impl ConnectionTrait,
-    user_id: Uuid,
-) -> Result<Vec<i32>, DbErr> {
-    user_role::Entity::find()
-        .filter(user_role::Column::UserId.eq(user_id))
-        .select_only()
-        .column(user_role::Column::RoleId)
-        .into_tuple()
-        .all(db)
-        .await
-}
-
-async fn privilege_names(
-    db: &impl ConnectionTrait,
-    ids: Vec<i32>,
-) -> Result<BTreeSet<String>, DbErr> {
-    if ids.is_empty() {
-        return Ok(BTreeSet::new());
-    }
-    Ok(privilege::Entity::find()
-        .filter(privilege::Column::Id.is_in(ids))
-        .select_only()
-        .column(privilege::Column::Privilege)
-        .into_tuple::<String>()
-        .all(db)
-        .await?
+    user_ids: &[Uuid],
+) -> Result<HashMap<Uuid, BTreeSet<String>>, DbErr> {
+    let sql = |list: &str| {
+        format!(
+            "WITH RECURSIVE held(user_id, role_id) AS (
+                 SELECT ur.user_id, ur.role_id FROM user_roles ur WHERE ur.user_id IN ({list})
+                 UNION
+                 SELECT h.user_id, r.parent_id FROM roles r JOIN held h ON r.id = h.role_id
+                  WHERE r.parent_id IS NOT NULL
+             )
+             SELECT h.user_id, p.privilege FROM held h
+               JOIN role_privileges rp ON rp.role_id = h.role_id
+               JOIN privileges p ON p.id = rp.privilege_id
+             UNION
+             SELECT up.user_id, p.privilege FROM user_privileges up
+               JOIN privileges p ON p.id = up.privilege_id
+              WHERE up.user_id IN ({list})"
+        )
+    };
+    let held: HashMap<Uuid, Vec<String>> =
+        grouped(db, user_ids, sql, ("user_id", "privilege")).await?;
+    Ok(held
         .into_iter()
+        .map(|(id, names)| (id, names.into_iter().collect()))
         .collect())
 }
 
 /// Whether a ban's address (with its prefix length) covers `ip`.
 pub fn ban_covers(ban_ip: &str, cidr: Option<i16>, ip: IpAddr) -> bool {
-    let Ok(base) = ban_ip.parse::<IpAddr>() else {
-        return false;
-    };
-    let full = if base.is_ipv4() { 32 } else { 128 };
-    let prefix = cidr.and_then(|c| u8::try_from(c).ok()).unwrap_or(full);
     // A v4 client seen through a v6 socket is compared as v4.
     let ip = match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
     };
-    IpNet::new(base, prefix).is_ok_and(|net| net.contains(&ip))
-}
-
-/// Bans in force now on `user_id` or covering `ip`.
-pub async fn active_bans(
-    db: &impl ConnectionTrait,
-    user_id: Option<Uuid>,
-    ip: IpAddr,
-) -> Result<Vec<ActiveBan>, DbErr> {
-    let now = Utc::now();
-    let mut whom = Condition::any().add(ban::Column::Ip.is_not_null());
-    if let Some(user_id) = user_id {
-        whom = whom.add(ban::Column::UserId.eq(user_id));
-    }
-    let rows = ban::Entity::find()
-        .filter(ban::Column::LiftedAt.is_null())
-        .filter(
-            Condition::any()
-                .add(ban::Column::ExpiresAt.is_null())
-                .add(ban::Column::ExpiresAt.gt(now)),
-        )
-        .filter(whom)
-        .all(db)
-        .await?;
-    let applying: Vec<ban::Model> = rows
-        .into_iter()
-        .filter(|ban| match &ban.ip {
-            Some(ban_ip) => ban_covers(ban_ip, ban.cidr, ip),
-            None => ban.user_id.is_some() && ban.user_id == user_id,
-        })
-        .collect();
-    let mut bans = Vec::with_capacity(applying.len());
-    for ban in applying {
-        let privileges = if ban.privilege_ban {
-            let ids = ban_privilege::Entity::find()
-                .filter(ban_privilege::Column::BanId.eq(ban.id))
-                .select_only()
-                .column(ban_privilege::Column::PrivilegeId)
-                .into_tuple::<i32>()
-                .all(db)
-                .await?;
-            Some(privilege_names(db, ids).await?)
-        } else {
-            None
-        };
-        bans.push(ActiveBan {
-            id: ban.id,
-            reason: ban.reason,
-            until: ban.expires_at,
-            privileges,
-        });
-    }
-    Ok(bans)
+    super::access::network(ban_ip, cidr).is_some_and(|net| net.contains(&ip))
 }
 
 #[cfg(test)]

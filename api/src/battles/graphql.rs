@@ -1,25 +1,47 @@
 //! GraphQL surface of the `battles` domain.
 
-use std::time::Duration;
-
 use arena_entity::battles::{
-    crawl_run, crawl_sample, crawl_worker, daily_diff, daily_total, player,
+    crawl_run, crawl_run::RunStatus, crawl_sample, crawl_worker, daily_diff, daily_total, player,
 };
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject, Subscription};
 use chrono::{DateTime, NaiveDate, Utc};
 use futures_util::Stream;
 
-use super::{Counter, PlayerFilter, PlayerOrder};
+use super::{CRAWLER_READ, Counter, PlayerFilter, PlayerOrder};
 use crate::{
-    context::AppContext,
     error::ApiError,
     graphql::{
         app,
         guards::Privilege,
-        pagination::{IdConnection, MAX_PAGE, OffsetConnection, OffsetWindow, Window},
+        live, load,
+        loaders::{HistoryOf, SamplesOf, WorkersOf},
+        pagination::{
+            IdConnection, KeyConnection, Keyset, MAX_PAGE, OffsetConnection, OffsetWindow, Window,
+        },
         viewer,
     },
 };
+
+/// Where a crawl run stands.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum CrawlRunStatus {
+    /// Batches are being fetched.
+    Running,
+    /// Every batch is written; growth and export are under way.
+    Finishing,
+    /// Done.
+    Completed,
+}
+
+impl From<RunStatus> for CrawlRunStatus {
+    fn from(status: RunStatus) -> Self {
+        match status {
+            RunStatus::Running => Self::Running,
+            RunStatus::Finishing => Self::Finishing,
+            RunStatus::Completed => Self::Completed,
+        }
+    }
+}
 
 /// A counter of `statistics.all`, or a record kept on the player.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -272,7 +294,14 @@ impl BattlePlayer {
         first: Option<i32>,
     ) -> async_graphql::Result<Vec<BattleDay>> {
         let limit = page_size(first)?;
-        let days = super::history(&app(ctx).db, self.0.id, from, to, limit).await?;
+        super::check_range(from, to)?;
+        let key = HistoryOf {
+            player_id: self.0.id,
+            from,
+            to,
+            limit,
+        };
+        let days = load(ctx).load_one(key).await?.unwrap_or_default();
         Ok(days
             .into_iter()
             .map(|day| BattleDay {
@@ -393,7 +422,7 @@ impl BattlesQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> async_graphql::Result<OffsetConnection<BattlePlayer>> {
+    ) -> async_graphql::Result<KeyConnection<BattlePlayer>> {
         let filter = filter.unwrap_or_default();
         if let Some(prefix) = &filter.nickname_prefix
             && prefix.chars().count() > 64
@@ -407,15 +436,16 @@ impl BattlesQuery {
             active_until: filter.active_until,
             min_battles: filter.min_battles,
         };
-        let (rows, window) = super::players(
-            &app(ctx).db,
-            &filter,
-            order_by.into(),
-            !ascending,
-            |total| OffsetWindow::parse(after, before, first, last, total),
-        )
-        .await?;
-        Ok(window.page(rows, BattlePlayer))
+        let order: PlayerOrder = order_by.into();
+        let keyset = Keyset::parse(after, before, first, last)?;
+        let (rows, total, keyset) =
+            super::players(&app(ctx).db, &filter, order, !ascending, keyset).await?;
+        Ok(keyset.page(
+            rows,
+            total,
+            |row| super::player_cursor(row, order),
+            BattlePlayer,
+        ))
     }
 
     /// Active players, battles, wins and damage per day and platform over `from..=to`
@@ -601,9 +631,9 @@ impl CrawlRun {
     async fn day(&self) -> NaiveDate {
         self.0.day
     }
-    /// `running`, `finishing` or `completed`.
-    async fn status(&self) -> &str {
-        &self.0.status
+    /// Where the run stands.
+    async fn status(&self) -> CrawlRunStatus {
+        self.0.status.into()
     }
     async fn started_at(&self) -> DateTime<Utc> {
         self.0.started_at
@@ -654,8 +684,12 @@ impl CrawlRun {
     }
     /// The run's worker connections (up to 200), newest first.
     async fn workers(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<CrawlWorker>> {
-        let rows = super::run_workers(&app(ctx).db, self.0.id).await?;
-        Ok(rows.into_iter().map(CrawlWorker).collect())
+        let rows = load(ctx).load_one(WorkersOf(self.0.id)).await?;
+        Ok(rows
+            .unwrap_or_default()
+            .into_iter()
+            .map(CrawlWorker)
+            .collect())
     }
     /// The latest progress samples (one per two seconds), oldest first; at most 500.
     async fn samples(
@@ -666,7 +700,11 @@ impl CrawlRun {
         let last = u64::try_from(last)
             .map_err(|_| ApiError::bad_input("last", "a count is not negative"))?
             .min(500);
-        let rows = super::run_samples(&app(ctx).db, self.0.id, last).await?;
+        let key = SamplesOf {
+            run_id: self.0.id,
+            last,
+        };
+        let rows = load(ctx).load_one(key).await?.unwrap_or_default();
         Ok(rows.into_iter().map(CrawlSample::from).collect())
     }
 }
@@ -687,13 +725,11 @@ impl BattlesSubscription {
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<CrawlRun>>> {
         use futures_util::StreamExt;
         let id = parse_run_id(&run_id)?;
-        let ctx: &AppContext = app(ctx);
-        Ok(super::progress(
-            ctx.db.clone(),
-            id,
-            Duration::from_millis(500),
-            ctx.shutdown.clone(),
-        )
-        .map(|run| run.map(CrawlRun).map_err(Into::into)))
+        let runs = super::progress(app(ctx), id).map(|run| run.map(CrawlRun).map_err(Into::into));
+        Ok(live(
+            ctx,
+            |v| v.require_privilege(CRAWLER_READ).map(drop),
+            runs,
+        ))
     }
 }

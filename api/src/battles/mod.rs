@@ -4,24 +4,37 @@
 
 pub mod graphql;
 
-use std::time::Duration;
+use std::{
+    collections::{BTreeMap, HashMap},
+    str::FromStr,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
 
 use arena_entity::battles::{
-    crawl_run, crawl_sample, crawl_worker, daily_diff, daily_total, player,
+    crawl_run::{self, RunStatus},
+    crawl_sample, crawl_worker, daily_diff, daily_total, player,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use futures_util::{Stream, StreamExt};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, FromQueryResult, Order,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, FromQueryResult, ModelTrait, Order,
+    QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Alias, Expr, ExprTrait, Func, LikeExpr, SimpleExpr},
 };
-use tokio_util::sync::CancellationToken;
 
 use crate::{
     auth::viewer::Viewer,
+    bus::{Change, Listener, Received},
+    context::AppContext,
+    db::{placeholders, raw},
     error::{ApiError, ApiResult},
-    graphql::pagination::{OffsetWindow, Window},
+    graphql::pagination::{
+        KeyCursor, KeyOrder, Keyset, OffsetWindow, SortKey, TotalCount, Window, fetch_keyset,
+    },
 };
 
 /// The privilege that shows crawl runs.
@@ -108,6 +121,7 @@ pub async fn player_by_nickname(
 }
 
 /// One day of a player's history.
+#[derive(Debug, Clone)]
 pub struct HistoryDay {
     /// The day.
     pub day: NaiveDate,
@@ -117,44 +131,49 @@ pub struct HistoryDay {
     pub diff: Option<daily_diff::Model>,
 }
 
-/// A player's days with changes in `from..=to`, newest first, at most `limit`.
-pub async fn history(
+/// Each of `player_ids`' days with changes in `from..=to`, newest first, at most `limit`
+/// each: two statements for any number of players.
+pub async fn histories(
     db: &DatabaseConnection,
-    player_id: i64,
+    player_ids: &[i64],
     from: NaiveDate,
     to: NaiveDate,
     limit: u64,
-) -> ApiResult<Vec<HistoryDay>> {
+) -> ApiResult<HashMap<i64, Vec<HistoryDay>>> {
     check_range(from, to)?;
+    let ids = player_ids.iter().copied();
     let totals = daily_total::Entity::find()
-        .filter(daily_total::Column::PlayerId.eq(player_id))
+        .filter(daily_total::Column::PlayerId.is_in(ids.clone()))
         .filter(daily_total::Column::Day.between(from, to))
         .order_by_desc(daily_total::Column::Day)
-        .limit(limit)
         .all(db)
         .await?;
     let diffs = daily_diff::Entity::find()
-        .filter(daily_diff::Column::PlayerId.eq(player_id))
+        .filter(daily_diff::Column::PlayerId.is_in(ids))
         .filter(daily_diff::Column::Day.between(from, to))
         .order_by_desc(daily_diff::Column::Day)
-        .limit(limit)
         .all(db)
         .await?;
-    let mut days: Vec<NaiveDate> = totals
-        .iter()
-        .map(|t| t.day)
-        .chain(diffs.iter().map(|d| d.day))
-        .collect();
-    days.sort_unstable_by(|a, b| b.cmp(a));
-    days.dedup();
-    days.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let mut days: HashMap<i64, BTreeMap<NaiveDate, HistoryDay>> = HashMap::new();
+    let blank = |day| HistoryDay {
+        day,
+        total: None,
+        diff: None,
+    };
+    for total in totals {
+        let (player_id, on) = (total.player_id, total.day);
+        let entry = days.entry(player_id).or_default().entry(on);
+        entry.or_insert_with(|| blank(on)).total = Some(total);
+    }
+    for diff in diffs {
+        let (player_id, on) = (diff.player_id, diff.day);
+        let entry = days.entry(player_id).or_default().entry(on);
+        entry.or_insert_with(|| blank(on)).diff = Some(diff);
+    }
+    let keep = usize::try_from(limit).unwrap_or(usize::MAX);
     Ok(days
         .into_iter()
-        .map(|day| HistoryDay {
-            day,
-            total: totals.iter().find(|t| t.day == day).cloned(),
-            diff: diffs.iter().find(|d| d.day == day).cloned(),
-        })
+        .map(|(player_id, days)| (player_id, days.into_values().rev().take(keep).collect()))
         .collect())
 }
 
@@ -162,14 +181,15 @@ fn win_rate() -> SimpleExpr {
     Expr::cust("CAST(wins AS DOUBLE PRECISION) / NULLIF(battles, 0)")
 }
 
-/// Players matching `filter`, ordered, one page.
+/// Players matching `filter`, ordered, one keyset page: any page reads about as many index
+/// entries as it holds, and the count waits until a client asks for it.
 pub async fn players(
     db: &DatabaseConnection,
     filter: &PlayerFilter,
     order: PlayerOrder,
     descending: bool,
-    page: impl FnOnce(u64) -> ApiResult<OffsetWindow>,
-) -> ApiResult<(Vec<player::Model>, OffsetWindow)> {
+    keyset: Keyset,
+) -> ApiResult<(Vec<player::Model>, TotalCount, Keyset)> {
     let mut condition = Condition::all();
     if let Some(platform) = &filter.platform {
         condition = condition.add(player::Column::Platform.eq(platform.as_str()));
@@ -203,23 +223,47 @@ pub async fn players(
         condition = condition.add(player::Column::Battles.gte(min_battles));
     }
     let query = player::Entity::find().filter(condition);
-    let total = query.clone().count(db).await?;
-    let window = page(total)?;
-    let direction = if descending { Order::Desc } else { Order::Asc };
-    let query = match order {
-        PlayerOrder::Counter(counter) => {
-            query.order_by(Expr::col(Alias::new(counter.column())), direction.clone())
-        }
-        PlayerOrder::WinRate => query.order_by(win_rate(), direction.clone()),
-        PlayerOrder::Id => query,
+    let total = TotalCount::of(db, query.clone());
+    let key_order = KeyOrder {
+        key: match order {
+            PlayerOrder::Counter(counter) => {
+                Some((Expr::col(Alias::new(counter.column())), |k: &SortKey| {
+                    matches!(k, SortKey::Int(_))
+                }))
+            }
+            PlayerOrder::WinRate => {
+                Some((win_rate(), |k: &SortKey| matches!(k, SortKey::Float(_))))
+            }
+            PlayerOrder::Id => None,
+        },
+        id: Expr::col((player::Entity, player::Column::Id)),
+        descending,
     };
-    let rows = query
-        .order_by(player::Column::Id, direction)
-        .offset(window.offset)
-        .limit(window.limit)
-        .all(db)
-        .await?;
-    Ok((rows, window))
+    let rows = fetch_keyset(db, &keyset, query, &key_order).await?;
+    Ok((rows, total, keyset))
+}
+
+/// Where `player` stands in `order`, as a cursor.
+pub fn player_cursor(player: &player::Model, order: PlayerOrder) -> KeyCursor {
+    let key = match order {
+        PlayerOrder::Counter(counter) => {
+            let value = player::Column::from_str(counter.column())
+                .ok()
+                .map(|column| player.get(column));
+            Some(SortKey::Int(match value {
+                Some(sea_orm::Value::BigInt(Some(v))) => v,
+                Some(sea_orm::Value::Int(Some(v))) => i64::from(v),
+                _ => 0,
+            }))
+        }
+        // The same division the database makes, so the cursor compares equal to the row.
+        PlayerOrder::WinRate => Some(SortKey::Float(player.wins as f64 / player.battles as f64)),
+        PlayerOrder::Id => None,
+    };
+    KeyCursor {
+        key,
+        id: player.id.into(),
+    }
 }
 
 /// One day on one platform.
@@ -341,9 +385,9 @@ pub async fn runs(
     db: &DatabaseConnection,
     viewer: &Viewer,
     window: Window,
-) -> ApiResult<(Vec<crawl_run::Model>, u64)> {
+) -> ApiResult<(Vec<crawl_run::Model>, TotalCount)> {
     viewer.require_privilege(CRAWLER_READ)?;
-    let total = crawl_run::Entity::find().count(db).await?;
+    let total = TotalCount::of(db, crawl_run::Entity::find());
     let rows = window
         .select(crawl_run::Entity::find(), crawl_run::Column::Id)
         .all(db)
@@ -360,62 +404,224 @@ pub async fn run(db: &DatabaseConnection, viewer: &Viewer, id: i64) -> ApiResult
         .ok_or(ApiError::NotFound("crawl run"))
 }
 
-/// A run's workers, most recently connected first.
-pub async fn run_workers(
+/// Workers kept per run.
+const WORKERS_SHOWN: i64 = 200;
+
+/// The workers of each of `run_ids`, most recently connected first, at most 200 each; one
+/// statement.
+pub async fn workers_of_runs(
     db: &DatabaseConnection,
-    run_id: i64,
-) -> ApiResult<Vec<crawl_worker::Model>> {
-    Ok(crawl_worker::Entity::find()
-        .filter(crawl_worker::Column::RunId.eq(run_id))
-        .order_by_desc(crawl_worker::Column::ConnectedAt)
-        .limit(200)
-        .all(db)
-        .await?)
+    run_ids: &[i64],
+) -> ApiResult<HashMap<i64, Vec<crawl_worker::Model>>> {
+    latest_of_runs::<crawl_worker::Entity>(
+        db,
+        "crawl_workers",
+        "connected_at",
+        run_ids,
+        WORKERS_SHOWN,
+    )
+    .await
 }
 
-/// A run's latest `limit` progress samples, oldest first.
-pub async fn run_samples(
+/// The latest `last` progress samples of each of `run_ids`, oldest first; one statement.
+pub async fn samples_of_runs(
     db: &DatabaseConnection,
-    run_id: i64,
-    limit: u64,
-) -> ApiResult<Vec<crawl_sample::Model>> {
-    let mut rows = crawl_sample::Entity::find()
-        .filter(crawl_sample::Column::RunId.eq(run_id))
-        .order_by_desc(crawl_sample::Column::Id)
-        .limit(limit)
+    run_ids: &[i64],
+    last: u64,
+) -> ApiResult<HashMap<i64, Vec<crawl_sample::Model>>> {
+    let last = i64::try_from(last).unwrap_or(i64::MAX);
+    let mut samples =
+        latest_of_runs::<crawl_sample::Entity>(db, "crawl_samples", "id", run_ids, last).await?;
+    for rows in samples.values_mut() {
+        rows.reverse();
+    }
+    Ok(samples)
+}
+
+/// The newest `keep` rows by `order` of each run in `table`, newest first, in one statement.
+async fn latest_of_runs<E>(
+    db: &DatabaseConnection,
+    table: &str,
+    order: &str,
+    run_ids: &[i64],
+    keep: i64,
+) -> ApiResult<HashMap<i64, Vec<E::Model>>>
+where
+    E: EntityTrait,
+    E::Model: RunRow,
+{
+    let mut by_run: HashMap<i64, Vec<E::Model>> = HashMap::new();
+    if run_ids.is_empty() {
+        return Ok(by_run);
+    }
+    let sql = format!(
+        "SELECT * FROM (
+             SELECT t.*, ROW_NUMBER() OVER (PARTITION BY run_id ORDER BY {order} DESC, id DESC) AS n
+               FROM {table} t WHERE run_id IN ({})
+         ) ranked WHERE n <= ${} ORDER BY run_id, n",
+        placeholders(1, run_ids.len()),
+        run_ids.len() + 1
+    );
+    let mut values: Vec<sea_orm::Value> = run_ids.iter().map(|id| (*id).into()).collect();
+    values.push(keep.into());
+    let rows = E::find()
+        .from_raw_sql(raw(db, &sql, values))
         .all(db)
         .await?;
-    rows.reverse();
-    Ok(rows)
+    for row in rows {
+        by_run.entry(row.run_id()).or_default().push(row);
+    }
+    Ok(by_run)
 }
 
-/// The run every `every`, whenever its progress changed, until it completes (its last
-/// state is sent) or the server stops. The coordinator records progress every two seconds.
-pub fn progress(
+/// A row that belongs to a crawl run.
+trait RunRow {
+    fn run_id(&self) -> i64;
+}
+
+impl RunRow for crawl_worker::Model {
+    fn run_id(&self) -> i64 {
+        self.run_id
+    }
+}
+
+impl RunRow for crawl_sample::Model {
+    fn run_id(&self) -> i64 {
+        self.run_id
+    }
+}
+
+/// What identifies one state of a run's progress.
+type ProgressKey = (DateTime<Utc>, i64, RunStatus);
+
+/// One subscriber following one run.
+struct Follow {
     db: DatabaseConnection,
+    listener: Listener,
+    last: Option<ProgressKey>,
+    ended: bool,
+    _watching: Watching,
+}
+
+/// The run now, then each time its progress changes, until it completes (its last state is
+/// sent) or the server stops. It wakes on the bus's [`Change::CrawlRun`], which
+/// [`watch_runs`] publishes; a listener that fell behind reads the run again.
+pub fn progress(
+    ctx: &AppContext,
     run_id: i64,
-    every: Duration,
-    shutdown: CancellationToken,
-) -> impl Stream<Item = ApiResult<crawl_run::Model>> {
-    let state = (db, None::<(DateTime<Utc>, i64, String)>, false);
-    futures_util::stream::unfold(state, move |(db, last, ended)| async move {
-        if ended {
+) -> impl Stream<Item = ApiResult<crawl_run::Model>> + Send + Unpin + use<> {
+    let follow = Follow {
+        db: ctx.db.clone(),
+        listener: ctx.bus.subscribe(),
+        last: None,
+        ended: false,
+        _watching: ctx.crawl_watch.enter(),
+    };
+    let changes = futures_util::stream::unfold(follow, move |mut f| async move {
+        if f.ended {
             return None;
         }
         loop {
-            let found = crawl_run::Entity::find_by_id(run_id).one(&db).await;
-            let run = match found {
-                Ok(Some(run)) => run,
-                Ok(None) => return Some((Err(ApiError::NotFound("crawl run")), (db, last, true))),
-                Err(err) => return Some((Err(err.into()), (db, last, true))),
-            };
-            let key = (run.progress_at, run.batches_done, run.status.clone());
-            if last.as_ref() != Some(&key) {
-                let ended = run.status == "completed";
-                return Some((Ok(run), (db, Some(key), ended)));
+            if f.last.is_some() {
+                match f.listener.recv().await? {
+                    Received::Change(Change::CrawlRun { run_id: id }) if id == run_id => {}
+                    Received::Change(Change::Resync) | Received::Lagged(_) => {}
+                    Received::Change(_) => continue,
+                }
             }
-            tokio::time::sleep(every).await;
+            let run = match crawl_run::Entity::find_by_id(run_id).one(&f.db).await {
+                Ok(Some(run)) => run,
+                Ok(None) => {
+                    f.ended = true;
+                    return Some((Err(ApiError::NotFound("crawl run")), f));
+                }
+                Err(err) => {
+                    f.ended = true;
+                    return Some((Err(err.into()), f));
+                }
+            };
+            let key = (run.progress_at, run.batches_done, run.status);
+            if f.last.as_ref() != Some(&key) {
+                f.ended = run.status == RunStatus::Completed;
+                f.last = Some(key);
+                return Some((Ok(run), f));
+            }
         }
-    })
-    .take_until(shutdown.cancelled_owned())
+    });
+    Box::pin(changes.take_until(ctx.shutdown.clone().cancelled_owned()))
+}
+
+/// How many subscribers follow crawl runs on this instance; [`watch_runs`] reads the runs
+/// table only while there are some.
+#[derive(Default)]
+pub struct RunWatch(Arc<AtomicUsize>);
+
+/// One subscriber's share of a [`RunWatch`]; leaving drops it.
+struct Watching(Arc<AtomicUsize>);
+
+impl RunWatch {
+    fn enter(&self) -> Watching {
+        self.0.fetch_add(1, Ordering::AcqRel);
+        Watching(self.0.clone())
+    }
+}
+
+impl Drop for Watching {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// How often the crawler's progress is looked for while someone follows it. The crawler is
+/// another process (often on SQLite, without Redis), so one reader per instance turns its
+/// writes into bus changes for every subscriber here.
+const WATCH_EVERY: Duration = Duration::from_millis(500);
+
+/// Publishes [`Change::CrawlRun`] on this instance whenever a run's progress or status
+/// changes, while anyone follows runs, until `shutdown`.
+pub async fn watch_runs(ctx: AppContext) {
+    let mut seen: HashMap<i64, ProgressKey> = HashMap::new();
+    let mut ticks = tokio::time::interval(WATCH_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = ctx.shutdown.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        if ctx.crawl_watch.0.load(Ordering::Acquire) == 0 {
+            seen.clear();
+            continue;
+        }
+        let since = Utc::now() - chrono::Duration::minutes(1);
+        let rows = crawl_run::Entity::find()
+            .select_only()
+            .columns([
+                crawl_run::Column::Id,
+                crawl_run::Column::ProgressAt,
+                crawl_run::Column::BatchesDone,
+                crawl_run::Column::Status,
+            ])
+            .filter(
+                Condition::any()
+                    .add(crawl_run::Column::Status.ne(RunStatus::Completed))
+                    .add(crawl_run::Column::ProgressAt.gte(since)),
+            )
+            .into_tuple::<(i64, DateTime<Utc>, i64, RunStatus)>()
+            .all(&ctx.db)
+            .await;
+        let rows = match rows {
+            Ok(rows) => rows,
+            Err(err) => {
+                tracing::warn!(error = %err, "reading crawl progress failed");
+                continue;
+            }
+        };
+        for (run_id, at, done, status) in rows {
+            let key = (at, done, status);
+            if seen.get(&run_id) != Some(&key) {
+                seen.insert(run_id, key);
+                ctx.bus.notify_local(Change::CrawlRun { run_id });
+            }
+        }
+    }
 }

@@ -2,11 +2,20 @@
 
 mod extensions;
 pub mod guards;
+pub mod loaders;
 pub mod pagination;
 
 use async_graphql::{Context, MergedObject, MergedSubscription, Schema, SchemaBuilder};
+use futures_util::{Stream, StreamExt};
 
-use crate::{audit, auth, auth::viewer::Viewer, battles, context::AppContext, mail, system};
+use crate::{
+    audit, auth,
+    auth::viewer::{SocketCaller, Viewer},
+    battles,
+    context::AppContext,
+    error::ApiResult,
+    mail, system,
+};
 
 pub use extensions::fault_response;
 
@@ -60,6 +69,10 @@ pub fn build_schema(ctx: AppContext) -> ArenaSchema {
         .limit_depth(settings.graphql_depth_limit)
         .limit_complexity(settings.graphql_complexity_limit)
         .extension(extensions::Boundary::new(ctx.metrics.clone()))
+        .data(loaders::loaders(
+            ctx.db.clone(),
+            std::time::Duration::from_millis(settings.dataloader_delay_ms),
+        ))
         .data(ctx)
         .finish()
 }
@@ -75,7 +88,43 @@ pub(crate) fn app<'a>(ctx: &Context<'a>) -> &'a AppContext {
     ctx.data_unchecked::<AppContext>()
 }
 
+/// The shared DataLoader, which `build_schema` always installs.
+pub(crate) fn load<'a>(ctx: &Context<'a>) -> &'a loaders::Loaders {
+    ctx.data_unchecked::<loaders::Loaders>()
+}
+
 /// The caller, which the HTTP and websocket layers attach to every request.
 pub(crate) fn viewer<'a>(ctx: &Context<'a>) -> &'a Viewer {
     ctx.data_unchecked::<Viewer>()
+}
+
+/// A subscription's events, each delivered only after its caller passes `check` again through
+/// the cached viewer path. A caller who was banned, signed out, lost the privilege or whose
+/// token expired gets that refusal (with its code) as the last event.
+pub(crate) fn live<T, S>(
+    ctx: &Context<'_>,
+    check: fn(&Viewer) -> ApiResult<()>,
+    events: S,
+) -> impl Stream<Item = async_graphql::Result<T>> + use<T, S>
+where
+    S: Stream<Item = async_graphql::Result<T>> + Send + Unpin + 'static,
+    T: Send + 'static,
+{
+    let app = app(ctx).clone();
+    let caller = ctx.data_opt::<SocketCaller>().cloned();
+    futures_util::stream::unfold(Some(events), move |events| {
+        let (app, caller) = (app.clone(), caller.clone());
+        async move {
+            let mut events = events?;
+            let event = events.next().await?;
+            let allowed = match &caller {
+                Some(caller) => caller.viewer(&app).await.and_then(|v| check(&v)),
+                None => Ok(()),
+            };
+            match allowed {
+                Ok(()) => Some((event, Some(events))),
+                Err(refused) => Some((Err(refused.into()), None)),
+            }
+        }
+    })
 }

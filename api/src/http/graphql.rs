@@ -25,7 +25,7 @@ use tracing::Instrument;
 
 use super::HttpState;
 use crate::{
-    auth::viewer::{self, Viewer},
+    auth::viewer::{self, SocketCaller, Viewer},
     error::RequestFault,
     graphql::fault_response,
 };
@@ -42,7 +42,7 @@ async fn viewer_of(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(viewer::bearer);
-    viewer::resolve(&state.ctx.db, &auth.keys, token, ip)
+    viewer::resolve(&state.ctx.db, auth, token, ip)
         .await
         .map_err(|err| {
             let err = async_graphql::Error::from(err);
@@ -253,26 +253,48 @@ async fn serve_socket(
     let (mut sink, stream) = socket.split();
     // At shutdown the input ends, which ends every subscription on the connection.
     let stream = stream.take_until(ctx.shutdown.clone().cancelled_owned());
-    let (db, auth) = (ctx.db.clone(), ctx.auth.clone());
-    GraphQLWebSocket::new_with_pair(&mut sink, stream, state.schema, protocol)
+    let caller = SocketCaller::new(ip);
+    let (init_ctx, init_caller) = (ctx.clone(), caller.clone());
+    let (ping_ctx, ping_caller) = (ctx.clone(), caller.clone());
+    let served = GraphQLWebSocket::new_with_pair(&mut sink, stream, state.schema, protocol)
         .on_connection_init(move |payload| async move {
             let token = init_token(&payload);
-            let viewer = viewer::resolve(&db, &auth.keys, token.as_deref(), ip)
+            let viewer = viewer::resolve(&init_ctx.db, &init_ctx.auth, token.as_deref(), ip)
                 .await
                 .map_err(async_graphql::Error::from)?;
+            init_caller.replace_token(token, viewer.user());
             let mut data = Data::default();
             data.insert(viewer);
+            data.insert(init_caller);
             Ok(data)
         })
-        .serve()
-        .await;
-    if ctx.shutdown.is_cancelled() {
-        let _ = sink
-            .send(Message::Close(Some(CloseFrame {
-                code: CLOSE_GOING_AWAY,
-                reason: "server shutting down".into(),
-            })))
-            .await;
+        .on_ping(move |_, payload| async move {
+            // A ping carrying a fresh token re-authenticates the connection.
+            if let Some(token) = payload.as_ref().and_then(init_token) {
+                ping_caller.reauthenticate(&ping_ctx, token)?;
+            }
+            Ok(None)
+        })
+        .serve();
+    let ended = tokio::select! {
+        () = served => None,
+        () = caller.expired() => Some(CloseFrame {
+            code: CLOSE_TOKEN_EXPIRED,
+            reason: "the access token expired; reconnect with a fresh one".into(),
+        }),
+    };
+    let close = ended.or_else(|| {
+        ctx.shutdown.is_cancelled().then(|| CloseFrame {
+            code: CLOSE_GOING_AWAY,
+            reason: "server shutting down".into(),
+        })
+    });
+    if let Some(frame) = close {
+        let _ = sink.send(Message::Close(Some(frame))).await;
     }
     let _ = sink.close().await;
 }
+
+/// WebSocket close code for a connection whose access token expired (the 4401 of
+/// `graphql-transport-ws`'s "unauthorized").
+const CLOSE_TOKEN_EXPIRED: u16 = 4401;

@@ -7,9 +7,15 @@ pub mod sender;
 
 use arena_entity::mail::outbox_message;
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, PaginatorTrait};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait,
+};
 
-use crate::{auth::viewer::Viewer, error::ApiResult, graphql::pagination::Window};
+use crate::{
+    auth::viewer::Viewer,
+    error::ApiResult,
+    graphql::pagination::{TotalCount, Window},
+};
 
 /// Queues a message to `recipient` on `db` (normally the caller's transaction).
 pub async fn enqueue(
@@ -35,12 +41,12 @@ pub async fn enqueue(
 
 /// A page of the outbox, newest first. Needs `mail.read`.
 pub async fn list_outbox(
-    db: &impl ConnectionTrait,
+    db: &DatabaseConnection,
     viewer: &Viewer,
     window: Window,
-) -> ApiResult<(Vec<outbox_message::Model>, u64)> {
+) -> ApiResult<(Vec<outbox_message::Model>, TotalCount)> {
     viewer.require_privilege("mail.read")?;
-    let total = outbox_message::Entity::find().count(db).await?;
+    let total = TotalCount::of(db, outbox_message::Entity::find());
     let rows = window
         .select(outbox_message::Entity::find(), outbox_message::Column::Id)
         .all(db)

@@ -88,7 +88,7 @@ pub fn CrawlList() -> impl IntoView {
                     <tr>
                         <td><A href=format!("/admin/crawls/{}", r.id)>{r.id.clone()}</A></td>
                         <td>{r.day}</td>
-                        <td class="status">{r.status}</td>
+                        <td class="status">{status_text(&r.status)}</td>
                         <td>{format!("{} / {}", r.batches_done, r.batches_total)}</td>
                         <td>{r.players_found}</td>
                         <td>{r.players_changed}</td>
@@ -117,7 +117,10 @@ pub fn CrawlPage() -> impl IntoView {
     let error = RwSignal::new(None::<Failure>);
     let load = move || {
         // A finished run no longer changes.
-        if data.with_untracked(|d| d.as_ref().is_some_and(|r| r.status == "completed")) {
+        if data.with_untracked(|d| {
+            d.as_ref()
+                .is_some_and(|r| r.status == api::crawl_run_page::CrawlRunStatus::COMPLETED)
+        }) {
             return;
         }
         let variables = api::crawl_run_page::Variables { id: id() };
@@ -153,7 +156,7 @@ pub fn CrawlPage() -> impl IntoView {
             view! {
                 <h1>{format!("Crawl run {} for {}", r.id, r.day)}</h1>
                 <div class="figures">
-                    <div class="figure"><span class="value" id="run-status">{r.status.clone()}</span>"status"</div>
+                    <div class="figure"><span class="value" id="run-status">{status_text(&r.status)}</span>"status"</div>
                     <div class="figure"><span class="value" id="run-batches">{format!("{} / {}", r.batches_done, r.batches_total)}</span>{format!("batches ({share}%)")}</div>
                     <div class="figure"><span class="value">{format!("{:.0}", r.accounts_per_second)}</span>"accounts/s"</div>
                     <div class="figure"><span class="value">{r.players_found}</span>"players found"</div>
@@ -182,4 +185,9 @@ pub fn CrawlPage() -> impl IntoView {
             }
         })}
     }
+}
+
+/// A run status as people read it: `COMPLETED` shows as "completed".
+fn status_text(status: &impl std::fmt::Debug) -> String {
+    format!("{status:?}").to_lowercase()
 }

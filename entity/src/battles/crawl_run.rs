@@ -2,6 +2,21 @@
 
 use sea_orm::entity::prelude::*;
 
+/// Where a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::None)")]
+pub enum RunStatus {
+    /// Batches are being fetched.
+    #[sea_orm(string_value = "running")]
+    Running,
+    /// Every batch is written; growth and export are under way.
+    #[sea_orm(string_value = "finishing")]
+    Finishing,
+    /// Done.
+    #[sea_orm(string_value = "completed")]
+    Completed,
+}
+
 /// One run.
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "crawl_runs")]
@@ -10,8 +25,7 @@ pub struct Model {
     pub id: i64,
     /// The day being recorded.
     pub day: Date,
-    /// `running`, `finishing` or `completed`.
-    pub status: String,
+    pub status: RunStatus,
     pub started_at: DateTimeUtc,
     pub finished_at: Option<DateTimeUtc>,
     pub batches_total: i64,

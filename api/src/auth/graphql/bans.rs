@@ -11,6 +11,8 @@ use crate::{
     graphql::{
         app,
         guards::Privilege,
+        load,
+        loaders::{BannedPrivileges, UserById},
         pagination::{IdConnection, Window},
         viewer,
     },
@@ -30,7 +32,7 @@ impl Ban {
         let Some(id) = self.0.user_id else {
             return Ok(None);
         };
-        let found = crate::auth::find_user(&app(ctx).db, id).await?;
+        let found = load(ctx).load_one(UserById(id)).await?;
         Ok(found.map(|model| User::for_viewer(ctx, model)))
     }
     /// The banned address or range in CIDR form, for an address ban.
@@ -47,11 +49,15 @@ impl Ban {
     }
     /// The privileges taken away; null for a full ban.
     async fn privileges(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<String>>> {
-        Ok(bans::banned_privileges(&app(ctx).db, &self.0).await?)
+        if !self.0.privilege_ban {
+            return Ok(None);
+        }
+        let taken = load(ctx).load_one(BannedPrivileges(self.0.id)).await?;
+        Ok(Some(taken.unwrap_or_default()))
     }
     /// Who placed it.
     async fn admin(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        let found = crate::auth::find_user(&app(ctx).db, self.0.admin_id).await?;
+        let found = load(ctx).load_one(UserById(self.0.admin_id)).await?;
         Ok(found.map(|model| User::for_viewer(ctx, model)))
     }
     /// When it was placed.

@@ -23,7 +23,9 @@ use crate::{
     graphql::{
         app,
         guards::{Privilege, SignedIn},
-        pagination::{OffsetConnection, OffsetWindow},
+        load,
+        loaders::{PrivilegesOf, RolesOf, TwoFactorOf},
+        pagination::{KeyConnection, Keyset},
         viewer,
     },
 };
@@ -159,28 +161,24 @@ impl User {
         if !self.private {
             return Ok(None);
         }
-        Ok(Some(
-            super::totp::is_enabled(&app(ctx).db, self.model.id).await?,
-        ))
+        let enabled = load(ctx).load_one(TwoFactorOf(self.model.id)).await?;
+        Ok(Some(enabled.unwrap_or_default()))
     }
     /// Roles assigned to the account (private).
     async fn roles(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<String>>> {
         if !self.private {
             return Ok(None);
         }
-        Ok(Some(
-            super::roles::user_roles(&app(ctx).db, self.model.id).await?,
-        ))
+        let roles = load(ctx).load_one(RolesOf(self.model.id)).await?;
+        Ok(Some(roles.unwrap_or_default()))
     }
     /// Effective privileges: direct ones plus every role's and its ancestors' (private).
     async fn privileges(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<String>>> {
         if !self.private {
             return Ok(None);
         }
-        let held = super::viewer::effective_privileges(&app(ctx).db, self.model.id)
-            .await
-            .map_err(ApiError::from)?;
-        Ok(Some(held.into_iter().collect()))
+        let held = load(ctx).load_one(PrivilegesOf(self.model.id)).await?;
+        Ok(Some(held.unwrap_or_default()))
     }
 }
 
@@ -266,12 +264,14 @@ impl AuthQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> async_graphql::Result<OffsetConnection<User>> {
+    ) -> async_graphql::Result<KeyConnection<User>> {
         let db = &app(ctx).db;
-        let (matching, total) = account::search_users(db, viewer(ctx), search.as_deref()).await?;
-        let window = OffsetWindow::parse(after, before, first, last, total)?;
-        let rows = account::search_page(db, matching, window).await?;
-        Ok(window.page(rows, |model| User::for_viewer(ctx, model)))
+        let keyset = Keyset::parse(after, before, first, last)?;
+        let (rows, total) =
+            account::search_users(db, viewer(ctx), search.as_deref(), &keyset).await?;
+        Ok(keyset.page(rows, total, account::search_cursor, |model| {
+            User::for_viewer(ctx, model)
+        }))
     }
 
     /// Account and ban counts, and sign-ups per day over the last `days` days (1 to 366).

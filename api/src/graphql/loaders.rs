@@ -1,0 +1,236 @@
+//! The DataLoaders: every nested field that reads the database asks here, and the keys of one
+//! round of resolution become one statement per kind. A new domain adds a key type and an
+//! `impl Loader<Key> for Db` that calls its service's batch function (`find_*_of`).
+
+use std::{
+    collections::{HashMap, HashSet},
+    hash::Hash,
+    time::Duration,
+};
+
+use arena_entity::{
+    auth::user,
+    battles::{crawl_sample, crawl_worker},
+};
+use async_graphql::dataloader::{DataLoader, Loader};
+use chrono::NaiveDate;
+use sea_orm::DatabaseConnection;
+use uuid::Uuid;
+
+use crate::{auth, battles, error::ApiError};
+
+/// The loader every resolver shares: `ctx.data_unchecked::<Loaders>()`.
+pub type Loaders = DataLoader<Db>;
+
+/// Builds the shared loader. It caches nothing: each load reads the database, so no request
+/// sees another's stale rows; it gathers the keys resolvers ask for within `delay`.
+pub fn loaders(db: DatabaseConnection, delay: Duration) -> Loaders {
+    DataLoader::new(Db(db), tokio::spawn).delay(delay)
+}
+
+/// Loads through the database pool.
+pub struct Db(DatabaseConnection);
+
+type Loaded<K, V> = Result<HashMap<K, V>, async_graphql::Error>;
+
+fn failed(err: impl Into<ApiError>) -> async_graphql::Error {
+    err.into().into()
+}
+
+/// The distinct keys, unwrapped.
+fn unique<K: Copy + Eq + Hash, T>(keys: &[K], inner: impl Fn(K) -> T) -> Vec<T> {
+    keys.iter()
+        .copied()
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .map(inner)
+        .collect()
+}
+
+/// A live account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct UserById(pub Uuid);
+
+impl Loader<UserById> for Db {
+    type Value = user::Model;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[UserById]) -> Loaded<UserById, user::Model> {
+        let ids = unique(keys, |k| k.0);
+        let found = auth::find_users(&self.0, &ids).await.map_err(failed)?;
+        Ok(found.into_iter().map(|(id, u)| (UserById(id), u)).collect())
+    }
+}
+
+/// The roles assigned to an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RolesOf(pub Uuid);
+
+impl Loader<RolesOf> for Db {
+    type Value = Vec<String>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[RolesOf]) -> Loaded<RolesOf, Vec<String>> {
+        let ids = unique(keys, |k| k.0);
+        let found = auth::roles::roles_of(&self.0, &ids).await.map_err(failed)?;
+        Ok(found.into_iter().map(|(id, r)| (RolesOf(id), r)).collect())
+    }
+}
+
+/// An account's effective privileges, sorted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PrivilegesOf(pub Uuid);
+
+impl Loader<PrivilegesOf> for Db {
+    type Value = Vec<String>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[PrivilegesOf]) -> Loaded<PrivilegesOf, Vec<String>> {
+        let ids = unique(keys, |k| k.0);
+        let found = auth::viewer::effective_privileges_of(&self.0, &ids)
+            .await
+            .map_err(failed)?;
+        Ok(found
+            .into_iter()
+            .map(|(id, held)| (PrivilegesOf(id), held.into_iter().collect()))
+            .collect())
+    }
+}
+
+/// Whether an account signs in with a second factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TwoFactorOf(pub Uuid);
+
+impl Loader<TwoFactorOf> for Db {
+    type Value = bool;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[TwoFactorOf]) -> Loaded<TwoFactorOf, bool> {
+        let ids = unique(keys, |k| k.0);
+        let enabled = auth::totp::two_factor_of(&self.0, &ids)
+            .await
+            .map_err(failed)?;
+        Ok(ids
+            .into_iter()
+            .map(|id| (TwoFactorOf(id), enabled.contains(&id)))
+            .collect())
+    }
+}
+
+/// The privileges a privilege ban takes away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BannedPrivileges(pub i32);
+
+impl Loader<BannedPrivileges> for Db {
+    type Value = Vec<String>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[BannedPrivileges]) -> Loaded<BannedPrivileges, Vec<String>> {
+        let ids = unique(keys, |k| k.0);
+        let found = auth::bans::banned_privileges_of(&self.0, &ids)
+            .await
+            .map_err(failed)?;
+        Ok(found
+            .into_iter()
+            .map(|(id, p)| (BannedPrivileges(id), p))
+            .collect())
+    }
+}
+
+/// A battle player's history over a range, at most `limit` days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HistoryOf {
+    /// The player.
+    pub player_id: i64,
+    /// First day.
+    pub from: NaiveDate,
+    /// Last day.
+    pub to: NaiveDate,
+    /// Most days.
+    pub limit: u64,
+}
+
+impl Loader<HistoryOf> for Db {
+    type Value = Vec<battles::HistoryDay>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[HistoryOf]) -> Loaded<HistoryOf, Vec<battles::HistoryDay>> {
+        // Players asked for the same range share one read.
+        let mut ranges: HashMap<(NaiveDate, NaiveDate, u64), Vec<i64>> = HashMap::new();
+        for key in keys {
+            ranges
+                .entry((key.from, key.to, key.limit))
+                .or_default()
+                .push(key.player_id);
+        }
+        let mut loaded = HashMap::new();
+        for ((from, to, limit), players) in ranges {
+            let mut days = battles::histories(&self.0, &players, from, to, limit)
+                .await
+                .map_err(failed)?;
+            for player_id in players {
+                let key = HistoryOf {
+                    player_id,
+                    from,
+                    to,
+                    limit,
+                };
+                loaded.insert(key, days.remove(&player_id).unwrap_or_default());
+            }
+        }
+        Ok(loaded)
+    }
+}
+
+/// A crawl run's workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct WorkersOf(pub i64);
+
+impl Loader<WorkersOf> for Db {
+    type Value = Vec<crawl_worker::Model>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[WorkersOf]) -> Loaded<WorkersOf, Vec<crawl_worker::Model>> {
+        let ids = unique(keys, |k| k.0);
+        let found = battles::workers_of_runs(&self.0, &ids)
+            .await
+            .map_err(failed)?;
+        Ok(found
+            .into_iter()
+            .map(|(id, w)| (WorkersOf(id), w))
+            .collect())
+    }
+}
+
+/// A crawl run's latest `last` samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SamplesOf {
+    /// The run.
+    pub run_id: i64,
+    /// How many.
+    pub last: u64,
+}
+
+impl Loader<SamplesOf> for Db {
+    type Value = Vec<crawl_sample::Model>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[SamplesOf]) -> Loaded<SamplesOf, Vec<crawl_sample::Model>> {
+        let mut by_count: HashMap<u64, Vec<i64>> = HashMap::new();
+        for key in keys {
+            by_count.entry(key.last).or_default().push(key.run_id);
+        }
+        let mut loaded = HashMap::new();
+        for (last, runs) in by_count {
+            let found = battles::samples_of_runs(&self.0, &runs, last)
+                .await
+                .map_err(failed)?;
+            loaded.extend(
+                found
+                    .into_iter()
+                    .map(|(run_id, rows)| (SamplesOf { run_id, last }, rows)),
+            );
+        }
+        Ok(loaded)
+    }
+}
