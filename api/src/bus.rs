@@ -15,6 +15,7 @@ use std::{
 };
 
 use futures_util::StreamExt;
+use sea_orm::{DatabaseTransaction, DbErr};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, oneshot};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -170,6 +171,22 @@ impl Transport for RedisPubSub {
     }
 }
 
+/// The changes one transaction made. A service body pushes them as it writes; the wrapper
+/// that opened the transaction publishes them once the commit succeeded
+/// ([`ChangeBus::commit`]), so a rollback publishes nothing.
+#[derive(Debug, Default)]
+#[must_use = "changes are published by ChangeBus::commit"]
+pub struct Changes(Vec<Change>);
+
+impl Changes {
+    /// Records `change` for publication after the commit.
+    pub fn push(&mut self, change: Change) {
+        if !self.0.contains(&change) {
+            self.0.push(change);
+        }
+    }
+}
+
 /// The bus of one running Arena; cheap to clone.
 #[derive(Clone)]
 pub struct ChangeBus {
@@ -235,6 +252,15 @@ impl ChangeBus {
     pub async fn publish(&self, change: Change) {
         self.local.deliver(change.clone());
         self.transport.publish(&change).await;
+    }
+
+    /// Commits `txn`, then publishes `changes`: the end of every write service.
+    pub async fn commit(&self, txn: DatabaseTransaction, changes: Changes) -> Result<(), DbErr> {
+        txn.commit().await?;
+        for change in changes.0 {
+            self.publish(change).await;
+        }
+        Ok(())
     }
 
     /// Delivers `change` to this instance only: for changes every instance notices by itself.

@@ -3,12 +3,34 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, DatabaseTransaction};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
-    auth::AuthState, bus::ChangeBus, metrics::Metrics, redis_conn::Redis, settings::Settings,
+    auth::AuthState,
+    bus::{ChangeBus, Changes},
+    error::ApiResult,
+    metrics::Metrics,
+    redis_conn::Redis,
+    settings::Settings,
 };
+
+impl AppContext {
+    /// Runs a write service's body in one write transaction, commits, then publishes the
+    /// changes the body recorded. Every write service is `ctx.write(async |db, changes|
+    /// body_in(db, …, changes).await)`; the body takes `&impl ConnectionTrait`, so another
+    /// domain can run it inside its own transaction and publish its changes with its own.
+    pub async fn write<T>(
+        &self,
+        body: impl AsyncFnOnce(&DatabaseTransaction, &mut Changes) -> ApiResult<T>,
+    ) -> ApiResult<T> {
+        let txn = crate::db::begin_write(&self.db).await?;
+        let mut changes = Changes::default();
+        let out = body(&txn, &mut changes).await?;
+        self.bus.commit(txn, changes).await?;
+        Ok(out)
+    }
+}
 
 /// Handles to the shared parts of one running Arena; cheap to clone.
 #[derive(Clone)]

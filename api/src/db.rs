@@ -17,8 +17,9 @@ use sea_orm::sqlx::{
     sqlite::{SqliteConnection, SqliteJournalMode, SqliteSynchronous},
 };
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait, TryGetable,
+    ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection,
+    DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Select, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait, TryGetable,
     Value,
 };
 
@@ -139,6 +140,28 @@ pub fn count_statements(db: &mut DatabaseConnection) -> Arc<AtomicU64> {
         counter.fetch_add(1, Ordering::Relaxed);
     });
     count
+}
+
+/// Locks the rows of `query` for the rest of the transaction, in ascending `column` order,
+/// and reads them. Every writer that locks more than one row of a table goes through here,
+/// so two transactions never wait on each other's rows crosswise (a deadlock). SQLite's
+/// write transaction already holds the whole database.
+pub async fn lock_in_order<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    query: Select<E>,
+    column: E::Column,
+) -> Result<Vec<E::Model>, DbErr> {
+    query.order_by_asc(column).lock_exclusive().all(db).await
+}
+
+/// Locks the rows of `E` whose `column` is one of `ids`, in ascending order; see
+/// [`lock_in_order`].
+pub async fn lock_rows<E: EntityTrait, K: Into<Value>>(
+    db: &impl ConnectionTrait,
+    column: E::Column,
+    ids: impl IntoIterator<Item = K>,
+) -> Result<Vec<E::Model>, DbErr> {
+    lock_in_order(db, E::find().filter(column.is_in(ids)), column).await
 }
 
 /// A hand-written statement for either backend: write parameters as `$1`, `$2`, … (SQLite

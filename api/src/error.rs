@@ -138,6 +138,62 @@ impl From<sea_orm::DbErr> for ApiError {
     }
 }
 
+/// A constraint the database refused to break.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Violation {
+    /// A unique index or primary key.
+    Unique,
+    /// A foreign key: the row referred to does not exist (or is still referred to).
+    ForeignKey,
+    /// A `CHECK` constraint.
+    Check,
+    /// A `NOT NULL` column.
+    NotNull,
+}
+
+impl Violation {
+    /// The constraint `err` broke, on either backend; `None` for any other failure.
+    pub fn of(err: &sea_orm::DbErr) -> Option<Self> {
+        use sea_orm::{DbErr, RuntimeErr, sqlx::error::ErrorKind};
+        let (DbErr::Exec(RuntimeErr::SqlxError(err)) | DbErr::Query(RuntimeErr::SqlxError(err))) =
+            err
+        else {
+            return None;
+        };
+        match err.as_database_error()?.kind() {
+            ErrorKind::UniqueViolation => Some(Self::Unique),
+            ErrorKind::ForeignKeyViolation => Some(Self::ForeignKey),
+            ErrorKind::CheckViolation => Some(Self::Check),
+            ErrorKind::NotNullViolation => Some(Self::NotNull),
+            _ => None,
+        }
+    }
+}
+
+/// Turns the constraint violations a caller expects into the errors its client should see;
+/// every other database failure stays `INTERNAL`. The one place database errors are mapped.
+pub trait OnViolation<T> {
+    /// `map` names the error for a violation, or `None` to leave it internal.
+    fn on_violation(self, map: impl FnOnce(Violation) -> Option<ApiError>) -> ApiResult<T>;
+
+    /// A unique violation answers `CONFLICT` with `message`.
+    fn on_unique(self, message: &str) -> ApiResult<T>
+    where
+        Self: Sized,
+    {
+        self.on_violation(|v| (v == Violation::Unique).then(|| ApiError::Conflict(message.into())))
+    }
+}
+
+impl<T> OnViolation<T> for Result<T, sea_orm::DbErr> {
+    fn on_violation(self, map: impl FnOnce(Violation) -> Option<ApiError>) -> ApiResult<T> {
+        self.map_err(|err| match Violation::of(&err).and_then(map) {
+            Some(mapped) => mapped,
+            None => ApiError::Db(err),
+        })
+    }
+}
+
 impl From<redis::RedisError> for ApiError {
     fn from(err: redis::RedisError) -> Self {
         Self::Redis(err)

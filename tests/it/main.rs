@@ -18,4 +18,5 @@ mod http;
 mod pages;
 mod roles;
 mod schema;
+mod services;
 mod system;

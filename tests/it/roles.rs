@@ -348,3 +348,22 @@ async fn create_admin_bootstraps_a_verified_admin() {
     .await;
     assert!(again.is_err());
 }
+
+on_both_backends! {
+    async fn the_privileges_the_code_names_are_the_ones_seeded(app) {
+        use arena_entity::auth::privilege;
+        use sea_orm::EntityTrait;
+        let mut seeded: Vec<String> = privilege::Entity::find()
+            .all(&app.ctx.db)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.privilege)
+            .collect();
+        seeded.sort();
+        let mut named: Vec<String> =
+            arena_api::auth::privileges::ALL.iter().map(|p| p.to_string()).collect();
+        named.sort();
+        assert_eq!(named, seeded);
+    }
+}

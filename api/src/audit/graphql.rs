@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use super::AuditFilter;
 use crate::{
     auth::graphql::{User, parse_uuid},
+    auth::privileges,
     graphql::{
         app,
         guards::Privilege,
@@ -84,7 +85,7 @@ pub struct AuditQuery;
 #[Object]
 impl AuditQuery {
     /// The audit log, newest first. Privilege `audit.read`.
-    #[graphql(guard = "Privilege(\"audit.read\")")]
+    #[graphql(guard = "Privilege(privileges::AUDIT_READ)")]
     async fn audit_log(
         &self,
         ctx: &Context<'_>,

@@ -12,6 +12,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::{
+    auth::privileges,
     auth::viewer::Viewer,
     error::ApiResult,
     graphql::pagination::{TotalCount, Window},
@@ -72,7 +73,7 @@ pub async fn list(
     filter: AuditFilter,
     window: Window,
 ) -> ApiResult<(Vec<audit_entry::Model>, TotalCount)> {
-    viewer.require_privilege("audit.read")?;
+    viewer.require_privilege(privileges::AUDIT_READ)?;
     let mut matching = Condition::all();
     if let Some(actor) = filter.actor_id {
         matching = matching.add(audit_entry::Column::ActorId.eq(actor));

@@ -17,6 +17,7 @@ use super::{
     viewer::Viewer,
 };
 use crate::{
+    auth::privileges,
     bus::Change,
     context::AppContext,
     error::{ApiError, ApiResult},
@@ -31,7 +32,7 @@ pub async fn search_users(
     search: Option<&str>,
     keyset: &Keyset,
 ) -> ApiResult<(Vec<user::Model>, TotalCount)> {
-    viewer.require_privilege("user.search")?;
+    viewer.require_privilege(privileges::USER_SEARCH)?;
     let mut matching = Condition::all().add(user::Column::DeletedAt.is_null());
     if let Some(search) = search.map(str::trim).filter(|s| !s.is_empty()) {
         if search.chars().count() > 254 {
@@ -134,24 +135,25 @@ pub async fn change_password(
             "the current password is wrong",
         ));
     }
-    set_password(&ctx.db, ctx.settings.bcrypt_cost, me, &new).await?;
-    revoke_other_series(&ctx.db, signed_in.id, signed_in.series).await?;
-    ctx.bus
-        .publish(Change::Access {
+    // Hashed before the transaction: bcrypt never holds a write lock.
+    let hash = password::hash(new.expose().to_owned(), ctx.settings.bcrypt_cost).await?;
+    ctx.write(async |db, changes| {
+        store_password(db, me, hash).await?;
+        revoke_other_series(db, signed_in.id, signed_in.series).await?;
+        changes.push(Change::Access {
             user_id: signed_in.id,
-        })
-        .await;
-    Ok(())
+        });
+        Ok(())
+    })
+    .await
 }
 
-/// Stores a new password hash.
-pub async fn set_password(
+/// Stores a new password hash (made with [`password::hash`] before the transaction).
+pub async fn store_password(
     db: &impl ConnectionTrait,
-    bcrypt_cost: u32,
     account: user::Model,
-    new: &Password,
+    hash: String,
 ) -> ApiResult<user::Model> {
-    let hash = password::hash(new.expose().to_owned(), bcrypt_cost).await?;
     let mut updated: user::ActiveModel = account.into();
     updated.password = Set(hash);
     updated.updated_at = Set(Utc::now());
@@ -195,7 +197,7 @@ pub async fn dashboard_stats(
     viewer: &Viewer,
     days: i32,
 ) -> ApiResult<DashboardStats> {
-    viewer.require_privilege("dashboard.access")?;
+    viewer.require_privilege(privileges::DASHBOARD_ACCESS)?;
     if !(1..=366).contains(&days) {
         return Err(ApiError::bad_input("days", "days is 1 to 366"));
     }

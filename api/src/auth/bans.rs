@@ -19,14 +19,13 @@ use uuid::Uuid;
 use super::viewer::Viewer;
 use crate::{
     audit::{self, Entry},
-    bus::Change,
+    auth::privileges,
+    bus::{Change, Changes},
     context::AppContext,
     db::grouped,
     error::{ApiError, ApiResult},
     graphql::pagination::{TotalCount, Window},
 };
-
-const BAN: &str = "user.ban";
 
 /// Whom a ban is on.
 #[derive(Debug, Clone, Copy)]
@@ -85,7 +84,18 @@ fn parse_reason(raw: &str) -> ApiResult<String> {
 /// Places a ban. Sign-ins stay: every request checks bans, so the banned hear the reason
 /// and end at once, and a lifted ban needs no new sign-in.
 pub async fn place_ban(ctx: &AppContext, viewer: &Viewer, new: NewBan) -> ApiResult<ban::Model> {
-    let actor = viewer.require_privilege(BAN)?;
+    ctx.write(async |db, changes| place_ban_in(db, viewer, new, changes).await)
+        .await
+}
+
+/// The body of [`place_ban`], for a caller's transaction.
+pub async fn place_ban_in(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    new: NewBan,
+    changes: &mut Changes,
+) -> ApiResult<ban::Model> {
+    let actor = viewer.require_privilege(privileges::USER_BAN)?;
     let reason = parse_reason(&new.reason)?;
     if new.expires_at.is_some_and(|at| at <= Utc::now()) {
         return Err(ApiError::bad_input("expiresAt", "a ban ends in the future"));
@@ -102,11 +112,11 @@ pub async fn place_ban(ctx: &AppContext, viewer: &Viewer, new: NewBan) -> ApiRes
             if user_id == actor.id {
                 return Err(ApiError::bad_input("userId", "you cannot ban yourself"));
             }
-            let target = super::find_user(&ctx.db, user_id)
+            let target = super::find_user(db, user_id)
                 .await?
                 .ok_or(ApiError::NotFound("user"))?;
             // Nobody bans someone holding privileges they lack themselves.
-            let held = super::viewer::effective_privileges(&ctx.db, target.id).await?;
+            let held = super::viewer::effective_privileges(db, target.id).await?;
             if held.iter().any(|p| !viewer.has_privilege(p)) {
                 return Err(ApiError::Forbidden);
             }
@@ -126,7 +136,6 @@ pub async fn place_ban(ctx: &AppContext, viewer: &Viewer, new: NewBan) -> ApiRes
             )
         }
     };
-    let txn = crate::db::begin_write(&ctx.db).await?;
     let mut privilege_ids = Vec::new();
     for name in privileges.iter().flatten() {
         let id = privilege::Entity::find()
@@ -134,7 +143,7 @@ pub async fn place_ban(ctx: &AppContext, viewer: &Viewer, new: NewBan) -> ApiRes
             .select_only()
             .column(privilege::Column::Id)
             .into_tuple::<i32>()
-            .one(&txn)
+            .one(db)
             .await?
             .ok_or(ApiError::NotFound("privilege"))?;
         privilege_ids.push(id);
@@ -150,18 +159,18 @@ pub async fn place_ban(ctx: &AppContext, viewer: &Viewer, new: NewBan) -> ApiRes
         created_at: Set(Utc::now()),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(db)
     .await?;
     for privilege_id in privilege_ids {
         ban_privilege::ActiveModel {
             ban_id: Set(placed.id),
             privilege_id: Set(privilege_id),
         }
-        .insert(&txn)
+        .insert(db)
         .await?;
     }
     audit::record(
-        &txn,
+        db,
         Some(actor.id),
         Entry {
             action: "ban.create",
@@ -179,8 +188,7 @@ pub async fn place_ban(ctx: &AppContext, viewer: &Viewer, new: NewBan) -> ApiRes
         },
     )
     .await?;
-    txn.commit().await?;
-    ctx.bus.publish(ban_change(&placed)).await;
+    changes.push(ban_change(&placed));
     Ok(placed)
 }
 
@@ -199,12 +207,23 @@ pub async fn lift_ban(
     id: i32,
     reason: &str,
 ) -> ApiResult<ban::Model> {
-    let actor = viewer.require_privilege(BAN)?.id;
+    ctx.write(async |db, changes| lift_ban_in(db, viewer, id, reason, changes).await)
+        .await
+}
+
+/// The body of [`lift_ban`], for a caller's transaction.
+pub async fn lift_ban_in(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    id: i32,
+    reason: &str,
+    changes: &mut Changes,
+) -> ApiResult<ban::Model> {
+    let actor = viewer.require_privilege(privileges::USER_BAN)?.id;
     let reason = parse_reason(reason)?;
-    let txn = crate::db::begin_write(&ctx.db).await?;
     let current = ban::Entity::find_by_id(id)
         .lock_exclusive()
-        .one(&txn)
+        .one(db)
         .await?
         .ok_or(ApiError::NotFound("ban"))?;
     if current.lifted_at.is_some() {
@@ -214,9 +233,9 @@ pub async fn lift_ban(
     lifted.lifted_at = Set(Some(Utc::now()));
     lifted.lifted_by = Set(Some(actor));
     lifted.lift_reason = Set(Some(reason.clone()));
-    let lifted = lifted.update(&txn).await?;
+    let lifted = lifted.update(db).await?;
     audit::record(
-        &txn,
+        db,
         Some(actor),
         Entry {
             action: "ban.lift",
@@ -227,8 +246,7 @@ pub async fn lift_ban(
         },
     )
     .await?;
-    txn.commit().await?;
-    ctx.bus.publish(ban_change(&lifted)).await;
+    changes.push(ban_change(&lifted));
     Ok(lifted)
 }
 
@@ -250,7 +268,7 @@ pub async fn list_bans(
     filter: BanFilter,
     window: Window,
 ) -> ApiResult<(Vec<ban::Model>, TotalCount)> {
-    viewer.require_privilege(BAN)?;
+    viewer.require_privilege(privileges::USER_BAN)?;
     let now = Utc::now();
     let in_force = Condition::all().add(ban::Column::LiftedAt.is_null()).add(
         Condition::any()

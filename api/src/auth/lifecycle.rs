@@ -80,6 +80,17 @@ async fn issue_and_mail(
 
 /// Uses up a token of `kind`: exactly one use succeeds. Returns its owner.
 async fn consume(txn: &impl ConnectionTrait, plain: &str, kind: TokenType) -> ApiResult<Uuid> {
+    let token = unexpired(txn, plain, kind).await?;
+    claim(txn, &token).await?;
+    Ok(token.user_id)
+}
+
+/// The unexpired code `plain` of `kind` (used or not: [`claim`] decides that).
+async fn unexpired(
+    db: &impl ConnectionTrait,
+    plain: &str,
+    kind: TokenType,
+) -> ApiResult<user_token::Model> {
     let refuse = || ApiError::bad_input("token", INVALID);
     if plain.len() > 128 {
         return Err(refuse());
@@ -87,12 +98,18 @@ async fn consume(txn: &impl ConnectionTrait, plain: &str, kind: TokenType) -> Ap
     let token = user_token::Entity::find()
         .filter(user_token::Column::Token.eq(tokens::hash_opaque(plain)))
         .filter(user_token::Column::TokenType.eq(kind))
-        .one(txn)
+        .one(db)
         .await?
         .ok_or_else(refuse)?;
     if token.expires_at.is_some_and(|at| at <= Utc::now()) {
         return Err(refuse());
     }
+    Ok(token)
+}
+
+/// Marks `token` used; refuses when it was used or revoked already (by a racing request too).
+async fn claim(txn: &impl ConnectionTrait, token: &user_token::Model) -> ApiResult<()> {
+    let refuse = || ApiError::bad_input("token", INVALID);
     let claimed = user_token::Entity::update_many()
         .col_expr(user_token::Column::UsedAt, Expr::value(Some(Utc::now())))
         .filter(user_token::Column::Id.eq(token.id))
@@ -104,7 +121,7 @@ async fn consume(txn: &impl ConnectionTrait, plain: &str, kind: TokenType) -> Ap
     if claimed != 1 {
         return Err(refuse());
     }
-    Ok(token.user_id)
+    Ok(())
 }
 
 async fn live_account(db: &impl ConnectionTrait, id: Uuid) -> ApiResult<user::Model> {
@@ -130,10 +147,11 @@ async fn mail_code(
     what: &str,
     mutation: &str,
 ) -> ApiResult<()> {
-    let txn = crate::db::begin_write(&ctx.db).await?;
-    issue_and_mail(&txn, account, kind, subject, what, mutation).await?;
-    txn.commit().await?;
-    Ok(())
+    ctx.write(async |db, _| {
+        issue_and_mail(db, account, kind, subject, what, mutation).await?;
+        Ok(())
+    })
+    .await
 }
 
 /// Mails the caller a code that verifies their email address.
@@ -162,36 +180,35 @@ pub async fn request_reactivation(ctx: &AppContext, viewer: &Viewer, email: &str
         .limits
         .register_by_address
         .check(&viewer.ip.to_string())?;
-    let txn = crate::db::begin_write(&ctx.db).await?;
-    if let Some(account) = account_by_email(&txn, email)
-        .await?
-        .filter(|a| !a.activated)
-    {
-        issue_and_mail(
-            &txn,
-            &account,
-            TokenType::Activation,
-            "Reactivate your account",
-            "Reactivate your Arena account.",
-            "activateAccount",
-        )
-        .await?;
-    }
-    txn.commit().await?;
-    Ok(())
+    ctx.write(async |db, _| {
+        if let Some(account) = account_by_email(db, email).await?.filter(|a| !a.activated) {
+            issue_and_mail(
+                db,
+                &account,
+                TokenType::Activation,
+                "Reactivate your account",
+                "Reactivate your Arena account.",
+                "activateAccount",
+            )
+            .await?;
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// Uses an activation code: the address is verified and the account active.
 pub async fn activate(ctx: &AppContext, token: &str) -> ApiResult<user::Model> {
-    let txn = crate::db::begin_write(&ctx.db).await?;
-    let account = live_account(&txn, consume(&txn, token, TokenType::Activation).await?).await?;
-    let mut active: user::ActiveModel = account.into();
-    active.verified = Set(true);
-    active.activated = Set(true);
-    active.updated_at = Set(Utc::now());
-    let account = active.update(&txn).await?;
-    txn.commit().await?;
-    Ok(account)
+    ctx.write(async |db, _| {
+        let account = live_account(db, consume(db, token, TokenType::Activation).await?).await?;
+        let mut active: user::ActiveModel = account.into();
+        active.verified = Set(true);
+        active.activated = Set(true);
+        active.updated_at = Set(Utc::now());
+        let account = active.update(db).await?;
+        Ok(account)
+    })
+    .await
 }
 
 /// Mails a password-reset code. Answers the same whether or not the address is known.
@@ -204,33 +221,39 @@ pub async fn request_password_reset(
         .limits
         .login_by_address
         .check(&viewer.ip.to_string())?;
-    let txn = crate::db::begin_write(&ctx.db).await?;
-    if let Some(account) = account_by_email(&txn, email).await? {
-        issue_and_mail(
-            &txn,
-            &account,
-            TokenType::Password,
-            "Reset your password",
-            "Someone asked to reset your Arena password.",
-            "resetPassword",
-        )
-        .await?;
-    }
-    txn.commit().await?;
-    Ok(())
+    ctx.write(async |db, _| {
+        if let Some(account) = account_by_email(db, email).await? {
+            issue_and_mail(
+                db,
+                &account,
+                TokenType::Password,
+                "Reset your password",
+                "Someone asked to reset your Arena password.",
+                "resetPassword",
+            )
+            .await?;
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// Uses a reset code to set a new password; every sign-in ends.
 pub async fn reset_password(ctx: &AppContext, token: &str, new_password: &str) -> ApiResult<()> {
-    let txn = crate::db::begin_write(&ctx.db).await?;
-    let account = live_account(&txn, consume(&txn, token, TokenType::Password).await?).await?;
+    let code = unexpired(&ctx.db, token, TokenType::Password).await?;
+    let account = live_account(&ctx.db, code.user_id).await?;
     let new = Password::parse(new_password, &Username::parse(&account.username)?)?;
-    let user_id = account.id;
-    super::account::set_password(&txn, ctx.settings.bcrypt_cost, account, &new).await?;
-    session::revoke_all(&txn, user_id).await?;
-    txn.commit().await?;
-    ctx.bus.publish(Change::Access { user_id }).await;
-    Ok(())
+    // Hashed before the transaction: bcrypt never holds a write lock.
+    let hash = super::password::hash(new.expose().to_owned(), ctx.settings.bcrypt_cost).await?;
+    ctx.write(async |db, changes| {
+        claim(db, &code).await?;
+        let user_id = account.id;
+        super::account::store_password(db, account, hash).await?;
+        session::revoke_all(db, user_id).await?;
+        changes.push(Change::Access { user_id });
+        Ok(())
+    })
+    .await
 }
 
 /// Mails the caller a code that deactivates their account.
@@ -249,17 +272,18 @@ pub async fn request_deactivation(ctx: &AppContext, viewer: &Viewer) -> ApiResul
 
 /// Uses a deactivation code: the account can no longer sign in until reactivated.
 pub async fn deactivate(ctx: &AppContext, token: &str) -> ApiResult<()> {
-    let txn = crate::db::begin_write(&ctx.db).await?;
-    let account = live_account(&txn, consume(&txn, token, TokenType::Deactivation).await?).await?;
-    let user_id = account.id;
-    let mut inactive: user::ActiveModel = account.into();
-    inactive.activated = Set(false);
-    inactive.updated_at = Set(Utc::now());
-    inactive.update(&txn).await?;
-    session::revoke_all(&txn, user_id).await?;
-    txn.commit().await?;
-    ctx.bus.publish(Change::Access { user_id }).await;
-    Ok(())
+    ctx.write(async |db, changes| {
+        let account = live_account(db, consume(db, token, TokenType::Deactivation).await?).await?;
+        let user_id = account.id;
+        let mut inactive: user::ActiveModel = account.into();
+        inactive.activated = Set(false);
+        inactive.updated_at = Set(Utc::now());
+        inactive.update(db).await?;
+        session::revoke_all(db, user_id).await?;
+        changes.push(Change::Access { user_id });
+        Ok(())
+    })
+    .await
 }
 
 /// Mails the caller a code that fetches everything Arena holds about them.
@@ -279,59 +303,60 @@ pub async fn request_data_export(ctx: &AppContext, viewer: &Viewer) -> ApiResult
 /// Uses an export code: everything Arena holds about its owner, as JSON. Password hashes
 /// and token hashes are secrets of the server, not data about the person, and are left out.
 pub async fn export_data(ctx: &AppContext, token: &str) -> ApiResult<Value> {
-    let txn = crate::db::begin_write(&ctx.db).await?;
-    let account = live_account(&txn, consume(&txn, token, TokenType::Gdpr).await?).await?;
-    let id = account.id;
-    let tokens: Vec<Value> = user_token::Entity::find()
-        .filter(user_token::Column::UserId.eq(id))
-        .order_by_asc(user_token::Column::Id)
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|t| json!({ "type": t.token_type.to_value(), "createdAt": t.created_at, "expiresAt": t.expires_at, "usedAt": t.used_at, "revokedAt": t.revoked_at }))
-        .collect();
-    let bans: Vec<Value> = ban::Entity::find()
-        .filter(ban::Column::UserId.eq(id))
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|b| json!({ "reason": b.reason, "createdAt": b.created_at, "expiresAt": b.expires_at, "liftedAt": b.lifted_at }))
-        .collect();
-    let audit: Vec<Value> = audit_entry::Entity::find()
-        .filter(
-            Condition::any()
-                .add(audit_entry::Column::ActorId.eq(id))
-                .add(audit_entry::Column::TargetId.eq(id.to_string())),
-        )
-        .order_by_asc(audit_entry::Column::Id)
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|a| json!({ "action": a.action, "byYou": a.actor_id == Some(id), "reason": a.reason, "details": a.details, "at": a.created_at }))
-        .collect();
-    let roles = super::roles::user_roles(&txn, id).await?;
-    txn.commit().await?;
-    Ok(json!({
-        "account": {
-            "id": account.id,
-            "username": account.username,
-            "email": account.email,
-            "phone": account.phone,
-            "country": account.country,
-            "language": account.language,
-            "displayName": account.display_name,
-            "verified": account.verified,
-            "activated": account.activated,
-            "loginAt": account.login_at,
-            "createdAt": account.created_at,
-            "updatedAt": account.updated_at,
-        },
-        "roles": roles,
-        "tokens": tokens,
-        "bans": bans,
-        "audit": audit,
-        "exportedAt": Utc::now(),
-    }))
+    ctx.write(async |db, _| {
+        let account = live_account(db, consume(db, token, TokenType::Gdpr).await?).await?;
+        let id = account.id;
+        let tokens: Vec<Value> = user_token::Entity::find()
+            .filter(user_token::Column::UserId.eq(id))
+            .order_by_asc(user_token::Column::Id)
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|t| json!({ "type": t.token_type.to_value(), "createdAt": t.created_at, "expiresAt": t.expires_at, "usedAt": t.used_at, "revokedAt": t.revoked_at }))
+            .collect();
+        let bans: Vec<Value> = ban::Entity::find()
+            .filter(ban::Column::UserId.eq(id))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|b| json!({ "reason": b.reason, "createdAt": b.created_at, "expiresAt": b.expires_at, "liftedAt": b.lifted_at }))
+            .collect();
+        let audit: Vec<Value> = audit_entry::Entity::find()
+            .filter(
+                Condition::any()
+                    .add(audit_entry::Column::ActorId.eq(id))
+                    .add(audit_entry::Column::TargetId.eq(id.to_string())),
+            )
+            .order_by_asc(audit_entry::Column::Id)
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|a| json!({ "action": a.action, "byYou": a.actor_id == Some(id), "reason": a.reason, "details": a.details, "at": a.created_at }))
+            .collect();
+        let roles = super::roles::user_roles(db, id).await?;
+        Ok(json!({
+            "account": {
+                "id": account.id,
+                "username": account.username,
+                "email": account.email,
+                "phone": account.phone,
+                "country": account.country,
+                "language": account.language,
+                "displayName": account.display_name,
+                "verified": account.verified,
+                "activated": account.activated,
+                "loginAt": account.login_at,
+                "createdAt": account.created_at,
+                "updatedAt": account.updated_at,
+            },
+            "roles": roles,
+            "tokens": tokens,
+            "bans": bans,
+            "audit": audit,
+            "exportedAt": Utc::now(),
+        }))
+    })
+    .await
 }
 
 /// Deletes the caller's account after checking the password: it is kept, marked deleted,
@@ -347,13 +372,14 @@ pub async fn delete_account(ctx: &AppContext, viewer: &Viewer, password: String)
     {
         return Err(ApiError::bad_input("password", "the password is wrong"));
     }
-    let txn = crate::db::begin_write(&ctx.db).await?;
-    let user_id = me.id;
-    let mut deleted: user::ActiveModel = me.into();
-    deleted.deleted_at = Set(Some(Utc::now()));
-    deleted.update(&txn).await?;
-    session::revoke_all(&txn, user_id).await?;
-    txn.commit().await?;
-    ctx.bus.publish(Change::Access { user_id }).await;
-    Ok(())
+    ctx.write(async |db, changes| {
+        let user_id = me.id;
+        let mut deleted: user::ActiveModel = me.into();
+        deleted.deleted_at = Set(Some(Utc::now()));
+        deleted.update(db).await?;
+        session::revoke_all(db, user_id).await?;
+        changes.push(Change::Access { user_id });
+        Ok(())
+    })
+    .await
 }

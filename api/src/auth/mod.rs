@@ -8,6 +8,7 @@ pub mod inputs;
 pub mod lifecycle;
 pub mod limits;
 pub mod password;
+pub mod privileges;
 pub mod roles;
 pub mod session;
 pub mod tokens;
@@ -21,7 +22,7 @@ use chrono::Utc;
 use ipnet::IpNet;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    QueryFilter, SqlErr,
+    QueryFilter,
 };
 use uuid::Uuid;
 
@@ -33,7 +34,7 @@ use self::{
 };
 use crate::{
     context::AppContext,
-    error::{ApiError, ApiResult},
+    error::{ApiError, ApiResult, OnViolation},
     settings::Settings,
 };
 
@@ -103,10 +104,11 @@ pub async fn register(
         .register_by_address
         .check(&viewer.ip.to_string())?;
     viewer.refuse_if_banned(None)?;
-    let txn = crate::db::begin_write(&ctx.db).await?;
-    let account = create_account(&txn, &ctx.settings, input, false).await?;
-    txn.commit().await?;
-    Ok(account)
+    ctx.write(async |db, _| {
+        let account = create_account(db, &ctx.settings, input, false).await?;
+        Ok(account)
+    })
+    .await
 }
 
 /// Makes a verified admin (member and admin roles); for bootstrapping, so no viewer.
@@ -194,16 +196,11 @@ async fn create_account(
         updated_at: Set(now),
         deleted_at: Set(None),
     };
-    let account = match account.insert(txn).await {
-        Ok(account) => account,
-        // Two registrations racing for one name: the index decides, the loser hears why.
-        Err(err) if matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {
-            return Err(ApiError::Conflict(
-                "that username or email address is taken".into(),
-            ));
-        }
-        Err(err) => return Err(err.into()),
-    };
+    // Two registrations racing for one name: the index decides, the loser hears why.
+    let account = account
+        .insert(txn)
+        .await
+        .on_unique("that username or email address is taken")?;
     assign_role_by_name(txn, account.id, MEMBER_ROLE).await?;
     Ok(account)
 }

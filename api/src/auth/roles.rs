@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use arena_entity::auth::{privilege, role, role_privilege, user_privilege, user_role};
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -15,13 +15,12 @@ use uuid::Uuid;
 use super::{MEMBER_ROLE, session, viewer::Viewer};
 use crate::{
     audit::{self, Entry},
-    bus::Change,
+    auth::privileges,
+    bus::{Change, Changes},
     context::AppContext,
-    db::grouped,
-    error::{ApiError, ApiResult},
+    db::{grouped, lock_in_order},
+    error::{ApiError, ApiResult, OnViolation},
 };
-
-const MANAGE: &str = "role.manage";
 
 /// Every role with its own privileges: enough to answer any question about the tree.
 pub struct RoleTree {
@@ -104,41 +103,24 @@ fn require_holds(viewer: &Viewer, privileges: &BTreeSet<String>) -> ApiResult<()
     }
 }
 
-fn on_unique(err: sea_orm::DbErr, message: &str) -> ApiError {
-    match err.sql_err() {
-        Some(SqlErr::UniqueConstraintViolation(_)) => ApiError::Conflict(message.to_owned()),
-        _ => err.into(),
-    }
-}
-
-/// Starts a change to the tree: checks `role.manage`, opens a transaction and locks the
-/// roles (so concurrent moves cannot build a cycle), then loads the tree as it is now.
-async fn begin(
-    ctx: &AppContext,
-    viewer: &Viewer,
-) -> ApiResult<(Uuid, DatabaseTransaction, RoleTree)> {
-    let actor = viewer.require_privilege(MANAGE)?.id;
-    let txn = crate::db::begin_write(&ctx.db).await?;
-    role::Entity::find()
-        .select_only()
-        .column(role::Column::Id)
-        .lock_exclusive()
-        .into_tuple::<i32>()
-        .all(&txn)
-        .await?;
-    let tree = RoleTree::load(&txn).await?;
-    Ok((actor, txn, tree))
+/// Starts a change to the tree: checks `role.manage` and locks the roles (so concurrent
+/// moves cannot build a cycle), then loads the tree as it is now.
+async fn lock_tree(db: &impl ConnectionTrait, viewer: &Viewer) -> ApiResult<(Uuid, RoleTree)> {
+    let actor = viewer.require_privilege(privileges::ROLE_MANAGE)?.id;
+    lock_in_order(db, role::Entity::find(), role::Column::Id).await?;
+    let tree = RoleTree::load(db).await?;
+    Ok((actor, tree))
 }
 
 /// The tree, for anyone in the dashboard.
 pub async fn list_roles(ctx: &AppContext, viewer: &Viewer) -> ApiResult<RoleTree> {
-    viewer.require_privilege("dashboard.access")?;
+    viewer.require_privilege(privileges::DASHBOARD_ACCESS)?;
     RoleTree::load(&ctx.db).await
 }
 
 /// Every privilege name, for anyone in the dashboard.
 pub async fn list_privileges(ctx: &AppContext, viewer: &Viewer) -> ApiResult<Vec<String>> {
-    viewer.require_privilege("dashboard.access")?;
+    viewer.require_privilege(privileges::DASHBOARD_ACCESS)?;
     Ok(privilege::Entity::find()
         .order_by_asc(privilege::Column::Privilege)
         .all(&ctx.db)
@@ -157,8 +139,20 @@ pub async fn create_role(
     parent_id: Option<i32>,
     reason: Option<String>,
 ) -> ApiResult<role::Model> {
+    ctx.write(async |db, _| create_role_in(db, viewer, name, parent_id, reason).await)
+        .await
+}
+
+/// The body of [`create_role`], for a caller's transaction.
+pub async fn create_role_in(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    name: &str,
+    parent_id: Option<i32>,
+    reason: Option<String>,
+) -> ApiResult<role::Model> {
     let name = parse_role_name(name)?;
-    let (actor, txn, tree) = begin(ctx, viewer).await?;
+    let (actor, tree) = lock_tree(db, viewer).await?;
     if let Some(parent) = parent_id {
         tree.get(parent)?;
         require_holds(viewer, &tree.effective(parent))?;
@@ -173,11 +167,11 @@ pub async fn create_role(
         updated_at: Set(now),
         ..Default::default()
     }
-    .insert(&txn)
+    .insert(db)
     .await
-    .map_err(|err| on_unique(err, "a role of that name exists"))?;
+    .on_unique("a role of that name exists")?;
     audit::record(
-        &txn,
+        db,
         Some(actor),
         Entry {
             action: "role.create",
@@ -188,7 +182,6 @@ pub async fn create_role(
         },
     )
     .await?;
-    txn.commit().await?;
     Ok(created)
 }
 
@@ -200,8 +193,20 @@ pub async fn rename_role(
     name: &str,
     reason: Option<String>,
 ) -> ApiResult<role::Model> {
+    ctx.write(async |db, _| rename_role_in(db, viewer, id, name, reason).await)
+        .await
+}
+
+/// The body of [`rename_role`], for a caller's transaction.
+pub async fn rename_role_in(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    id: i32,
+    name: &str,
+    reason: Option<String>,
+) -> ApiResult<role::Model> {
     let name = parse_role_name(name)?;
-    let (actor, txn, tree) = begin(ctx, viewer).await?;
+    let (actor, tree) = lock_tree(db, viewer).await?;
     let current = tree.get(id)?.clone();
     if current.role == MEMBER_ROLE {
         return Err(ApiError::Conflict("the member role keeps its name".into()));
@@ -209,12 +214,12 @@ pub async fn rename_role(
     let details = json!({ "from": current.role, "to": name });
     let mut renamed: role::ActiveModel = current.into();
     renamed.role = Set(name);
-    update_role(txn, actor, renamed, "role.rename", reason, details).await
+    update_role(db, actor, renamed, "role.rename", reason, details).await
 }
 
-/// Saves a changed role with who changed it, audits, and commits.
+/// Saves a changed role with who changed it, and audits.
 async fn update_role(
-    txn: DatabaseTransaction,
+    db: &impl ConnectionTrait,
     actor: Uuid,
     mut changed: role::ActiveModel,
     action: &'static str,
@@ -224,11 +229,11 @@ async fn update_role(
     changed.updated_by = Set(Some(actor));
     changed.updated_at = Set(Utc::now());
     let saved = changed
-        .update(&txn)
+        .update(db)
         .await
-        .map_err(|err| on_unique(err, "a role of that name exists"))?;
+        .on_unique("a role of that name exists")?;
     audit::record(
-        &txn,
+        db,
         Some(actor),
         Entry {
             action,
@@ -239,7 +244,6 @@ async fn update_role(
         },
     )
     .await?;
-    txn.commit().await?;
     Ok(saved)
 }
 
@@ -252,7 +256,20 @@ pub async fn move_role(
     parent_id: Option<i32>,
     reason: Option<String>,
 ) -> ApiResult<role::Model> {
-    let (actor, txn, tree) = begin(ctx, viewer).await?;
+    ctx.write(async |db, changes| move_role_in(db, viewer, id, parent_id, reason, changes).await)
+        .await
+}
+
+/// The body of [`move_role`], for a caller's transaction.
+pub async fn move_role_in(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    id: i32,
+    parent_id: Option<i32>,
+    reason: Option<String>,
+    changes: &mut Changes,
+) -> ApiResult<role::Model> {
+    let (actor, tree) = lock_tree(db, viewer).await?;
     let current = tree.get(id)?.clone();
     if let Some(parent) = parent_id {
         tree.get(parent)?;
@@ -268,8 +285,8 @@ pub async fn move_role(
     let details = json!({ "fromParentId": current.parent_id, "toParentId": parent_id });
     let mut moved: role::ActiveModel = current.into();
     moved.parent_id = Set(parent_id);
-    let saved = update_role(txn, actor, moved, "role.move", reason, details).await?;
-    ctx.bus.publish(Change::AccessAll).await;
+    let saved = update_role(db, actor, moved, "role.move", reason, details).await?;
+    changes.push(Change::AccessAll);
     Ok(saved)
 }
 
@@ -280,7 +297,19 @@ pub async fn delete_role(
     id: i32,
     reason: Option<String>,
 ) -> ApiResult<()> {
-    let (actor, txn, tree) = begin(ctx, viewer).await?;
+    ctx.write(async |db, changes| delete_role_in(db, viewer, id, reason, changes).await)
+        .await
+}
+
+/// The body of [`delete_role`], for a caller's transaction.
+pub async fn delete_role_in(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    id: i32,
+    reason: Option<String>,
+    changes: &mut Changes,
+) -> ApiResult<()> {
+    let (actor, tree) = lock_tree(db, viewer).await?;
     let current = tree.get(id)?.clone();
     if current.role == MEMBER_ROLE {
         return Err(ApiError::Conflict(
@@ -293,9 +322,9 @@ pub async fn delete_role(
         ));
     }
     require_holds(viewer, &tree.effective(id))?;
-    role::Entity::delete_by_id(id).exec(&txn).await?;
+    role::Entity::delete_by_id(id).exec(db).await?;
     audit::record(
-        &txn,
+        db,
         Some(actor),
         Entry {
             action: "role.delete",
@@ -306,8 +335,7 @@ pub async fn delete_role(
         },
     )
     .await?;
-    txn.commit().await?;
-    ctx.bus.publish(Change::AccessAll).await;
+    changes.push(Change::AccessAll);
     Ok(())
 }
 
@@ -356,9 +384,25 @@ pub async fn set_privilege(
     grant: bool,
     reason: Option<String>,
 ) -> ApiResult<()> {
-    let (actor, txn, tree) = begin(ctx, viewer).await?;
+    ctx.write(async |db, changes| {
+        set_privilege_in(db, viewer, grantee, privilege, grant, reason, changes).await
+    })
+    .await
+}
+
+/// The body of [`set_privilege`], for a caller's transaction.
+pub async fn set_privilege_in(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    grantee: Grantee,
+    privilege: &str,
+    grant: bool,
+    reason: Option<String>,
+    changes: &mut Changes,
+) -> ApiResult<()> {
+    let (actor, tree) = lock_tree(db, viewer).await?;
     require_holds(viewer, &BTreeSet::from([privilege.to_owned()]))?;
-    let privilege_id = privilege_id(&txn, privilege).await?;
+    let privilege_id = privilege_id(db, privilege).await?;
     match (grantee, grant) {
         (Grantee::Role(role_id), true) => {
             tree.get(role_id)?;
@@ -367,35 +411,35 @@ pub async fn set_privilege(
                 privilege_id: Set(privilege_id),
             })
             .on_conflict_do_nothing()
-            .exec(&txn)
+            .exec(db)
             .await?;
         }
         (Grantee::Role(role_id), false) => {
             tree.get(role_id)?;
             role_privilege::Entity::delete_by_id((role_id, privilege_id))
-                .exec(&txn)
+                .exec(db)
                 .await?;
         }
         (Grantee::User(user_id), true) => {
-            require_user_exists(&txn, user_id).await?;
+            require_user_exists(db, user_id).await?;
             user_privilege::Entity::insert(user_privilege::ActiveModel {
                 user_id: Set(user_id),
                 privilege_id: Set(privilege_id),
             })
             .on_conflict_do_nothing()
-            .exec(&txn)
+            .exec(db)
             .await?;
         }
         (Grantee::User(user_id), false) => {
-            require_user_exists(&txn, user_id).await?;
+            require_user_exists(db, user_id).await?;
             user_privilege::Entity::delete_by_id((user_id, privilege_id))
-                .exec(&txn)
+                .exec(db)
                 .await?;
         }
     }
     let (target_type, target_id) = grantee.audit_target();
     audit::record(
-        &txn,
+        db,
         Some(actor),
         Entry {
             action: if grant {
@@ -410,12 +454,11 @@ pub async fn set_privilege(
         },
     )
     .await?;
-    txn.commit().await?;
     let change = match grantee {
         Grantee::Role(_) => Change::AccessAll,
         Grantee::User(user_id) => Change::Access { user_id },
     };
-    ctx.bus.publish(change).await;
+    changes.push(change);
     Ok(())
 }
 
@@ -428,17 +471,33 @@ pub async fn set_user_role(
     assign: bool,
     reason: Option<String>,
 ) -> ApiResult<()> {
-    let (actor, txn, tree) = begin(ctx, viewer).await?;
+    ctx.write(async |db, changes| {
+        set_user_role_in(db, viewer, user_id, role_id, assign, reason, changes).await
+    })
+    .await
+}
+
+/// The body of [`set_user_role`], for a caller's transaction.
+pub async fn set_user_role_in(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    user_id: Uuid,
+    role_id: i32,
+    assign: bool,
+    reason: Option<String>,
+    changes: &mut Changes,
+) -> ApiResult<()> {
+    let (actor, tree) = lock_tree(db, viewer).await?;
     let role = tree.get(role_id)?.clone();
     require_holds(viewer, &tree.effective(role_id))?;
-    require_user_exists(&txn, user_id).await?;
+    require_user_exists(db, user_id).await?;
     if assign {
         user_role::Entity::insert(user_role::ActiveModel {
             user_id: Set(user_id),
             role_id: Set(role_id),
         })
         .on_conflict_do_nothing()
-        .exec(&txn)
+        .exec(db)
         .await?;
     } else {
         if role.role == MEMBER_ROLE {
@@ -447,11 +506,11 @@ pub async fn set_user_role(
             ));
         }
         user_role::Entity::delete_by_id((user_id, role_id))
-            .exec(&txn)
+            .exec(db)
             .await?;
     }
     audit::record(
-        &txn,
+        db,
         Some(actor),
         Entry {
             action: if assign { "role.assign" } else { "role.remove" },
@@ -462,8 +521,7 @@ pub async fn set_user_role(
         },
     )
     .await?;
-    txn.commit().await?;
-    ctx.bus.publish(Change::Access { user_id }).await;
+    changes.push(Change::Access { user_id });
     Ok(())
 }
 
@@ -496,12 +554,23 @@ pub async fn logout_user(
     user_id: Uuid,
     reason: String,
 ) -> ApiResult<u64> {
-    let actor = viewer.require_privilege("user.logout")?.id;
-    let txn = crate::db::begin_write(&ctx.db).await?;
-    require_user_exists(&txn, user_id).await?;
-    let revoked = session::revoke_all(&txn, user_id).await?;
+    ctx.write(async |db, changes| logout_user_in(db, viewer, user_id, reason, changes).await)
+        .await
+}
+
+/// The body of [`logout_user`], for a caller's transaction.
+pub async fn logout_user_in(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    user_id: Uuid,
+    reason: String,
+    changes: &mut Changes,
+) -> ApiResult<u64> {
+    let actor = viewer.require_privilege(privileges::USER_LOGOUT)?.id;
+    require_user_exists(db, user_id).await?;
+    let revoked = session::revoke_all(db, user_id).await?;
     audit::record(
-        &txn,
+        db,
         Some(actor),
         Entry {
             action: "user.logout",
@@ -512,8 +581,7 @@ pub async fn logout_user(
         },
     )
     .await?;
-    txn.commit().await?;
-    ctx.bus.publish(Change::Access { user_id }).await;
+    changes.push(Change::Access { user_id });
     Ok(revoked)
 }
 

@@ -19,6 +19,7 @@ use super::{
     viewer::Viewer,
 };
 use crate::{
+    auth::privileges,
     bus::Change,
     context::AppContext,
     error::{ApiError, ApiResult},
@@ -246,17 +247,23 @@ pub async fn revoke_all(db: &impl ConnectionTrait, user_id: Uuid) -> ApiResult<u
 /// Ends the caller's own sign-in.
 pub async fn logout(ctx: &AppContext, viewer: &Viewer) -> ApiResult<()> {
     let me = viewer.require_user()?;
-    revoke_series(&ctx.db, me.series).await?;
-    ctx.bus.publish(Change::Access { user_id: me.id }).await;
-    Ok(())
+    ctx.write(async |db, changes| {
+        revoke_series(db, me.series).await?;
+        changes.push(Change::Access { user_id: me.id });
+        Ok(())
+    })
+    .await
 }
 
 /// Ends every sign-in of the caller.
 pub async fn logout_everywhere(ctx: &AppContext, viewer: &Viewer) -> ApiResult<()> {
     let me = viewer.require_user()?;
-    revoke_all(&ctx.db, me.id).await?;
-    ctx.bus.publish(Change::Access { user_id: me.id }).await;
-    Ok(())
+    ctx.write(async |db, changes| {
+        revoke_all(db, me.id).await?;
+        changes.push(Change::Access { user_id: me.id });
+        Ok(())
+    })
+    .await
 }
 
 /// One sign-in that has not ended.
@@ -278,7 +285,7 @@ pub async fn list_active(
     user_id: Uuid,
 ) -> ApiResult<Vec<ActiveSignIn>> {
     viewer.require_user()?;
-    if !viewer.is_self_or(user_id, "user.read_private") {
+    if !viewer.is_self_or(user_id, privileges::USER_READ_PRIVATE) {
         return Err(ApiError::Forbidden);
     }
     let tokens = user_token::Entity::find()

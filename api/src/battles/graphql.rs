@@ -7,8 +7,9 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject, Subscr
 use chrono::{DateTime, NaiveDate, Utc};
 use futures_util::Stream;
 
-use super::{CRAWLER_READ, Counter, PlayerFilter, PlayerOrder};
+use super::{Counter, PlayerFilter, PlayerOrder};
 use crate::{
+    auth::privileges,
     error::ApiError,
     graphql::{
         app,
@@ -520,7 +521,7 @@ impl BattlesQuery {
     }
 
     /// Crawl runs, newest first. Privilege `crawler.read`.
-    #[graphql(guard = "Privilege(\"crawler.read\")")]
+    #[graphql(guard = "Privilege(privileges::CRAWLER_READ)")]
     async fn crawl_runs(
         &self,
         ctx: &Context<'_>,
@@ -535,7 +536,7 @@ impl BattlesQuery {
     }
 
     /// One crawl run. Privilege `crawler.read`.
-    #[graphql(guard = "Privilege(\"crawler.read\")")]
+    #[graphql(guard = "Privilege(privileges::CRAWLER_READ)")]
     async fn crawl_run(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<CrawlRun> {
         let id = parse_run_id(&id)?;
         Ok(CrawlRun(super::run(&app(ctx).db, viewer(ctx), id).await?))
@@ -717,7 +718,7 @@ pub struct BattlesSubscription;
 impl BattlesSubscription {
     /// A crawl run each time its progress is recorded, until it completes. Privilege
     /// `crawler.read`.
-    #[graphql(guard = "Privilege(\"crawler.read\")")]
+    #[graphql(guard = "Privilege(privileges::CRAWLER_READ)")]
     async fn crawl_progress(
         &self,
         ctx: &Context<'_>,
@@ -728,7 +729,7 @@ impl BattlesSubscription {
         let runs = super::progress(app(ctx), id).map(|run| run.map(CrawlRun).map_err(Into::into));
         Ok(live(
             ctx,
-            |v| v.require_privilege(CRAWLER_READ).map(drop),
+            |v| v.require_privilege(privileges::CRAWLER_READ).map(drop),
             runs,
         ))
     }

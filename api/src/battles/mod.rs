@@ -27,6 +27,7 @@ use sea_orm::{
 };
 
 use crate::{
+    auth::privileges,
     auth::viewer::Viewer,
     bus::{Change, Listener, Received},
     context::AppContext,
@@ -36,9 +37,6 @@ use crate::{
         KeyCursor, KeyOrder, Keyset, OffsetWindow, SortKey, TotalCount, Window, fetch_keyset,
     },
 };
-
-/// The privilege that shows crawl runs.
-pub const CRAWLER_READ: &str = "crawler.read";
 
 /// Longest date range one query may cover.
 pub const MAX_DAYS: i64 = 366;
@@ -386,7 +384,7 @@ pub async fn runs(
     viewer: &Viewer,
     window: Window,
 ) -> ApiResult<(Vec<crawl_run::Model>, TotalCount)> {
-    viewer.require_privilege(CRAWLER_READ)?;
+    viewer.require_privilege(privileges::CRAWLER_READ)?;
     let total = TotalCount::of(db, crawl_run::Entity::find());
     let rows = window
         .select(crawl_run::Entity::find(), crawl_run::Column::Id)
@@ -397,7 +395,7 @@ pub async fn runs(
 
 /// One crawl run. Privilege `crawler.read`.
 pub async fn run(db: &DatabaseConnection, viewer: &Viewer, id: i64) -> ApiResult<crawl_run::Model> {
-    viewer.require_privilege(CRAWLER_READ)?;
+    viewer.require_privilege(privileges::CRAWLER_READ)?;
     crawl_run::Entity::find_by_id(id)
         .one(db)
         .await?

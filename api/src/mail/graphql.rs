@@ -4,6 +4,7 @@ use arena_entity::mail::outbox_message;
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 
+use crate::auth::privileges;
 use crate::graphql::{
     app,
     guards::Privilege,
@@ -57,7 +58,7 @@ pub struct MailQuery;
 #[Object]
 impl MailQuery {
     /// Outgoing mail, newest first. Privilege `mail.read`.
-    #[graphql(guard = "Privilege(\"mail.read\")")]
+    #[graphql(guard = "Privilege(privileges::MAIL_READ)")]
     async fn outbox(
         &self,
         ctx: &Context<'_>,

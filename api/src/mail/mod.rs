@@ -12,6 +12,7 @@ use sea_orm::{
 };
 
 use crate::{
+    auth::privileges,
     auth::viewer::Viewer,
     error::ApiResult,
     graphql::pagination::{TotalCount, Window},
@@ -45,7 +46,7 @@ pub async fn list_outbox(
     viewer: &Viewer,
     window: Window,
 ) -> ApiResult<(Vec<outbox_message::Model>, TotalCount)> {
-    viewer.require_privilege("mail.read")?;
+    viewer.require_privilege(privileges::MAIL_READ)?;
     let total = TotalCount::of(db, outbox_message::Entity::find());
     let rows = window
         .select(outbox_message::Entity::find(), outbox_message::Column::Id)

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use super::{User, parse_int_id, parse_uuid};
 use crate::{
     auth::bans::{self, BanFilter, BanTarget, NewBan},
+    auth::privileges,
     error::ApiError,
     graphql::{
         app,
@@ -126,7 +127,7 @@ pub struct BansQuery;
 #[Object]
 impl BansQuery {
     /// Bans, newest first. Privilege `user.ban`.
-    #[graphql(guard = "Privilege(\"user.ban\")")]
+    #[graphql(guard = "Privilege(privileges::USER_BAN)")]
     async fn bans(
         &self,
         ctx: &Context<'_>,
@@ -168,7 +169,7 @@ pub struct BansMutation;
 #[Object]
 impl BansMutation {
     /// Bans an account. Privilege `user.ban`.
-    #[graphql(guard = "Privilege(\"user.ban\")")]
+    #[graphql(guard = "Privilege(privileges::USER_BAN)")]
     async fn ban_user(&self, ctx: &Context<'_>, input: BanUserInput) -> async_graphql::Result<Ban> {
         let new = NewBan {
             target: BanTarget::User(parse_uuid(&input.user_id, "userId")?),
@@ -180,7 +181,7 @@ impl BansMutation {
     }
 
     /// Bans an IP address or CIDR range (IPv4 or IPv6). Privilege `user.ban`.
-    #[graphql(guard = "Privilege(\"user.ban\")")]
+    #[graphql(guard = "Privilege(privileges::USER_BAN)")]
     async fn ban_address(
         &self,
         ctx: &Context<'_>,
@@ -196,7 +197,7 @@ impl BansMutation {
     }
 
     /// Lifts a ban in force. Privilege `user.ban`.
-    #[graphql(guard = "Privilege(\"user.ban\")")]
+    #[graphql(guard = "Privilege(privileges::USER_BAN)")]
     async fn lift_ban(
         &self,
         ctx: &Context<'_>,

@@ -19,6 +19,7 @@ pub use self::{
 use super::{Registration, session::Session as SessionModel};
 use crate::{
     auth::account::{self, ProfileChange},
+    auth::privileges,
     error::{ApiError, ApiResult},
     graphql::{
         app,
@@ -109,7 +110,7 @@ pub struct User {
 impl User {
     /// The account as `ctx`'s viewer may see it.
     pub(crate) fn for_viewer(ctx: &Context<'_>, model: user::Model) -> Self {
-        let private = viewer(ctx).is_self_or(model.id, "user.read_private");
+        let private = viewer(ctx).is_self_or(model.id, privileges::USER_READ_PRIVATE);
         Self { model, private }
     }
 }
@@ -255,7 +256,7 @@ impl AuthQuery {
 
     /// Accounts matching `search` (an id, or part of a username or email), by username.
     /// Privilege `user.search`.
-    #[graphql(guard = "Privilege(\"user.search\")")]
+    #[graphql(guard = "Privilege(privileges::USER_SEARCH)")]
     async fn users(
         &self,
         ctx: &Context<'_>,
@@ -276,7 +277,7 @@ impl AuthQuery {
 
     /// Account and ban counts, and sign-ups per day over the last `days` days (1 to 366).
     /// Privilege `dashboard.access`.
-    #[graphql(guard = "Privilege(\"dashboard.access\")")]
+    #[graphql(guard = "Privilege(privileges::DASHBOARD_ACCESS)")]
     async fn dashboard_stats(
         &self,
         ctx: &Context<'_>,

@@ -4,6 +4,7 @@ use async_graphql::{Context, ID, InputObject, Object};
 
 use super::{parse_int_id, parse_uuid};
 use crate::{
+    auth::privileges,
     auth::roles::{Grantee, RoleTree},
     error::{ApiError, ApiResult},
     graphql::{app, guards::Privilege, viewer},
@@ -134,7 +135,7 @@ pub struct RolesQuery;
 #[Object]
 impl RolesQuery {
     /// Every role, root first. Privilege `dashboard.access`.
-    #[graphql(guard = "Privilege(\"dashboard.access\")")]
+    #[graphql(guard = "Privilege(privileges::DASHBOARD_ACCESS)")]
     async fn roles(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Role>> {
         let tree =
             std::sync::Arc::new(crate::auth::roles::list_roles(app(ctx), viewer(ctx)).await?);
@@ -149,7 +150,7 @@ impl RolesQuery {
     }
 
     /// Every privilege name. Privilege `dashboard.access`.
-    #[graphql(guard = "Privilege(\"dashboard.access\")")]
+    #[graphql(guard = "Privilege(privileges::DASHBOARD_ACCESS)")]
     async fn privileges(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
         Ok(crate::auth::roles::list_privileges(app(ctx), viewer(ctx)).await?)
     }
@@ -162,7 +163,7 @@ pub struct RolesMutation;
 #[Object]
 impl RolesMutation {
     /// Creates a role under `parentId` (a root when absent). Privilege `role.manage`.
-    #[graphql(guard = "Privilege(\"role.manage\")")]
+    #[graphql(guard = "Privilege(privileges::ROLE_MANAGE)")]
     async fn create_role(
         &self,
         ctx: &Context<'_>,
@@ -180,7 +181,7 @@ impl RolesMutation {
     }
 
     /// Renames a role. Privilege `role.manage`.
-    #[graphql(guard = "Privilege(\"role.manage\")")]
+    #[graphql(guard = "Privilege(privileges::ROLE_MANAGE)")]
     async fn rename_role(
         &self,
         ctx: &Context<'_>,
@@ -195,7 +196,7 @@ impl RolesMutation {
 
     /// Moves a role under `parentId` (to the root when absent); cycles are refused.
     /// Privilege `role.manage`.
-    #[graphql(guard = "Privilege(\"role.manage\")")]
+    #[graphql(guard = "Privilege(privileges::ROLE_MANAGE)")]
     async fn move_role(
         &self,
         ctx: &Context<'_>,
@@ -213,7 +214,7 @@ impl RolesMutation {
     }
 
     /// Deletes a role without children. Privilege `role.manage`.
-    #[graphql(guard = "Privilege(\"role.manage\")")]
+    #[graphql(guard = "Privilege(privileges::ROLE_MANAGE)")]
     async fn delete_role(
         &self,
         ctx: &Context<'_>,
@@ -226,7 +227,7 @@ impl RolesMutation {
     }
 
     /// Grants a privilege the caller holds to a role or user. Privilege `role.manage`.
-    #[graphql(guard = "Privilege(\"role.manage\")")]
+    #[graphql(guard = "Privilege(privileges::ROLE_MANAGE)")]
     async fn grant_privilege(
         &self,
         ctx: &Context<'_>,
@@ -236,7 +237,7 @@ impl RolesMutation {
     }
 
     /// Revokes a privilege the caller holds from a role or user. Privilege `role.manage`.
-    #[graphql(guard = "Privilege(\"role.manage\")")]
+    #[graphql(guard = "Privilege(privileges::ROLE_MANAGE)")]
     async fn revoke_privilege(
         &self,
         ctx: &Context<'_>,
@@ -246,7 +247,7 @@ impl RolesMutation {
     }
 
     /// Gives a user a role whose privileges the caller all holds. Privilege `role.manage`.
-    #[graphql(guard = "Privilege(\"role.manage\")")]
+    #[graphql(guard = "Privilege(privileges::ROLE_MANAGE)")]
     async fn assign_role(
         &self,
         ctx: &Context<'_>,
@@ -258,7 +259,7 @@ impl RolesMutation {
     }
 
     /// Takes a role from a user. Privilege `role.manage`.
-    #[graphql(guard = "Privilege(\"role.manage\")")]
+    #[graphql(guard = "Privilege(privileges::ROLE_MANAGE)")]
     async fn remove_role(
         &self,
         ctx: &Context<'_>,
@@ -271,7 +272,7 @@ impl RolesMutation {
 
     /// Ends every sign-in of a user; returns how many refresh tokens were revoked.
     /// Privilege `user.logout`.
-    #[graphql(guard = "Privilege(\"user.logout\")")]
+    #[graphql(guard = "Privilege(privileges::USER_LOGOUT)")]
     async fn logout_user(
         &self,
         ctx: &Context<'_>,
