@@ -43,8 +43,6 @@ pub struct AppContext {
     pub bus: ChangeBus,
     /// Subscribers following crawl runs on this instance.
     pub crawl_watch: Arc<crate::battles::RunWatch>,
-    /// Statements sent to the database since start.
-    pub statements: Arc<std::sync::atomic::AtomicU64>,
     /// The settings the process started with.
     pub settings: Arc<Settings>,
     /// Token keys, limits and proxies of the auth domain.

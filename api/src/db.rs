@@ -1,14 +1,6 @@
 //! Connecting to PostgreSQL or SQLite, and running migrations.
 
-use std::{
-    collections::HashMap,
-    hash::Hash,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
-    time::Duration,
-};
+use std::{collections::HashMap, hash::Hash, time::Duration};
 
 use arena_migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::{
@@ -132,14 +124,9 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
     .await
 }
 
-/// Counts every statement sent through `db` (and its transactions) from now on.
-pub fn count_statements(db: &mut DatabaseConnection) -> Arc<AtomicU64> {
-    let count = Arc::new(AtomicU64::new(0));
-    let counter = count.clone();
-    db.set_metric_callback(move |_| {
-        counter.fetch_add(1, Ordering::Relaxed);
-    });
-    count
+/// Calls `each` for every statement sent through `db` (and its transactions) from now on.
+pub fn on_statement(db: &mut DatabaseConnection, each: impl Fn() + Send + Sync + 'static) {
+    db.set_metric_callback(move |_| each());
 }
 
 /// Locks the rows of `query` for the rest of the transaction, in ascending `column` order,
@@ -213,9 +200,107 @@ where
     Ok(groups)
 }
 
-/// Applies every pending migration.
-pub async fn migrate_up(db: &DatabaseConnection) -> Result<(), DbStartError> {
+/// Applies every pending migration. Processes migrating one database at once take turns
+/// (see [`exclusive`]); the later ones find nothing left to do.
+pub async fn migrate_up(db: &DatabaseConnection, url: &str) -> Result<(), DbStartError> {
+    let _turn = exclusive(url, "arena.migrate")
+        .await
+        .map_err(DbStartError::Migrate)?;
     Migrator::up(db, None).await.map_err(DbStartError::Migrate)
+}
+
+/// Held while this process does what only one process may do at a time on one database:
+/// apply migrations, coordinate a crawl. On PostgreSQL a session advisory lock on a
+/// connection of its own; on SQLite an OS lock on a file beside the database. Either is
+/// released when the guard drops or the process dies, so a crash never leaves it taken.
+pub struct Exclusive {
+    _held: Held,
+}
+
+enum Held {
+    Postgres {
+        _session: PgConnection,
+    },
+    File {
+        _locked: std::fs::File,
+    },
+    /// An in-memory SQLite database belongs to one process.
+    Nothing,
+}
+
+/// Takes the lock `name` on the database at `url`, waiting while another process holds it.
+pub async fn exclusive(url: &str, name: &str) -> Result<Exclusive, DbErr> {
+    take(url, name, true)
+        .await?
+        .ok_or_else(|| DbErr::Custom(format!("the lock {name} was not taken")))
+}
+
+/// Takes the lock `name` if no other process holds it; `None` if one does.
+pub async fn try_exclusive(url: &str, name: &str) -> Result<Option<Exclusive>, DbErr> {
+    take(url, name, false).await
+}
+
+async fn take(url: &str, name: &str, wait: bool) -> Result<Option<Exclusive>, DbErr> {
+    let driver = |err: sea_orm::sqlx::Error| DbErr::Custom(format!("lock {name}: {err}"));
+    let held = match DatabaseBackend::of_url(url) {
+        Some(DatabaseBackend::Postgres) => {
+            let mut conn = PgConnection::connect(url).await.map_err(driver)?;
+            let sql = if wait {
+                "SELECT pg_advisory_lock(hashtext($1)) IS NOT NULL"
+            } else {
+                "SELECT pg_try_advisory_lock(hashtext($1))"
+            };
+            let taken: bool = sea_orm::sqlx::query_scalar(sql)
+                .bind(name)
+                .fetch_one(&mut conn)
+                .await
+                .map_err(driver)?;
+            taken.then_some(Held::Postgres { _session: conn })
+        }
+        Some(DatabaseBackend::Sqlite) => match sqlite_path(url) {
+            None => Some(Held::Nothing),
+            Some(path) => {
+                let lock_path = format!("{path}.{name}.lock");
+                let io = |err: std::io::Error| DbErr::Custom(format!("lock {lock_path}: {err}"));
+                let file = std::fs::File::options()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&lock_path)
+                    .map_err(io)?;
+                if wait {
+                    let file = tokio::task::spawn_blocking(move || file.lock().map(|()| file))
+                        .await
+                        .map_err(|err| DbErr::Custom(err.to_string()))?
+                        .map_err(io)?;
+                    Some(Held::File { _locked: file })
+                } else {
+                    match file.try_lock() {
+                        Ok(()) => Some(Held::File { _locked: file }),
+                        Err(std::fs::TryLockError::WouldBlock) => None,
+                        Err(std::fs::TryLockError::Error(err)) => return Err(io(err)),
+                    }
+                }
+            }
+        },
+        None => {
+            return Err(DbErr::Custom(format!(
+                "not a database URL: {}",
+                redact_url(url)
+            )));
+        }
+    };
+    Ok(held.map(|held| Exclusive { _held: held }))
+}
+
+/// The file of a `sqlite:` URL; `None` for an in-memory database.
+fn sqlite_path(url: &str) -> Option<String> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.contains(":memory:") && !url.contains("mode=memory"))
+        .then(|| path.to_owned())
 }
 
 /// Connections in the pool: (open, idle).

@@ -1,18 +1,32 @@
 //! Arena: a game-platform backend — one GraphQL API over one SeaORM schema.
 
+#[cfg(feature = "server")]
 pub mod audit;
+#[cfg(feature = "server")]
 pub mod auth;
+#[cfg(feature = "server")]
 pub mod battles;
+#[cfg(feature = "server")]
 pub mod bus;
+#[cfg(feature = "server")]
 pub mod context;
 pub mod db;
+#[cfg(feature = "server")]
 pub mod error;
+#[cfg(feature = "server")]
 pub mod graphql;
+#[cfg(feature = "server")]
 pub mod http;
+#[cfg(feature = "server")]
 pub mod mail;
+#[cfg(feature = "server")]
 pub mod metrics;
+#[cfg(feature = "server")]
 pub mod redis_conn;
 pub mod settings;
+#[cfg(feature = "server")]
 pub mod startup;
+#[cfg(feature = "server")]
 pub mod system;
+#[cfg(feature = "server")]
 pub mod telemetry;

@@ -12,6 +12,9 @@ use arena_api::{
 use arena_migration::{Migrator, MigratorTrait};
 use clap::{Parser, Subcommand};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Arena game-platform backend.
 #[derive(Parser)]
 #[command(version, about)]
@@ -114,9 +117,13 @@ async fn serve(settings: Settings) -> Result<(), AnyError> {
 
 async fn migrate(settings: Settings, action: MigrateAction) -> Result<(), AnyError> {
     let db = db::connect(&settings).await?;
+    let url = settings.database_url.expose();
     match action {
-        MigrateAction::Up => Migrator::up(&db, None).await?,
-        MigrateAction::Down { steps } => Migrator::down(&db, Some(steps)).await?,
+        MigrateAction::Up => db::migrate_up(&db, url).await?,
+        MigrateAction::Down { steps } => {
+            let _turn = db::exclusive(url, "arena.migrate").await?;
+            Migrator::down(&db, Some(steps)).await?
+        }
         MigrateAction::Status => {
             let applied = Migrator::get_applied_migrations(&db).await?;
             let pending = Migrator::get_pending_migrations(&db).await?;
@@ -146,7 +153,7 @@ async fn create_admin(settings: Settings, username: &str, email: &str) -> Result
         }
     };
     let db = db::connect(&settings).await?;
-    db::migrate_up(&db).await?;
+    db::migrate_up(&db, settings.database_url.expose()).await?;
     let admin = arena_api::auth::create_admin(&db, &settings, username, email, &password)
         .await
         .map_err(|err| err.message())?;

@@ -44,6 +44,8 @@ pub struct Metrics {
     pool: Family<PoolLabels, Gauge>,
     websockets: Gauge,
     known_operations: Mutex<HashSet<String>>,
+    /// Statements sent to the database since start.
+    pub statements: Counter,
 }
 
 fn latency_histogram() -> Histogram {
@@ -95,6 +97,12 @@ impl Metrics {
             "Open GraphQL websocket connections",
             websockets.clone(),
         );
+        let statements = Counter::default();
+        registry.register(
+            "db_statements",
+            "Statements sent to the database",
+            statements.clone(),
+        );
         pool_max.set(i64::from(pool_max_connections));
         // Every code shows from the start, so a rate() over it has a baseline.
         for code in ErrorCode::ALL {
@@ -110,6 +118,7 @@ impl Metrics {
             pool,
             websockets,
             known_operations: Mutex::new(HashSet::new()),
+            statements,
         }
     }
 

@@ -49,9 +49,13 @@ impl Application {
     /// Connects the database (migrating when configured) and Redis, and binds the socket.
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
         let mut db = db::connect(&settings).await?;
-        let statements = db::count_statements(&mut db);
+        let metrics = Arc::new(Metrics::new(settings.database_max_connections));
+        let statements = metrics.statements.clone();
+        db::on_statement(&mut db, move || {
+            statements.inc();
+        });
         if settings.migrate_on_start {
-            db::migrate_up(&db).await?;
+            db::migrate_up(&db, settings.database_url.expose()).await?;
         }
         let auth = AuthState::load(&db, &settings)
             .await
@@ -82,13 +86,12 @@ impl Application {
             auth.address_bans.clone(),
         ));
         let ctx = AppContext {
-            metrics: Arc::new(Metrics::new(settings.database_max_connections)),
+            metrics,
             auth: Arc::new(auth),
             settings: Arc::new(settings),
             db,
             redis,
             bus,
-            statements,
             crawl_watch: Arc::default(),
             started_at: Utc::now(),
             shutdown,

@@ -323,6 +323,13 @@ impl Rate {
     }
 }
 
+/// The lock a coordinator holds on its database.
+const SOLE: &str = "arena.crawl.coordinator";
+
+/// Why a second coordinator on one database stops.
+pub const ALREADY_RUNNING: &str =
+    "another coordinator is running a crawl on this database; only one may";
+
 /// Runs the coordinator on `listener` until the run completes (`Ok`) or `stop` fires.
 pub async fn coordinate(
     settings: CrawlerSettings,
@@ -332,6 +339,12 @@ pub async fn coordinate(
     stop: CancellationToken,
 ) -> anyhow::Result<Summary> {
     let started = Instant::now();
+    // Held until this returns: a second coordinator on the database would hand out the
+    // same batches and count them twice.
+    let Some(_sole) = arena_api::db::try_exclusive(settings.database_url.expose(), SOLE).await?
+    else {
+        anyhow::bail!("{ALREADY_RUNNING}");
+    };
     let ranges = store::ranges(&db, &settings).await?;
     let opened = store::open_run(&db, settings.day(), &ranges).await?;
     let run = opened.run.clone();

@@ -35,7 +35,7 @@ pub async fn open_database(settings: &CrawlerSettings) -> anyhow::Result<Databas
         settings.database_max_connections,
     )
     .await?;
-    arena_api::db::migrate_up(&db).await?;
+    arena_api::db::migrate_up(&db, settings.database_url.expose()).await?;
     Ok(db)
 }
 

@@ -399,3 +399,60 @@ async fn workers_sharing_an_application_id_split_its_rate() {
         "each worker ends with a third of 20"
     );
 }
+
+#[tokio::test]
+async fn a_second_coordinator_on_the_same_database_refuses_to_start() {
+    let url = fresh_database().await;
+    let api = simulator(SimulatorConfig::default()).await;
+    let mut settings = settings(&url, api, "2026-11-01");
+    settings.app_ids = "app-a:5".to_owned().try_into().unwrap();
+    let db = open_database(&settings).await.unwrap();
+    let start = |settings, db| async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        coordinator::coordinate(settings, db, listener, "t".into(), CancellationToken::new()).await
+    };
+    // The first has no workers, so it runs until it is dropped.
+    let first = tokio::spawn(start(settings.clone(), db.clone()));
+    wait_for(&db, "SELECT count(*) FROM crawl_runs", 1).await;
+    let second = tokio::time::timeout(Duration::from_secs(20), start(settings.clone(), db.clone()))
+        .await
+        .expect("the second coordinator stops at once")
+        .unwrap_err();
+    assert!(
+        second.to_string().contains(coordinator::ALREADY_RUNNING),
+        "{second}"
+    );
+    assert_eq!(scalar(&db, "SELECT count(*) FROM crawl_runs").await, 1);
+    // Once the first is gone the next one may run.
+    first.abort();
+    let _ = first.await;
+    let third = tokio::spawn(start(settings, db));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!third.is_finished(), "the next coordinator runs");
+    third.abort();
+}
+
+#[tokio::test]
+async fn processes_migrating_one_database_at_once_take_turns() {
+    let sqlite_dir = tempfile::tempdir().unwrap();
+    let sqlite = format!("sqlite://{}/arena.db?mode=rwc", sqlite_dir.path().display());
+    for url in [fresh_database().await, sqlite] {
+        // Each as its own process would: its own pool.
+        let migrations = (0..4).map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move {
+                let db = arena_api::db::connect_url(&url, 2).await.unwrap();
+                arena_api::db::migrate_up(&db, &url).await
+            })
+        });
+        for migrated in futures_util::future::join_all(migrations).await {
+            migrated
+                .unwrap()
+                .unwrap_or_else(|err| panic!("{url}: {err}"));
+        }
+        let db = connect(&url).await;
+        let applied = scalar(&db, "SELECT count(*) FROM seaql_migrations").await;
+        let known = <arena_migration::Migrator as arena_migration::MigratorTrait>::migrations();
+        assert_eq!(applied, known.len() as i64);
+    }
+}

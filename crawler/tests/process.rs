@@ -184,3 +184,38 @@ async fn refusals_and_bad_settings_exit_non_zero_and_say_why() {
     assert!(wait(coordinator).await.success());
     assert!(wait(worker).await.success());
 }
+
+/// The crawler builds on the api crate's core (settings, database) without the server: no
+/// GraphQL, password hashing, token signing, mail or Redis in its build.
+#[test]
+fn the_crawler_builds_without_the_server() {
+    let tree = Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "-p",
+            "arena-crawler",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+        ])
+        .args(["--format", "{p}", "--offline"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    assert!(
+        tree.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tree.stderr)
+    );
+    let tree = String::from_utf8(tree.stdout).unwrap();
+    assert!(tree.lines().any(|l| l.starts_with("arena-api ")), "{tree}");
+    for server_only in ["async-graphql", "bcrypt", "jsonwebtoken", "lettre", "redis"] {
+        assert!(
+            !tree
+                .lines()
+                .any(|l| l.starts_with(&format!("{server_only} "))),
+            "{server_only} is in the crawler's build"
+        );
+    }
+}

@@ -290,3 +290,29 @@ async fn a_revoked_privilege_ends_a_subscription_on_another_instance() {
         "{refused}"
     );
 }
+
+#[tokio::test]
+async fn sign_ins_in_transactions_never_wait_on_a_reload_of_the_address_bans() {
+    // A pool of two and caches that expire at once: every request reloads the address bans.
+    // A refresh holding a transaction must not wait for that reload, which waits for a
+    // connection the refreshes hold.
+    let app = TestApp::spawn_with(Backend::Postgres, |s| {
+        s.database_max_connections = 2;
+        s.viewer_cache_seconds = 0;
+    })
+    .await;
+    let mut users = Vec::new();
+    for n in 0..12 {
+        users.push(UserBuilder::new(&format!("racer{n}")).create(&app).await);
+    }
+    let refresh = "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken } }";
+    let requests = users.iter().flat_map(|user| {
+        [
+            app.gql(refresh, json!({ "t": user.refresh })),
+            app.gql(CHEAP, json!({})),
+        ]
+    });
+    for answer in futures_util::future::join_all(requests).await {
+        answer.data();
+    }
+}

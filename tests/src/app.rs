@@ -171,11 +171,7 @@ impl TestApp {
 
     /// Statements this server sent to the database while `work` ran, and its result.
     pub async fn statements_during<T>(&self, work: impl Future<Output = T>) -> (u64, T) {
-        let count = || {
-            self.ctx
-                .statements
-                .load(std::sync::atomic::Ordering::SeqCst)
-        };
+        let count = || self.ctx.metrics.statements.get();
         let before = count();
         let out = work.await;
         (count() - before, out)

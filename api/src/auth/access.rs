@@ -151,7 +151,8 @@ impl AddressBans {
         }
     }
 
-    fn current(&self) -> Option<Arc<Vec<AddressBan>>> {
+    /// The loaded set unless a change made it stale, and whether it is past its time.
+    fn current(&self) -> Option<(Arc<Vec<AddressBan>>, bool)> {
         let generation = self.generation.load(std::sync::atomic::Ordering::Acquire);
         let loaded = self
             .loaded
@@ -159,35 +160,43 @@ impl AddressBans {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         loaded
             .as_ref()
-            .filter(|l| l.generation == generation && l.at.elapsed() < self.ttl)
-            .map(|l| l.bans.clone())
+            .filter(|l| l.generation == generation)
+            .map(|l| (l.bans.clone(), l.at.elapsed() >= self.ttl))
     }
 
-    /// The bans in force covering `ip`.
+    async fn reload(&self, db: &impl ConnectionTrait) -> Result<Arc<Vec<AddressBan>>, DbErr> {
+        let generation = self.generation.load(std::sync::atomic::Ordering::Acquire);
+        let bans = Arc::new(load_address_bans(db).await?);
+        *self
+            .loaded
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Loaded {
+            bans: bans.clone(),
+            at: Instant::now(),
+            generation,
+        });
+        Ok(bans)
+    }
+
+    /// The bans in force covering `ip`. After a change every caller waits for the reload,
+    /// so the change applies at once; when the set is merely old, one caller reloads it and
+    /// the others use it as it is meanwhile.
     pub async fn covering(
         &self,
         db: &impl ConnectionTrait,
         ip: IpAddr,
     ) -> Result<Vec<ActiveBan>, DbErr> {
         let bans = match self.current() {
-            Some(bans) => bans,
+            Some((bans, false)) => bans,
+            Some((stale, true)) => match self.reload.try_lock() {
+                Ok(_one_reader) => self.reload(db).await?,
+                Err(_) => stale,
+            },
             None => {
                 let _one_reader = self.reload.lock().await;
                 match self.current() {
-                    Some(bans) => bans,
-                    None => {
-                        let generation = self.generation.load(std::sync::atomic::Ordering::Acquire);
-                        let bans = Arc::new(load_address_bans(db).await?);
-                        *self
-                            .loaded
-                            .write()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Loaded {
-                            bans: bans.clone(),
-                            at: Instant::now(),
-                            generation,
-                        });
-                        bans
-                    }
+                    Some((bans, false)) => bans,
+                    _ => self.reload(db).await?,
                 }
             }
         };

@@ -14,7 +14,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    AuthState, access, password,
+    access, password,
     tokens::{self, REFRESH_TTL},
     viewer::Viewer,
 };
@@ -88,7 +88,7 @@ pub async fn login(
         _ => return Err(ApiError::Unauthenticated(WRONG_CREDENTIALS)),
     };
     // Ban state is told only to whoever knows the password.
-    refuse_if_account_banned(&ctx.db, &ctx.auth, account.id, viewer).await?;
+    refuse_if_account_banned(&ctx.db, account.id, viewer).await?;
     if !account.activated {
         return Err(ApiError::Forbidden);
     }
@@ -106,11 +106,12 @@ pub async fn login(
 /// Refuses an account under a full ban (on it or on the caller's address).
 async fn refuse_if_account_banned(
     db: &impl ConnectionTrait,
-    auth: &AuthState,
     user_id: Uuid,
     viewer: &Viewer,
 ) -> ApiResult<()> {
-    let mut bans = auth.address_bans.covering(db, viewer.ip).await?;
+    // The address was checked when the caller was resolved; the in-memory set is not read
+    // again here, inside a transaction.
+    let mut bans = viewer.address_bans().to_vec();
     bans.extend(access::account_bans(db, user_id).await?);
     match bans.into_iter().find(|ban| ban.privileges.is_none()) {
         Some(ban) => Err(ApiError::Banned {
@@ -215,7 +216,7 @@ pub async fn refresh(ctx: &AppContext, viewer: &Viewer, presented: &str) -> ApiR
         .one(&txn)
         .await?
         .ok_or(ApiError::Unauthenticated("the account is no longer active"))?;
-    refuse_if_account_banned(&txn, &ctx.auth, account.id, viewer).await?;
+    refuse_if_account_banned(&txn, account.id, viewer).await?;
     let session = start_series(ctx, &txn, account, series, Some(token.id)).await?;
     txn.commit().await?;
     Ok(session)

@@ -63,10 +63,18 @@ pub struct Viewer {
     pub ip: IpAddr,
     user: Option<SignedIn>,
     token_problem: Option<&'static str>,
+    /// Bans on the caller's address, then on the signed-in account.
     bans: Vec<ActiveBan>,
+    /// How many of `bans` are on the address.
+    address_bans: usize,
 }
 
 impl Viewer {
+    /// The bans on the caller's address (whoever signs in from it).
+    pub fn address_bans(&self) -> &[ActiveBan] {
+        &self.bans[..self.address_bans]
+    }
+
     /// The signed-in user, if any (whatever their bans).
     pub fn user(&self) -> Option<&SignedIn> {
         self.user.as_ref()
@@ -248,6 +256,7 @@ pub async fn resolve(
     ip: IpAddr,
 ) -> ApiResult<Viewer> {
     let mut bans = auth.address_bans.covering(db, ip).await?;
+    let address_bans = bans.len();
     let (user, token_problem) = match token.map(|t| auth.keys.verify_access(t)) {
         None => (None, None),
         Some(Err(problem)) => (None, Some(problem)),
@@ -270,6 +279,7 @@ pub async fn resolve(
         user,
         token_problem,
         bans,
+        address_bans,
     })
 }
 

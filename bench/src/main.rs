@@ -1,0 +1,393 @@
+//! `arena-load`: drives a running Arena with many concurrent clients and reports requests per
+//! second and latency, beside the rate a plain database client gets for the same SQL in the
+//! same run (the machine is shared, so absolute figures drift; the ratio is the result).
+//! `bench/backbone.sh` starts the server, fills it and runs this.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use serde_json::{Value, json};
+
+/// Load against one Arena server.
+#[derive(Parser)]
+struct Args {
+    /// The server, `http://127.0.0.1:PORT`.
+    #[arg(long)]
+    url: String,
+    /// The server's database, for the plain-client reference.
+    #[arg(long)]
+    database_url: String,
+    /// Concurrent connections.
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    /// Seconds each scenario runs (after one second of warm-up).
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// The first day of the history the `history` scenarios read (7 days from it).
+    #[arg(long, default_value = "2026-11-01")]
+    from: String,
+}
+
+/// What one scenario measured.
+struct Measured {
+    requests: usize,
+    errors: usize,
+    seconds: f64,
+    latencies: Vec<Duration>,
+}
+
+impl Measured {
+    fn rate(&self) -> f64 {
+        self.requests as f64 / self.seconds
+    }
+
+    fn percentile(&self, p: f64) -> Duration {
+        let mut sorted = self.latencies.clone();
+        sorted.sort_unstable();
+        let at = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+        sorted.get(at).copied().unwrap_or_default()
+    }
+
+    fn report(&self, name: &str) {
+        println!(
+            "{name:<34} {:>9.0} req/s  p50 {:>6.2} ms  p99 {:>6.2} ms  errors {}",
+            self.rate(),
+            self.percentile(0.5).as_secs_f64() * 1000.0,
+            self.percentile(0.99).as_secs_f64() * 1000.0,
+            self.errors
+        );
+    }
+}
+
+/// Runs one loop of `one` per state (each loop passes its state through every call: `one`
+/// returns whether the request succeeded and the state for the next) for `seconds`, after a
+/// second of warm-up that is not counted.
+async fn drive<S, F, Fut>(seconds: u64, states: Vec<S>, one: F) -> Measured
+where
+    S: Send + 'static,
+    F: Fn(S) -> Fut + Send + Sync + Clone + 'static,
+    Fut: Future<Output = (bool, S)> + Send,
+{
+    let counting = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut loops = Vec::with_capacity(states.len());
+    for state in states {
+        let (one, counting, stop) = (one.clone(), counting.clone(), stop.clone());
+        loops.push(tokio::spawn(async move {
+            let (mut latencies, mut errors, mut state) = (Vec::new(), 0, state);
+            while !stop.load(Ordering::Relaxed) {
+                let started = Instant::now();
+                let (ok, next) = one(state).await;
+                state = next;
+                if counting.load(Ordering::Relaxed) {
+                    latencies.push(started.elapsed());
+                    errors += usize::from(!ok);
+                }
+            }
+            (latencies, errors)
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    counting.store(true, Ordering::Relaxed);
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    counting.store(false, Ordering::Relaxed);
+    let elapsed = started.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    let mut measured = Measured {
+        requests: 0,
+        errors: 0,
+        seconds: elapsed,
+        latencies: Vec::new(),
+    };
+    for finished in loops {
+        if let Ok((latencies, errors)) = finished.await {
+            measured.requests += latencies.len();
+            measured.errors += errors;
+            measured.latencies.extend(latencies);
+        }
+    }
+    measured
+}
+
+/// One GraphQL POST; whether it answered without errors.
+async fn post(
+    http: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    body: &Value,
+) -> Option<Value> {
+    let mut request = http.post(url).json(body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let answer: Value = request.send().await.ok()?.json().await.ok()?;
+    answer.get("errors").is_none().then_some(answer)
+}
+
+const PAGE: &str = "{ battlePlayers(first: 20) { edges { node { id nickname statistics { battles wins damageDealt } } } } }";
+
+fn history_page(from: &str, to: &str) -> String {
+    format!(
+        "{{ battlePlayers(first: 20) {{ edges {{ node {{ id nickname statistics {{ battles wins damageDealt }} \
+         history(from: \"{from}\", to: \"{to}\") {{ day total {{ battles }} diff {{ battles }} }} }} }} }} }}"
+    )
+}
+
+/// The rows the page query reads, as the api's SQL reads them.
+const PAGE_SQL: &str = "SELECT * FROM battle_players ORDER BY id DESC LIMIT 21";
+
+async fn sql(db: &DatabaseConnection, sql: &str) -> bool {
+    db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .is_ok()
+}
+
+/// The statement counter from `/metrics`.
+async fn statements(http: &reqwest::Client, base: &str) -> anyhow::Result<f64> {
+    let text = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("arena_db_statements_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .context("/metrics has no arena_db_statements_total")
+}
+
+/// Registers and signs in `n` accounts; their (access, refresh) tokens.
+async fn accounts(
+    http: &reqwest::Client,
+    url: &str,
+    n: usize,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let run = std::process::id();
+    let mut signed_in = Vec::with_capacity(n);
+    for i in 0..n {
+        let name = format!("load{run}x{i}");
+        let password = format!("{name}-long-password");
+        let register = json!({
+            "query": "mutation($i: RegisterInput!) { register(input: $i) { id } }",
+            "variables": { "i": { "username": name, "email": format!("{name}@example.com"), "password": password } }
+        });
+        post(http, url, None, &register).await.context("register")?;
+        let login = json!({
+            "query": "mutation($i: LoginInput!) { login(input: $i) { accessToken refreshToken } }",
+            "variables": { "i": { "login": name, "password": password } }
+        });
+        let session = post(http, url, None, &login).await.context("login")?;
+        let tokens = &session["data"]["login"];
+        signed_in.push((
+            tokens["accessToken"].as_str().context("access")?.to_owned(),
+            tokens["refreshToken"]
+                .as_str()
+                .context("refresh")?
+                .to_owned(),
+        ));
+    }
+    Ok(signed_in)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let graphql = format!("{}/graphql", args.url.trim_end_matches('/'));
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.connections)
+        .build()?;
+    let db = Database::connect(&args.database_url).await?;
+    let (c, s) = (args.connections, args.seconds);
+    let from = args.from.clone();
+    let to = {
+        let day: chrono::NaiveDate = from.parse()?;
+        (day + chrono::Days::new(6)).to_string()
+    };
+    println!("{c} connections, {s} s per scenario, history {from}..={to}");
+
+    // A request that needs no state: the query `body`, as `token` when given.
+    let request = |body: Value| {
+        let (http, graphql) = (http.clone(), graphql.clone());
+        move |token: Option<String>| {
+            let (http, graphql, body) = (http.clone(), graphql.clone(), body.clone());
+            async move {
+                let ok = post(&http, &graphql, token.as_deref(), &body)
+                    .await
+                    .is_some();
+                (ok, token)
+            }
+        }
+    };
+    let page = request(json!({ "query": PAGE }));
+    let history = request(json!({ "query": history_page(&from, &to) }));
+    let nobody = |n: usize| vec![None::<String>; n];
+
+    // References: one client with the server otherwise idle, and the database's own rate for
+    // the same SQL with a plain client.
+    drive(s, nobody(1), page.clone())
+        .await
+        .report("idle: one client, public page");
+    let plain = |sqls: Vec<String>| {
+        let db = db.clone();
+        move |(): ()| {
+            let (db, sqls) = (db.clone(), sqls.clone());
+            async move {
+                for one in &sqls {
+                    if !sql(&db, one).await {
+                        return (false, ());
+                    }
+                }
+                (true, ())
+            }
+        }
+    };
+    drive(s, vec![(); c], plain(vec![PAGE_SQL.into()]))
+        .await
+        .report("plain SQL: page");
+    let anonymous = drive(s, nobody(c), page.clone()).await;
+    anonymous.report("api: public 20-row page");
+
+    // The history reads for the page's players, as the DataLoader batches them.
+    let ids = db
+        .query_all_raw(Statement::from_string(db.get_database_backend(), PAGE_SQL))
+        .await?
+        .iter()
+        .filter_map(|r| r.try_get::<i64>("", "id").ok())
+        .map(|id| id.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let range =
+        format!("player_id IN ({ids}) AND day BETWEEN '{from}' AND '{to}' ORDER BY day DESC");
+    let history_sql = vec![
+        PAGE_SQL.to_owned(),
+        format!("SELECT * FROM battle_totals WHERE {range}"),
+        format!("SELECT * FROM battle_diffs WHERE {range}"),
+    ];
+    drive(s, vec![(); c], plain(history_sql))
+        .await
+        .report("plain SQL: page + 7 days history");
+    drive(s, nobody(c), history)
+        .await
+        .report("api: page + 7 days history");
+
+    let tokens = accounts(&http, &graphql, c).await?;
+    let signed_in = drive(s, tokens.iter().map(|t| Some(t.0.clone())).collect(), page).await;
+    signed_in.report("api: signed-in 20-row page");
+    println!(
+        "signed-in page at {:.1}% of the anonymous rate",
+        100.0 * signed_in.rate() / anonymous.rate()
+    );
+    // Counted over a quiet, fixed number of requests, so nothing else adds to the count.
+    let body = json!({ "query": PAGE });
+    let sample = 2_000;
+    match statements(&http, &args.url).await {
+        Ok(before) => {
+            for n in 0..sample {
+                post(&http, &graphql, Some(&tokens[n % tokens.len()].0), &body)
+                    .await
+                    .context("signed-in page")?;
+            }
+            let after = statements(&http, &args.url).await?;
+            println!(
+                "statements per signed-in page request: {:.3} over {sample} requests (the page itself is 1)",
+                (after - before) / sample as f64
+            );
+        }
+        Err(err) => println!("statements per signed-in page request: not reported ({err})"),
+    }
+
+    // Each connection rotates its own sign-in's refresh token: every call presents the one
+    // the previous call returned.
+    let refresh = {
+        let (http, graphql) = (http.clone(), graphql.clone());
+        move |token: String| {
+            let (http, graphql) = (http.clone(), graphql.clone());
+            async move {
+                let body = json!({
+                    "query": "mutation($t: String!) { refreshToken(refreshToken: $t) { refreshToken } }",
+                    "variables": { "t": token }
+                });
+                let next = post(&http, &graphql, None, &body).await.and_then(|a| {
+                    a["data"]["refreshToken"]["refreshToken"]
+                        .as_str()
+                        .map(str::to_owned)
+                });
+                match next {
+                    Some(next) => (true, next),
+                    None => (false, token_of(&body)),
+                }
+            }
+        }
+    };
+    // The same statements a refresh makes, by a plain client: look the token up, then in one
+    // transaction claim it, read the account and its bans, and store the next token.
+    let user: String = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT CAST(id AS TEXT) AS id FROM users ORDER BY created_at DESC LIMIT 1",
+        ))
+        .await?
+        .context("an account")?
+        .try_get("", "id")?;
+    let plain_refresh = {
+        let db = db.clone();
+        move |(): ()| {
+            let (db, user) = (db.clone(), user.clone());
+            async move {
+                let steps = [
+                    "SELECT * FROM user_tokens WHERE token = md5(random()::text) AND type = 'refresh'".to_owned(),
+                    "BEGIN".to_owned(),
+                    "UPDATE user_tokens SET used_at = now() WHERE id = -1 AND used_at IS NULL".to_owned(),
+                    format!("SELECT * FROM users WHERE id = '{user}' AND deleted_at IS NULL"),
+                    format!("SELECT * FROM bans WHERE user_id = '{user}' AND lifted_at IS NULL"),
+                    format!(
+                        "INSERT INTO user_tokens (token, type, user_id, series, expires_at) \
+                         VALUES (md5(random()::text), 'refresh', '{user}', gen_random_uuid(), now() + interval '30 days')"
+                    ),
+                    "COMMIT".to_owned(),
+                ];
+                // One connection for the whole exchange, as the api's transaction has.
+                let Ok(conn) = db.get_postgres_connection_pool().acquire().await else {
+                    return (false, ());
+                };
+                let mut conn = conn;
+                for step in steps {
+                    if sea_orm::sqlx::raw_sql(sea_orm::sqlx::AssertSqlSafe(step))
+                        .execute(&mut *conn)
+                        .await
+                        .is_err()
+                    {
+                        return (false, ());
+                    }
+                }
+                (true, ())
+            }
+        }
+    };
+    drive(s, vec![(); c], plain_refresh)
+        .await
+        .report("plain SQL: a refresh's statements");
+    let rotated = drive(s, tokens.into_iter().map(|t| t.1).collect(), refresh).await;
+    rotated.report("api: token refresh (rotation)");
+    if rotated.errors + anonymous.errors + signed_in.errors > 0 {
+        bail!("some requests failed");
+    }
+    Ok(())
+}
+
+/// The refresh token a refresh request presented.
+fn token_of(body: &Value) -> String {
+    body["variables"]["t"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
