@@ -34,6 +34,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("ARENA_VIEWER_CACHE_SECONDS", "viewer_cache_seconds"),
     ("ARENA_BUS_CAPACITY", "bus_capacity"),
     ("ARENA_DATALOADER_DELAY_MS", "dataloader_delay_ms"),
+    ("ARENA_ACCESS_TOKEN_SECONDS", "access_token_seconds"),
 ];
 
 /// The variable that names the settings file (read by the CLI, not by the loader).
@@ -102,6 +103,9 @@ pub struct Settings {
     /// `ARENA_DATALOADER_DELAY_MS`: how long nested fields' keys are gathered before one
     /// batched read.
     pub dataloader_delay_ms: u64,
+    /// `ARENA_ACCESS_TOKEN_SECONDS`: how long an access token is valid; a websocket closes
+    /// when its token expires unless the client sent a fresh one.
+    pub access_token_seconds: u64,
 }
 
 impl Default for Settings {
@@ -131,6 +135,7 @@ impl Default for Settings {
             viewer_cache_seconds: 10,
             bus_capacity: 1024,
             dataloader_delay_ms: 1,
+            access_token_seconds: 900,
         }
     }
 }

@@ -316,3 +316,65 @@ async fn sign_ins_in_transactions_never_wait_on_a_reload_of_the_address_bans() {
         answer.data();
     }
 }
+
+/// A connection on a token that lives two seconds, following the clock.
+async fn short_lived(app: &TestApp, token: &str) -> WsClient {
+    let mut ws = WsClient::connect(
+        &format!("ws://{}/graphql/ws", app.addr),
+        WsProtocol::TransportWs,
+        json!({ "authorization": format!("Bearer {token}") }),
+    )
+    .await;
+    ws.subscribe(
+        "c",
+        "subscription { serverClock(everyMs: 200) { sequence } }",
+        json!({}),
+    )
+    .await;
+    ws
+}
+
+/// Events until the connection closes; the close code.
+async fn until_closed(ws: &mut WsClient, within: Duration) -> Option<u16> {
+    let deadline = tokio::time::Instant::now() + within;
+    while tokio::time::Instant::now() < deadline {
+        if let WsEvent::Closed { code, .. } = ws.next_event().await {
+            return code;
+        }
+    }
+    panic!("still open after {within:?}");
+}
+
+#[tokio::test]
+async fn a_websocket_closes_when_its_token_expires_unless_the_client_sends_a_fresh_one() {
+    let app = TestApp::spawn_configured(|s| s.access_token_seconds = 2).await;
+    let jan = UserBuilder::new("jan").create(&app).await;
+    let mut expiring = short_lived(&app, &jan.access).await;
+    assert_eq!(
+        until_closed(&mut expiring, Duration::from_secs(8)).await,
+        Some(4401)
+    );
+
+    // The same, but a fresh token arrives in a ping before the first expires.
+    let session = arena_tests::login(&app, "jan", &jan.password).await;
+    let mut renewed = short_lived(&app, session["accessToken"].as_str().unwrap()).await;
+    let started = tokio::time::Instant::now();
+    let mut refresh = session["refreshToken"].as_str().unwrap().to_owned();
+    while started.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let fresh = app
+            .gql(
+                "mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken refreshToken } }",
+                json!({ "t": refresh }),
+            )
+            .await;
+        let fresh = fresh.data()["refreshToken"].clone();
+        refresh = fresh["refreshToken"].as_str().unwrap().to_owned();
+        let bearer = format!("Bearer {}", fresh["accessToken"].as_str().unwrap());
+        renewed
+            .send(json!({ "type": "ping", "payload": { "authorization": bearer } }))
+            .await;
+        // Still delivering, well past the first token's two seconds.
+        assert!(matches!(renewed.next_event().await, WsEvent::Next { .. }));
+    }
+}

@@ -96,7 +96,8 @@ impl WsClient {
         client
     }
 
-    async fn send(&mut self, message: Value) {
+    /// Sends one protocol message as JSON.
+    pub async fn send(&mut self, message: Value) {
         self.socket
             .send(Message::text(message.to_string()))
             .await

@@ -65,7 +65,11 @@ impl AuthState {
             .collect();
         let cache_ttl = Duration::from_secs(settings.viewer_cache_seconds);
         Ok(Self {
-            keys: TokenKeys::load(db, settings.jwt_secret.as_ref()).await?,
+            keys: TokenKeys::load(db, settings.jwt_secret.as_ref())
+                .await?
+                .with_access_ttl(chrono::Duration::seconds(
+                    i64::try_from(settings.access_token_seconds).unwrap_or(i64::MAX),
+                )),
             limits: AuthLimits::new(settings.auth_rate_per_minute),
             trusted_proxies,
             access: Arc::new(access::AccessCache::new(cache_ttl)),

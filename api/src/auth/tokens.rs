@@ -24,6 +24,7 @@ const ACCESS: &str = "access";
 pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
+    access_ttl: Duration,
 }
 
 impl TokenKeys {
@@ -45,6 +46,15 @@ impl TokenKeys {
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
+            access_ttl: ACCESS_TTL,
+        }
+    }
+
+    /// The same keys issuing access tokens that live `ttl`.
+    pub fn with_access_ttl(self, ttl: Duration) -> Self {
+        Self {
+            access_ttl: ttl,
+            ..self
         }
     }
 
@@ -55,7 +65,7 @@ impl TokenKeys {
         series: Uuid,
     ) -> Result<(String, DateTime<Utc>), jsonwebtoken::errors::Error> {
         let now = Utc::now();
-        let expires_at = now + ACCESS_TTL;
+        let expires_at = now + self.access_ttl;
         let claims = AccessClaims {
             sub: user,
             sid: series,

@@ -26,16 +26,7 @@ pub async fn lease(
 
 /// Puts batches back in the queue.
 pub async fn release(db: &DatabaseConnection, batch_ids: &[i64]) -> Result<(), DbErr> {
-    crawl_batch::Entity::update_many()
-        .col_expr(crawl_batch::Column::State, Expr::value(PENDING))
-        .col_expr(
-            crawl_batch::Column::WorkerId,
-            Expr::value(Option::<Uuid>::None),
-        )
-        .col_expr(
-            crawl_batch::Column::LeaseUntil,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
+    unleased(PENDING)
         .filter(crawl_batch::Column::Id.is_in(batch_ids.iter().copied()))
         .filter(crawl_batch::Column::State.eq(LEASED))
         .exec(db)

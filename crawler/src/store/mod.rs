@@ -60,3 +60,17 @@ fn counters(player: &Player) -> [i64; 13] {
 const PENDING: &str = "pending";
 const LEASED: &str = "leased";
 const DONE: &str = "done";
+
+/// An update that puts batches in `state`, held by no worker and under no lease.
+fn unleased(state: &'static str) -> sea_orm::UpdateMany<crawl_batch::Entity> {
+    crawl_batch::Entity::update_many()
+        .col_expr(crawl_batch::Column::State, Expr::value(state))
+        .col_expr(
+            crawl_batch::Column::WorkerId,
+            Expr::value(Option::<Uuid>::None),
+        )
+        .col_expr(
+            crawl_batch::Column::LeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+}

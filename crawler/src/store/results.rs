@@ -147,18 +147,9 @@ pub async fn write_results(
             count,
         );
     }
-    crawl_batch::Entity::update_many()
-        .col_expr(crawl_batch::Column::State, Expr::value(DONE))
+    unleased(DONE)
         .col_expr(crawl_batch::Column::Players, found.into())
         .col_expr(crawl_batch::Column::DoneAt, Expr::value(now))
-        .col_expr(
-            crawl_batch::Column::WorkerId,
-            Expr::value(Option::<Uuid>::None),
-        )
-        .col_expr(
-            crawl_batch::Column::LeaseUntil,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
         .filter(crawl_batch::Column::Id.is_in(results.iter().map(|r| r.job.batch_id)))
         .exec(&txn)
         .await?;

@@ -68,16 +68,7 @@ pub async fn open_run(
     let (run, resumed) = match unfinished {
         Some(run) => {
             // Leases of a coordinator that is gone mean nothing now.
-            crawl_batch::Entity::update_many()
-                .col_expr(crawl_batch::Column::State, Expr::value(PENDING))
-                .col_expr(
-                    crawl_batch::Column::WorkerId,
-                    Expr::value(Option::<Uuid>::None),
-                )
-                .col_expr(
-                    crawl_batch::Column::LeaseUntil,
-                    Expr::value(Option::<DateTime<Utc>>::None),
-                )
+            unleased(PENDING)
                 .filter(crawl_batch::Column::RunId.eq(run.id))
                 .filter(crawl_batch::Column::State.eq(LEASED))
                 .exec(db)

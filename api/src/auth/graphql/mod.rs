@@ -188,7 +188,7 @@ pub struct Session(SessionModel);
 
 #[Object]
 impl Session {
-    /// Send as `Authorization: Bearer …`; valid for 15 minutes.
+    /// Send as `Authorization: Bearer …`; valid until `accessTokenExpiresAt`.
     async fn access_token(&self) -> &str {
         &self.0.access_token
     }
