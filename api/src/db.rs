@@ -71,6 +71,9 @@ pub async fn connect_url(
         .min_connections(1)
         .connect_timeout(CONNECT_TIMEOUT)
         .acquire_timeout(Duration::from_secs(10))
+        // A ping before every statement doubles its round trips; a connection that has been
+        // busy is known to be alive, so only one idle for a while is checked first.
+        .test_before_acquire_if_idle_for(Duration::from_secs(10))
         .sqlx_logging(true)
         .sqlx_logging_level(tracing::log::LevelFilter::Debug)
         .map_sqlx_sqlite_opts(|opts| {

@@ -13,7 +13,7 @@ use std::{
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use serde_json::{Value, json};
 
 /// Load against one Arena server.
@@ -220,7 +220,8 @@ async fn main() -> anyhow::Result<()> {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(args.connections)
         .build()?;
-    let db = Database::connect(&args.database_url).await?;
+    // The server's own pool settings, so the reference differs from it only by the api.
+    let db = arena_api::db::connect_url(&args.database_url, 10).await?;
     let (c, s) = (args.connections, args.seconds);
     let from = args.from.clone();
     let to = {
