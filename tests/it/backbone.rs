@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use arena_entity::battles::crawl_run::{self, RunStatus};
-use arena_tests::{Backend, TestApp, UserBuilder, WsClient, WsEvent, WsProtocol, on_both_backends};
+use arena_tests::{Backend, TestApp, UserBuilder, WsClient, WsEvent, on_both_backends};
 use chrono::Utc;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait};
 use serde_json::{Value, json};
@@ -197,12 +197,7 @@ async fn advance(app: &TestApp, run_id: i64, done: i64) {
 }
 
 async fn follow(app: &TestApp, token: &str, run_id: i64) -> WsClient {
-    let mut ws = WsClient::connect(
-        &format!("ws://{}/graphql/ws", app.addr),
-        WsProtocol::TransportWs,
-        json!({ "authorization": format!("Bearer {token}") }),
-    )
-    .await;
+    let mut ws = app.ws_as(token).await;
     ws.subscribe(
         "p",
         "subscription($id: ID!) { crawlProgress(runId: $id) { batchesDone } }",
@@ -319,12 +314,7 @@ async fn sign_ins_in_transactions_never_wait_on_a_reload_of_the_address_bans() {
 
 /// A connection on a token that lives two seconds, following the clock.
 async fn short_lived(app: &TestApp, token: &str) -> WsClient {
-    let mut ws = WsClient::connect(
-        &format!("ws://{}/graphql/ws", app.addr),
-        WsProtocol::TransportWs,
-        json!({ "authorization": format!("Bearer {token}") }),
-    )
-    .await;
+    let mut ws = app.ws_as(token).await;
     ws.subscribe(
         "c",
         "subscription { serverClock(everyMs: 200) { sequence } }",

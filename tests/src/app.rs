@@ -264,6 +264,16 @@ impl TestApp {
         .await
     }
 
+    /// A `graphql-transport-ws` connection signed in with `token` in `connection_init`.
+    pub async fn ws_as(&self, token: &str) -> WsClient {
+        WsClient::connect(
+            &format!("ws://{}/graphql/ws", self.addr),
+            WsProtocol::TransportWs,
+            json!({ "authorization": format!("Bearer {token}") }),
+        )
+        .await
+    }
+
     /// Begins a graceful shutdown without waiting; the handle resolves when stopped.
     pub fn begin_shutdown(&mut self) -> Option<JoinHandle<()>> {
         self.stop.cancel();

@@ -28,7 +28,7 @@ const MAX_ENTRIES: usize = 100_000;
 #[derive(Debug, Clone)]
 pub struct Access {
     /// Effective privileges: direct ones plus every role's and its ancestors'.
-    pub privileges: BTreeSet<String>,
+    pub privileges: Arc<BTreeSet<String>>,
     /// Bans on the account that were in force when read (their expiry is checked at use).
     pub bans: Vec<ActiveBan>,
 }
@@ -302,7 +302,7 @@ async fn load(
         }
     }
     Ok(alive.then(|| Access {
-        privileges,
+        privileges: Arc::new(privileges),
         bans: bans.finish(),
     }))
 }

@@ -28,8 +28,9 @@ pub struct SignedIn {
     pub id: Uuid,
     /// The sign-in (refresh series) the access token belongs to.
     pub series: Uuid,
-    /// Effective privileges: direct ones plus every role's and its ancestors'.
-    pub privileges: BTreeSet<String>,
+    /// Effective privileges: direct ones plus every role's and its ancestors' (shared with
+    /// the cache, so a request does not copy them).
+    pub privileges: Arc<BTreeSet<String>>,
     /// When the access token expires.
     pub expires_at: Option<DateTime<Utc>>,
 }
