@@ -49,6 +49,8 @@ pub struct AppContext {
     pub auth: Arc<AuthState>,
     /// The metric registry.
     pub metrics: Arc<Metrics>,
+    /// Parses and bounds queries before validation.
+    pub preflight: Arc<crate::graphql::preflight::Preflight>,
     /// When this process started serving.
     pub started_at: DateTime<Utc>,
     /// Cancelled when the server begins to shut down; long-lived work stops on it.

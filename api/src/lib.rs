@@ -10,6 +10,8 @@ pub mod battles;
 pub mod bus;
 #[cfg(feature = "server")]
 pub mod context;
+#[cfg(feature = "server")]
+pub mod cpu;
 pub mod db;
 #[cfg(feature = "server")]
 pub mod error;

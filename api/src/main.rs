@@ -154,7 +154,8 @@ async fn create_admin(settings: Settings, username: &str, email: &str) -> Result
     };
     let db = db::connect(&settings).await?;
     db::migrate_up(&db, settings.database_url.expose()).await?;
-    let admin = arena_api::auth::create_admin(&db, &settings, username, email, &password)
+    let passwords = arena_api::auth::password::Passwords::for_settings(&settings)?;
+    let admin = arena_api::auth::create_admin(&db, &passwords, username, email, &password)
         .await
         .map_err(|err| err.message())?;
     println!("created admin {} ({})", admin.username, admin.id);

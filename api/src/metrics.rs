@@ -19,6 +19,27 @@ use crate::error::ErrorCode;
 /// inventing names cannot grow the metric set without bound.
 const MAX_OPERATION_LABELS: usize = 256;
 
+/// Of those, how many anonymous callers may introduce; the rest are kept for names first
+/// seen from signed-in callers, so anonymous junk cannot crowd out real operations.
+const MAX_ANONYMOUS_LABELS: usize = 64;
+
+/// Longest operation name kept as a label; longer ones are counted as `other`.
+pub const MAX_OPERATION_NAME: usize = 64;
+
+/// Whether `name` may be a label: a GraphQL name of bounded length.
+pub fn fits_label(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_OPERATION_NAME
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+#[derive(Default)]
+struct KnownOperations {
+    names: HashSet<String>,
+    /// How many of `names` anonymous callers introduced.
+    anonymous: usize,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OperationLabels {
     operation: String,
@@ -43,7 +64,7 @@ pub struct Metrics {
     errors: Family<CodeLabels, Counter>,
     pool: Family<PoolLabels, Gauge>,
     websockets: Gauge,
-    known_operations: Mutex<HashSet<String>>,
+    known_operations: Mutex<KnownOperations>,
     /// Statements sent to the database since start.
     pub statements: Counter,
 }
@@ -117,15 +138,21 @@ impl Metrics {
             errors,
             pool,
             websockets,
-            known_operations: Mutex::new(HashSet::new()),
+            known_operations: Mutex::default(),
             statements,
         }
     }
 
-    /// Records one executed GraphQL request.
-    pub fn observe_request(&self, operation: Option<&str>, kind: &'static str, took: Duration) {
+    /// Records one executed GraphQL request; `signed_in` callers may introduce more names.
+    pub fn observe_request(
+        &self,
+        operation: Option<&str>,
+        signed_in: bool,
+        kind: &'static str,
+        took: Duration,
+    ) {
         let labels = OperationLabels {
-            operation: self.operation_label(operation),
+            operation: self.operation_label(operation, signed_in),
             kind,
         };
         self.requests.get_or_create(&labels).inc();
@@ -153,21 +180,29 @@ impl Metrics {
         WebsocketGuard(&self.websockets)
     }
 
-    fn operation_label(&self, operation: Option<&str>) -> String {
+    fn operation_label(&self, operation: Option<&str>, signed_in: bool) -> String {
         let Some(name) = operation else {
             return "anonymous".into();
         };
+        if !fits_label(name) {
+            return "other".into();
+        }
         let mut known = self
             .known_operations
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if known.contains(name) {
+        if known.names.contains(name) {
             return name.to_owned();
         }
-        if known.len() >= MAX_OPERATION_LABELS {
+        if known.names.len() >= MAX_OPERATION_LABELS
+            || (!signed_in && known.anonymous >= MAX_ANONYMOUS_LABELS)
+        {
             return "other".into();
         }
-        known.insert(name.to_owned());
+        known.names.insert(name.to_owned());
+        if !signed_in {
+            known.anonymous += 1;
+        }
         name.to_owned()
     }
 

@@ -26,6 +26,8 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("ARENA_SHUTDOWN_GRACE_SECONDS", "shutdown_grace_seconds"),
     ("ARENA_JWT_SECRET", "jwt_secret"),
     ("ARENA_BCRYPT_COST", "bcrypt_cost"),
+    ("ARENA_BCRYPT_THREADS", "bcrypt_threads"),
+    ("ARENA_BCRYPT_QUEUE", "bcrypt_queue"),
     ("ARENA_AUTH_RATE_PER_MINUTE", "auth_rate_per_minute"),
     ("ARENA_TRUSTED_PROXIES", "trusted_proxies"),
     ("ARENA_SMTP_URL", "smtp_url"),
@@ -78,6 +80,11 @@ pub struct Settings {
     pub jwt_secret: Option<Secret>,
     /// `ARENA_BCRYPT_COST`: bcrypt work factor for new password hashes (4 to 31).
     pub bcrypt_cost: u32,
+    /// `ARENA_BCRYPT_THREADS`: threads that hash passwords; 0 means one per core.
+    pub bcrypt_threads: usize,
+    /// `ARENA_BCRYPT_QUEUE`: password hashes that may wait for a thread; past it, sign-ins
+    /// and registrations are refused at once with `RATE_LIMITED` and a retry hint.
+    pub bcrypt_queue: usize,
     /// `ARENA_AUTH_RATE_PER_MINUTE`: logins and registrations allowed per client address,
     /// and logins per account, each minute.
     pub auth_rate_per_minute: u32,
@@ -127,6 +134,8 @@ impl Default for Settings {
             shutdown_grace_seconds: 30,
             jwt_secret: None,
             bcrypt_cost: 12,
+            bcrypt_threads: 0,
+            bcrypt_queue: 32,
             auth_rate_per_minute: 10,
             trusted_proxies: Vec::new(),
             smtp_url: None,

@@ -11,11 +11,15 @@ use crate::{
     bus::ChangeBus,
     context::AppContext,
     db::{self, DbStartError},
+    graphql::preflight::Preflight,
     http::router,
     metrics::Metrics,
     redis_conn::{Redis, RedisStartError},
     settings::Settings,
 };
+
+/// Distinct query texts whose parsed documents are kept.
+const PARSED_QUERIES_KEPT: usize = 1024;
 
 /// Why Arena could not start; each message is one line naming what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +33,9 @@ pub enum StartError {
     /// The mail settings are unusable.
     #[error("{0}")]
     Mail(String),
+    /// The threads that hash passwords and parse queries could not start.
+    #[error("cannot start worker threads: {0}")]
+    Threads(#[from] std::io::Error),
     /// The listen address is taken or not ours.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -57,9 +64,7 @@ impl Application {
         if settings.migrate_on_start {
             db::migrate_up(&db, settings.database_url.expose()).await?;
         }
-        let auth = AuthState::load(&db, &settings)
-            .await
-            .map_err(DbStartError::Prepare)?;
+        let auth = AuthState::load(&db, &settings).await?;
         let redis = match &settings.redis_url {
             Some(url) => Some(Redis::connect(url, &settings.redis_key_prefix).await?),
             None => None,
@@ -85,8 +90,10 @@ impl Application {
             auth.access.clone(),
             auth.address_bans.clone(),
         ));
+        let preflight = Preflight::new(PARSED_QUERIES_KEPT, settings.graphql_complexity_limit)?;
         let ctx = AppContext {
             metrics,
+            preflight: Arc::new(preflight),
             auth: Arc::new(auth),
             settings: Arc::new(settings),
             db,

@@ -14,6 +14,7 @@ mod dashboard;
 mod deploy;
 mod errors;
 mod guards;
+mod hardening;
 mod http;
 mod pages;
 mod roles;

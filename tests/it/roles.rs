@@ -326,7 +326,7 @@ async fn create_admin_bootstraps_a_verified_admin() {
     let app = TestApp::spawn().await;
     let made = arena_api::auth::create_admin(
         &app.ctx.db,
-        &app.settings,
+        &app.ctx.auth.passwords,
         "boss",
         "boss@example.com",
         "a strong password",
@@ -340,7 +340,7 @@ async fn create_admin_bootstraps_a_verified_admin() {
     assert_eq!(me.data()["me"]["roles"], json!(["member", "admin"]));
     let again = arena_api::auth::create_admin(
         &app.ctx.db,
-        &app.settings,
+        &app.ctx.auth.passwords,
         "boss",
         "b2@example.com",
         "a strong password",

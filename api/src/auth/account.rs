@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::{
     inputs::{DisplayName, Password, Username, parse_country, parse_language, parse_phone},
-    password, session,
+    session,
     viewer::Viewer,
 };
 use crate::{
@@ -129,14 +129,14 @@ pub async fn change_password(
     let me = super::find_me(ctx, viewer).await?;
     let username = Username::parse(&me.username)?;
     let new = Password::parse(new, &username)?;
-    if !password::verify(current, Some(me.password.clone()), ctx.settings.bcrypt_cost).await? {
+    if !ctx.auth.check_password(&me, current).await? {
         return Err(ApiError::bad_input(
             "currentPassword",
             "the current password is wrong",
         ));
     }
     // Hashed before the transaction: bcrypt never holds a write lock.
-    let hash = password::hash(new.expose().to_owned(), ctx.settings.bcrypt_cost).await?;
+    let hash = ctx.auth.passwords.hash(new.expose().to_owned()).await?;
     ctx.write(async |db, changes| {
         store_password(db, me, hash).await?;
         revoke_other_series(db, signed_in.id, signed_in.series).await?;
@@ -148,7 +148,7 @@ pub async fn change_password(
     .await
 }
 
-/// Stores a new password hash (made with [`password::hash`] before the transaction).
+/// Stores a new password hash (made with [`super::password::Passwords::hash`] before the transaction).
 pub async fn store_password(
     db: &impl ConnectionTrait,
     account: user::Model,

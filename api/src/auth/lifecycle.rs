@@ -244,7 +244,7 @@ pub async fn reset_password(ctx: &AppContext, token: &str, new_password: &str) -
     let account = live_account(&ctx.db, code.user_id).await?;
     let new = Password::parse(new_password, &Username::parse(&account.username)?)?;
     // Hashed before the transaction: bcrypt never holds a write lock.
-    let hash = super::password::hash(new.expose().to_owned(), ctx.settings.bcrypt_cost).await?;
+    let hash = ctx.auth.passwords.hash(new.expose().to_owned()).await?;
     ctx.write(async |db, changes| {
         claim(db, &code).await?;
         let user_id = account.id;
@@ -363,13 +363,7 @@ pub async fn export_data(ctx: &AppContext, token: &str) -> ApiResult<Value> {
 /// so history stays; the name stays taken and every sign-in ends.
 pub async fn delete_account(ctx: &AppContext, viewer: &Viewer, password: String) -> ApiResult<()> {
     let me = super::find_me(ctx, viewer).await?;
-    if !super::password::verify(
-        password,
-        Some(me.password.clone()),
-        ctx.settings.bcrypt_cost,
-    )
-    .await?
-    {
+    if !ctx.auth.check_password(&me, password).await? {
         return Err(ApiError::bad_input("password", "the password is wrong"));
     }
     ctx.write(async |db, changes| {

@@ -38,8 +38,9 @@ impl Limit {
 pub struct AuthLimits {
     /// Sign-in attempts per client address.
     pub login_by_address: Limit,
-    /// Sign-in attempts per account name (existing or not, so it reveals nothing).
-    pub login_by_account: Limit,
+    /// Password checks per account (sign-in and every mutation that asks for the password);
+    /// sign-ins to names that match no account are counted by the name, so it reveals nothing.
+    pub password_by_account: Limit,
     /// Registrations per client address.
     pub register_by_address: Limit,
 }
@@ -50,7 +51,7 @@ impl AuthLimits {
         let n = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
         Self {
             login_by_address: Limit::per_minute(n),
-            login_by_account: Limit::per_minute(n),
+            password_by_account: Limit::per_minute(n),
             register_by_address: Limit::per_minute(n),
         }
     }

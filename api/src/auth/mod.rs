@@ -21,14 +21,14 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 use chrono::Utc;
 use ipnet::IpNet;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    QueryFilter,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
 };
 use uuid::Uuid;
 
 use self::{
     inputs::{DisplayName, Email, Password, Username, parse_country, parse_language, parse_phone},
     limits::AuthLimits,
+    password::Passwords,
     tokens::TokenKeys,
     viewer::Viewer,
 };
@@ -53,11 +53,16 @@ pub struct AuthState {
     pub access: Arc<access::AccessCache>,
     /// Address bans in force, in memory.
     pub address_bans: Arc<access::AddressBans>,
+    /// bcrypt, on its bounded pool.
+    pub passwords: Passwords,
 }
 
 impl AuthState {
     /// Loads the signing key (making it on first start) and sets up the limits.
-    pub async fn load(db: &impl ConnectionTrait, settings: &Settings) -> Result<Self, DbErr> {
+    pub async fn load(
+        db: &impl ConnectionTrait,
+        settings: &Settings,
+    ) -> Result<Self, crate::startup::StartError> {
         let trusted_proxies = settings
             .trusted_proxies
             .iter()
@@ -66,7 +71,8 @@ impl AuthState {
         let cache_ttl = Duration::from_secs(settings.viewer_cache_seconds);
         Ok(Self {
             keys: TokenKeys::load(db, settings.jwt_secret.as_ref())
-                .await?
+                .await
+                .map_err(crate::db::DbStartError::Prepare)?
                 .with_access_ttl(chrono::Duration::seconds(
                     i64::try_from(settings.access_token_seconds).unwrap_or(i64::MAX),
                 )),
@@ -74,7 +80,23 @@ impl AuthState {
             trusted_proxies,
             access: Arc::new(access::AccessCache::new(cache_ttl)),
             address_bans: Arc::new(access::AddressBans::new(cache_ttl)),
+            passwords: Passwords::for_settings(settings)?,
         })
+    }
+
+    /// Checks the password of a signed-in account, within the per-account limit that
+    /// sign-in shares, so no mutation is a way around it.
+    pub async fn check_password(
+        &self,
+        account: &user::Model,
+        candidate: String,
+    ) -> ApiResult<bool> {
+        self.limits
+            .password_by_account
+            .check(&account.id.to_string())?;
+        self.passwords
+            .verify(candidate, Some(account.password.clone()))
+            .await
     }
 }
 
@@ -108,22 +130,22 @@ pub async fn register(
         .register_by_address
         .check(&viewer.ip.to_string())?;
     viewer.refuse_if_banned(None)?;
-    ctx.write(async |db, _| {
-        let account = create_account(db, &ctx.settings, input, false).await?;
-        Ok(account)
-    })
-    .await
+    let new = NewAccount::parse(input)?;
+    // A taken name is told before the hash is paid for; the index still decides a race.
+    new.refuse_taken(&ctx.db).await?;
+    let new = new.hashed(&ctx.auth.passwords).await?;
+    ctx.write(async |db, _| create_account(db, new, false).await)
+        .await
 }
 
 /// Makes a verified admin (member and admin roles); for bootstrapping, so no viewer.
 pub async fn create_admin(
     db: &sea_orm::DatabaseConnection,
-    settings: &Settings,
+    passwords: &Passwords,
     username: &str,
     email: &str,
     password: &str,
 ) -> ApiResult<user::Model> {
-    let txn = crate::db::begin_write(db).await?;
     let registration = Registration {
         username: username.to_owned(),
         email: email.to_owned(),
@@ -133,7 +155,9 @@ pub async fn create_admin(
         language: None,
         display_name: None,
     };
-    let account = create_account(&txn, settings, registration, true).await?;
+    let new = NewAccount::parse(registration)?.hashed(passwords).await?;
+    let txn = crate::db::begin_write(db).await?;
+    let account = create_account(&txn, new, true).await?;
     assign_role_by_name(&txn, account.id, "admin").await?;
     crate::audit::record(
         &txn,
@@ -151,38 +175,85 @@ pub async fn create_admin(
     Ok(account)
 }
 
-/// Parses `input`, hashes the password, and inserts the account with the member role.
+/// A registration checked field by field; its password still in clear until [`Self::hashed`].
+pub struct NewAccount {
+    username: Username,
+    email: Email,
+    password: String,
+    display_name: String,
+    phone: Option<String>,
+    country: Option<String>,
+    language: String,
+}
+
+impl NewAccount {
+    /// Checks every field of `input`.
+    pub fn parse(input: Registration) -> ApiResult<Self> {
+        let username = Username::parse(&input.username)?;
+        let email = Email::parse(&input.email)?;
+        let password = Password::parse(&input.password, &username)?
+            .expose()
+            .to_owned();
+        let display_name = match input.display_name {
+            Some(name) => DisplayName::parse(&name)?.into_inner(),
+            None => username.as_str().to_owned(),
+        };
+        Ok(Self {
+            phone: input.phone.as_deref().map(parse_phone).transpose()?,
+            country: input.country.as_deref().map(parse_country).transpose()?,
+            language: match input.language.as_deref() {
+                Some(language) => parse_language(language)?,
+                None => "en".to_owned(),
+            },
+            username,
+            email,
+            password,
+            display_name,
+        })
+    }
+
+    /// `CONFLICT` naming the field when the username or email is already taken.
+    async fn refuse_taken(&self, db: &impl ConnectionTrait) -> ApiResult<()> {
+        if session::find_by_login(db, self.username.as_str())
+            .await?
+            .is_some()
+        {
+            return Err(ApiError::Conflict("that username is taken".into()));
+        }
+        if session::find_by_login(db, self.email.as_str())
+            .await?
+            .is_some()
+        {
+            return Err(ApiError::Conflict(
+                "that email address is already registered".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Replaces the password with its hash; done before any transaction.
+    pub async fn hashed(mut self, passwords: &Passwords) -> ApiResult<Self> {
+        self.password = passwords.hash(std::mem::take(&mut self.password)).await?;
+        Ok(self)
+    }
+}
+
+/// Inserts the account (its password already hashed) with the member role.
 async fn create_account(
     txn: &impl ConnectionTrait,
-    settings: &Settings,
-    input: Registration,
+    new: NewAccount,
     verified: bool,
 ) -> ApiResult<user::Model> {
-    let username = Username::parse(&input.username)?;
-    let email = Email::parse(&input.email)?;
-    let password = Password::parse(&input.password, &username)?;
-    let display_name = match input.display_name {
-        Some(name) => DisplayName::parse(&name)?.into_inner(),
-        None => username.as_str().to_owned(),
-    };
-    let phone = input.phone.as_deref().map(parse_phone).transpose()?;
-    let country = input.country.as_deref().map(parse_country).transpose()?;
-    let language = match input.language.as_deref() {
-        Some(language) => parse_language(language)?,
-        None => "en".to_owned(),
-    };
-    if session::find_by_login(txn, username.as_str())
-        .await?
-        .is_some()
-    {
-        return Err(ApiError::Conflict("that username is taken".into()));
-    }
-    if session::find_by_login(txn, email.as_str()).await?.is_some() {
-        return Err(ApiError::Conflict(
-            "that email address is already registered".into(),
-        ));
-    }
-    let hash = password::hash(password.expose().to_owned(), settings.bcrypt_cost).await?;
+    new.refuse_taken(txn).await?;
+    let NewAccount {
+        username,
+        email,
+        password: hash,
+        display_name,
+        phone,
+        country,
+        language,
+    } = new;
     let now = Utc::now();
     let account = user::ActiveModel {
         id: Set(Uuid::now_v7()),

@@ -1,42 +1,78 @@
-//! bcrypt on the blocking pool, so a burst of logins never stalls other requests.
+//! bcrypt on a pool bounded to the cores, with a bounded queue: a burst of logins or
+//! registrations runs at the machine's bcrypt rate, and what exceeds the queue is refused at
+//! once with `RATE_LIMITED` and a retry hint, never by a timeout. Callers hash before any
+//! transaction, so no connection or writer lock is held while a hash runs.
 
 use std::sync::OnceLock;
 
-use crate::error::{ApiError, ApiResult};
+use crate::{
+    cpu::{Busy, CpuPool},
+    error::{ApiError, ApiResult},
+};
 
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|err| ApiError::Internal(err.into()))
+/// Hashes and checks passwords at one cost.
+pub struct Passwords {
+    pool: CpuPool,
+    cost: u32,
+    dummy: OnceLock<String>,
 }
 
-/// Hashes a new password at `cost`.
-pub async fn hash(password: String, cost: u32) -> ApiResult<String> {
-    blocking(move || bcrypt::hash(password, cost))
-        .await?
-        .map_err(|err| ApiError::Internal(err.into()))
-}
-
-/// Whether `candidate` matches `stored`; with no stored hash, checks a dummy one of the same
-/// cost so an unknown account takes as long as a wrong password.
-pub async fn verify(candidate: String, stored: Option<String>, cost: u32) -> ApiResult<bool> {
-    let known = stored.is_some();
-    let stored = match stored {
-        Some(stored) => stored,
-        None => dummy_hash(cost).await?,
-    };
-    let matched = blocking(move || bcrypt::verify(candidate, &stored).unwrap_or(false)).await?;
-    Ok(known && matched)
-}
-
-async fn dummy_hash(cost: u32) -> ApiResult<String> {
-    static DUMMY: OnceLock<(u32, String)> = OnceLock::new();
-    if let Some((dummy_cost, hash)) = DUMMY.get()
-        && *dummy_cost == cost
-    {
-        return Ok(hash.clone());
+impl From<Busy> for ApiError {
+    fn from(busy: Busy) -> Self {
+        Self::RateLimited {
+            retry_after_seconds: busy.retry_after_seconds,
+        }
     }
-    let made = hash("not a password of anyone".into(), cost).await?;
-    let _ = DUMMY.set((cost, made.clone()));
-    Ok(made)
+}
+
+impl Passwords {
+    /// `threads` hashing threads, room for `queue` waiting hashes, new hashes at `cost`.
+    pub fn new(threads: usize, queue: usize, cost: u32) -> std::io::Result<Self> {
+        Ok(Self {
+            pool: CpuPool::new("bcrypt", threads, queue)?,
+            cost,
+            dummy: OnceLock::new(),
+        })
+    }
+
+    /// The pool and cost the settings name.
+    pub fn for_settings(settings: &crate::settings::Settings) -> std::io::Result<Self> {
+        let threads = match settings.bcrypt_threads {
+            0 => CpuPool::cores(),
+            n => n,
+        };
+        Self::new(threads, settings.bcrypt_queue, settings.bcrypt_cost)
+    }
+
+    /// Hashes a new password.
+    pub async fn hash(&self, password: String) -> ApiResult<String> {
+        let cost = self.cost;
+        self.pool
+            .run(move || bcrypt::hash(password, cost))
+            .await?
+            .map_err(|err| ApiError::Internal(err.into()))
+    }
+
+    /// Whether `candidate` matches `stored`; with no stored hash, checks a dummy one of the
+    /// same cost so an unknown account takes as long as a wrong password.
+    pub async fn verify(&self, candidate: String, stored: Option<String>) -> ApiResult<bool> {
+        let known = stored.is_some();
+        let stored = match stored {
+            Some(stored) => stored,
+            None => self.dummy().await?,
+        };
+        let matched = self
+            .pool
+            .run(move || bcrypt::verify(candidate, &stored).unwrap_or(false))
+            .await?;
+        Ok(known && matched)
+    }
+
+    async fn dummy(&self) -> ApiResult<String> {
+        if let Some(hash) = self.dummy.get() {
+            return Ok(hash.clone());
+        }
+        let made = self.hash("not a password of anyone".into()).await?;
+        Ok(self.dummy.get_or_init(|| made).clone())
+    }
 }

@@ -14,7 +14,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    access, password,
+    access,
     tokens::{self, REFRESH_TTL},
     viewer::Viewer,
 };
@@ -73,16 +73,18 @@ pub async fn login(
     if login.len() > 254 || password.len() > 72 {
         return Err(ApiError::Unauthenticated(WRONG_CREDENTIALS));
     }
-    limits
-        .login_by_account
-        .check(&login.trim().to_lowercase())?;
     let account = find_by_login(&ctx.db, login).await?;
-    let matched = password::verify(
-        password,
-        account.as_ref().map(|a| a.password.clone()),
-        ctx.settings.bcrypt_cost,
-    )
-    .await?;
+    // Keyed by the account, whichever of its names was typed; unknown names by the name.
+    let key = match &account {
+        Some(account) => account.id.to_string(),
+        None => login.trim().to_lowercase(),
+    };
+    limits.password_by_account.check(&key)?;
+    let matched = ctx
+        .auth
+        .passwords
+        .verify(password, account.as_ref().map(|a| a.password.clone()))
+        .await?;
     let account = match account {
         Some(account) if matched => account,
         _ => return Err(ApiError::Unauthenticated(WRONG_CREDENTIALS)),

@@ -12,7 +12,7 @@ use sea_orm::{
 use totp_rs::{Builder, Secret, Totp};
 use uuid::Uuid;
 
-use super::{password, tokens, viewer::Viewer};
+use super::{tokens, viewer::Viewer};
 use crate::{
     context::AppContext,
     error::{ApiError, ApiResult},
@@ -173,13 +173,7 @@ pub async fn confirm_enrolment(
 /// Turns two-factor sign-in off after checking the password.
 pub async fn disable(ctx: &AppContext, viewer: &Viewer, password_given: String) -> ApiResult<()> {
     let me = super::find_me(ctx, viewer).await?;
-    if !password::verify(
-        password_given,
-        Some(me.password.clone()),
-        ctx.settings.bcrypt_cost,
-    )
-    .await?
-    {
+    if !ctx.auth.check_password(&me, password_given).await? {
         return Err(ApiError::bad_input("password", "the password is wrong"));
     }
     revoke_kind(&ctx.db, me.id, &[TokenType::Totp, TokenType::Recovery]).await

@@ -1,7 +1,10 @@
 //! The schema extension every request passes: stable error codes, metrics and log fields.
 
 use std::{
-    sync::{Arc, Mutex, PoisonError},
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Instant,
 };
 
@@ -16,9 +19,11 @@ use async_graphql::{
 };
 use futures_util::StreamExt;
 
+use super::preflight::{Checked, Preflight};
 use crate::{
+    auth::viewer::Viewer,
     error::{ErrorCode, RequestFault},
-    metrics::Metrics,
+    metrics::{Metrics, fits_label},
 };
 
 /// A response carrying one request-level fault, for refusals before the schema runs.
@@ -57,12 +62,13 @@ fn ensure_code(response: &mut Response) {
 /// latency and error codes are counted per operation, which is also named in the log span.
 pub struct Boundary {
     metrics: Arc<Metrics>,
+    preflight: Arc<Preflight>,
 }
 
 impl Boundary {
-    /// Reports into `metrics`.
-    pub fn new(metrics: Arc<Metrics>) -> Self {
-        Self { metrics }
+    /// Reports into `metrics`; parses through `preflight`.
+    pub fn new(metrics: Arc<Metrics>, preflight: Arc<Preflight>) -> Self {
+        Self { metrics, preflight }
     }
 }
 
@@ -70,8 +76,10 @@ impl ExtensionFactory for Boundary {
     fn create(&self) -> Arc<dyn Extension> {
         Arc::new(BoundaryRequest {
             metrics: self.metrics.clone(),
+            preflight: self.preflight.clone(),
             operations: Mutex::default(),
             chosen: Mutex::default(),
+            signed_in: AtomicBool::new(false),
         })
     }
 }
@@ -80,10 +88,13 @@ type Operation = (Option<String>, &'static str);
 
 struct BoundaryRequest {
     metrics: Arc<Metrics>,
+    preflight: Arc<Preflight>,
     /// The operations the parsed document defines.
     operations: Mutex<Vec<Operation>>,
     /// The one being executed.
     chosen: Mutex<Option<Operation>>,
+    /// Whether a signed-in caller sent it (known once the request's data is attached).
+    signed_in: AtomicBool,
 }
 
 impl BoundaryRequest {
@@ -109,6 +120,7 @@ impl Extension for BoundaryRequest {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let started = Instant::now();
         let mut response = next.run(ctx).await;
+        let signed_in = self.signed_in.load(Ordering::Relaxed);
         Self::settle(&self.metrics, &mut response);
         let (name, kind) = self
             .chosen
@@ -118,7 +130,7 @@ impl Extension for BoundaryRequest {
             // Refused before execution: parse or validation failure.
             .unwrap_or((None, "invalid"));
         self.metrics
-            .observe_request(name.as_deref(), kind, started.elapsed());
+            .observe_request(name.as_deref(), signed_in, kind, started.elapsed());
         response
     }
 
@@ -137,17 +149,24 @@ impl Extension for BoundaryRequest {
             .boxed()
     }
 
+    /// Replaces async-graphql's parsing (and its recursion check, which expands fragments
+    /// without bound) with the preflight's.
     async fn parse_query(
         &self,
-        ctx: &ExtensionContext<'_>,
+        _ctx: &ExtensionContext<'_>,
         query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
+        _variables: &Variables,
+        _next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        let document = next
-            .run(ctx, query, variables)
-            .await
-            .map_err(|err| tag(err, RequestFault::ParseFailed))?;
+        let document = match self.preflight.check(query).await {
+            Checked::Document(document) => document,
+            Checked::Refused(refusal) => {
+                return Err(tag(ServerError::new(refusal.message, None), refusal.fault));
+            }
+            Checked::Busy(busy) => {
+                return Err(async_graphql::Error::from(busy).into_server_error(Default::default()));
+            }
+        };
         *self
             .operations
             .lock()
@@ -202,9 +221,14 @@ impl Extension for BoundaryRequest {
             }
         };
         if let Some((Some(name), _)) = &chosen {
-            tracing::Span::current().record("graphql_operation", name.as_str());
+            let name = if fits_label(name) { name } else { "other" };
+            tracing::Span::current().record("graphql_operation", name);
         }
         *self.chosen.lock().unwrap_or_else(PoisonError::into_inner) = chosen;
+        let signed_in = ctx
+            .data_opt::<Viewer>()
+            .is_some_and(|viewer| viewer.user().is_some());
+        self.signed_in.store(signed_in, Ordering::Relaxed);
         next.run(ctx, operation_name).await
     }
 }

@@ -4,6 +4,7 @@ mod extensions;
 pub mod guards;
 pub mod loaders;
 pub mod pagination;
+pub mod preflight;
 
 use async_graphql::{Context, MergedObject, MergedSubscription, Schema, SchemaBuilder};
 use futures_util::{Stream, StreamExt};
@@ -68,7 +69,10 @@ pub fn build_schema(ctx: AppContext) -> ArenaSchema {
     builder()
         .limit_depth(settings.graphql_depth_limit)
         .limit_complexity(settings.graphql_complexity_limit)
-        .extension(extensions::Boundary::new(ctx.metrics.clone()))
+        .extension(extensions::Boundary::new(
+            ctx.metrics.clone(),
+            ctx.preflight.clone(),
+        ))
         .data(loaders::loaders(
             ctx.db.clone(),
             std::time::Duration::from_millis(settings.dataloader_delay_ms),

@@ -3,7 +3,7 @@
 use async_graphql::{
     BatchRequest, BatchResponse, Request as GqlRequest, Response as GqlResponse,
     http::{ALL_WEBSOCKET_PROTOCOLS, parse_query_string},
-    parser::{parse_query, types::OperationType},
+    parser::types::OperationType,
 };
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use std::net::SocketAddr;
@@ -27,7 +27,7 @@ use super::HttpState;
 use crate::{
     auth::viewer::{self, SocketCaller, Viewer},
     error::RequestFault,
-    graphql::fault_response,
+    graphql::{fault_response, preflight::Checked},
 };
 
 /// The caller of an HTTP request: its address and bearer token.
@@ -181,7 +181,7 @@ pub(super) async fn graphql_get(
             );
         }
     };
-    if changes_state(&request) {
+    if changes_state(&state, &request).await {
         return refuse(
             &state,
             StatusCode::METHOD_NOT_ALLOWED,
@@ -197,10 +197,10 @@ pub(super) async fn graphql_get(
     Json(response).into_response()
 }
 
-/// Whether the operation a GET would run is not a query. Unparseable text is left to the
-/// schema, which answers with a parse error.
-fn changes_state(request: &GqlRequest) -> bool {
-    let Ok(document) = parse_query(&request.query) else {
+/// Whether the operation a GET would run is not a query. Text the preflight refuses is left
+/// to the schema, which answers with the refusal.
+async fn changes_state(state: &HttpState, request: &GqlRequest) -> bool {
+    let Checked::Document(document) = state.ctx.preflight.check(&request.query).await else {
         return false;
     };
     document.operations.iter().any(|(name, op)| {

@@ -1,0 +1,322 @@
+//! What every query passes before async-graphql validates it: parsed once per distinct text
+//! (on a bounded pool, never on the async workers), its fragments checked for cycles and its
+//! field selections counted as if every fragment were expanded, so that validation, which
+//! expands them, only ever sees bounded work.
+
+use std::{
+    collections::HashMap,
+    num::NonZeroUsize,
+    sync::{Arc, Mutex, PoisonError},
+};
+
+use async_graphql::{
+    ServerError,
+    parser::{
+        Positioned, parse_query,
+        types::{ExecutableDocument, OperationType, Selection, SelectionSet},
+    },
+};
+use lru::LruCache;
+
+use crate::{
+    cpu::CpuPool,
+    error::{ApiError, RequestFault},
+};
+
+/// Deepest nesting of fields and fragments, fragments expanded. The schema's depth limit is
+/// lower; this one keeps the walks below (and async-graphql's) off deep recursion.
+const MAX_NESTING: usize = 64;
+
+/// Queries longer than this are parsed every time instead of kept.
+const MAX_CACHED_QUERY_BYTES: usize = 16 * 1024;
+
+/// Mutation fields that run bcrypt; a request may hold one of them at most, so aliases
+/// cannot multiply password guesses or hashing work.
+pub const PASSWORD_FIELDS: &[&str] = &[
+    "login",
+    "register",
+    "changePassword",
+    "disableTotp",
+    "deleteAccount",
+    "resetPassword",
+];
+
+/// A refusal before validation, with the `reason` it is reported under.
+#[derive(Debug)]
+pub struct Refusal {
+    /// `extensions.reason`.
+    pub fault: RequestFault,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl Refusal {
+    fn new(fault: RequestFault, message: impl Into<String>) -> Self {
+        Self {
+            fault,
+            message: message.into(),
+        }
+    }
+}
+
+/// The preflight's outcome: a document, a refusal of the query, or `RATE_LIMITED` when the
+/// parsing pool is full.
+pub enum Checked {
+    /// Fit to validate.
+    Document(ExecutableDocument),
+    /// Refused with a `BAD_USER_INPUT` reason.
+    Refused(Refusal),
+    /// Refused for now; the error carries the retry hint.
+    Busy(ApiError),
+}
+
+/// Parses and bounds queries, keeping the documents of recent distinct texts.
+pub struct Preflight {
+    documents: Mutex<LruCache<String, Arc<ExecutableDocument>>>,
+    pool: CpuPool,
+    max_selections: usize,
+}
+
+impl Preflight {
+    /// Keeps up to `cache` documents; refuses more than `max_selections` expanded selections.
+    pub fn new(cache: usize, max_selections: usize) -> std::io::Result<Self> {
+        let cores = CpuPool::cores();
+        Ok(Self {
+            documents: Mutex::new(LruCache::new(
+                NonZeroUsize::new(cache).unwrap_or(NonZeroUsize::MIN),
+            )),
+            pool: CpuPool::new("graphql-parse", cores, cores * 32)?,
+            max_selections,
+        })
+    }
+
+    /// The document of `query` after the checks.
+    pub async fn check(&self, query: &str) -> Checked {
+        if let Some(document) = self
+            .documents
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(query)
+        {
+            return Checked::Document(ExecutableDocument::clone(document));
+        }
+        let owned = query.to_owned();
+        let max_selections = self.max_selections;
+        let outcome = self
+            .pool
+            .run(move || {
+                let document = parse_query(&owned).map_err(|err| {
+                    Refusal::new(RequestFault::ParseFailed, ServerError::from(err).message)
+                })?;
+                bound(&document, max_selections)?;
+                Ok::<_, Refusal>((owned, document))
+            })
+            .await;
+        match outcome {
+            Err(busy) => Checked::Busy(busy.into()),
+            Ok(Err(refusal)) => Checked::Refused(refusal),
+            Ok(Ok((owned, document))) => {
+                if owned.len() <= MAX_CACHED_QUERY_BYTES {
+                    self.documents
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .put(owned, Arc::new(document.clone()));
+                }
+                Checked::Document(document)
+            }
+        }
+    }
+}
+
+/// Refuses fragment cycles, nesting past [`MAX_NESTING`], more than `max_selections` field
+/// selections with fragments expanded (over all operations: validation visits each), and more
+/// than one of [`PASSWORD_FIELDS`].
+pub fn bound(document: &ExecutableDocument, max_selections: usize) -> Result<(), Refusal> {
+    let mut walk = Walk {
+        document,
+        sizes: HashMap::new(),
+    };
+    let mut total = 0usize;
+    for (_, operation) in document.operations.iter() {
+        total = total.saturating_add(walk.size(&operation.node.selection_set, 0)?);
+    }
+    if total > max_selections {
+        return Err(Refusal::new(
+            RequestFault::ComplexityLimit,
+            format!(
+                "the query selects {total} fields once its fragments are expanded; \
+                 at most {max_selections} are allowed"
+            ),
+        ));
+    }
+    let mut password_fields = 0;
+    for (_, operation) in document.operations.iter() {
+        if operation.node.ty == OperationType::Mutation {
+            walk.count_root_fields(
+                &operation.node.selection_set,
+                PASSWORD_FIELDS,
+                &mut password_fields,
+                0,
+            );
+        }
+    }
+    if password_fields > 1 {
+        return Err(Refusal::new(
+            RequestFault::ValidationFailed,
+            "a request may hold one password field (login, register, changePassword, \
+             disableTotp, deleteAccount, resetPassword) at most",
+        ));
+    }
+    Ok(())
+}
+
+enum Fragment {
+    /// Being expanded: meeting it again is a cycle.
+    Open,
+    Size(usize),
+}
+
+struct Walk<'a> {
+    document: &'a ExecutableDocument,
+    sizes: HashMap<&'a str, Fragment>,
+}
+
+impl<'a> Walk<'a> {
+    /// Field selections in `set` with fragments expanded; each fragment is measured once.
+    fn size(&mut self, set: &'a Positioned<SelectionSet>, depth: usize) -> Result<usize, Refusal> {
+        if depth > MAX_NESTING {
+            return Err(Refusal::new(
+                RequestFault::DepthLimit,
+                format!("fields and fragments nest deeper than {MAX_NESTING}"),
+            ));
+        }
+        let mut total = 0usize;
+        for selection in &set.node.items {
+            let size = match &selection.node {
+                Selection::Field(field) => {
+                    1usize.saturating_add(self.size(&field.node.selection_set, depth + 1)?)
+                }
+                Selection::InlineFragment(inline) => {
+                    self.size(&inline.node.selection_set, depth + 1)?
+                }
+                Selection::FragmentSpread(spread) => {
+                    let name = spread.node.fragment_name.node.as_str();
+                    match self.sizes.get(name) {
+                        Some(Fragment::Size(size)) => *size,
+                        Some(Fragment::Open) => {
+                            return Err(Refusal::new(
+                                RequestFault::ValidationFailed,
+                                format!(r#"Cannot spread fragment "{name}" within itself."#),
+                            ));
+                        }
+                        None => {
+                            // An unknown fragment is validation's to report.
+                            let Some((key, fragment)) = self.document.fragments.get_key_value(name)
+                            else {
+                                continue;
+                            };
+                            self.sizes.insert(key.as_str(), Fragment::Open);
+                            let size = self.size(&fragment.node.selection_set, depth + 1)?;
+                            self.sizes.insert(key.as_str(), Fragment::Size(size));
+                            size
+                        }
+                    }
+                }
+            };
+            total = total.saturating_add(size);
+        }
+        Ok(total)
+    }
+
+    /// Counts the fields named in `names` at the top of `set`, through fragments (which
+    /// [`Self::size`] has already proven acyclic).
+    fn count_root_fields(
+        &self,
+        set: &'a Positioned<SelectionSet>,
+        names: &[&str],
+        count: &mut usize,
+        depth: usize,
+    ) {
+        if depth > MAX_NESTING {
+            return;
+        }
+        for selection in &set.node.items {
+            match &selection.node {
+                Selection::Field(field) => {
+                    if names.contains(&field.node.name.node.as_str()) {
+                        *count += 1;
+                    }
+                }
+                Selection::InlineFragment(inline) => {
+                    self.count_root_fields(&inline.node.selection_set, names, count, depth + 1);
+                }
+                Selection::FragmentSpread(spread) => {
+                    if let Some(fragment) =
+                        self.document.fragments.get(&spread.node.fragment_name.node)
+                    {
+                        self.count_root_fields(
+                            &fragment.node.selection_set,
+                            names,
+                            count,
+                            depth + 1,
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(query: &str, max: usize) -> Result<(), RequestFault> {
+        let document = parse_query(query).unwrap_or_else(|e| panic!("{e}"));
+        bound(&document, max).map_err(|refusal| refusal.fault)
+    }
+
+    /// Each fragment spreads the next twice: 2^levels selections from a few hundred bytes.
+    fn fan_out(levels: usize) -> String {
+        let mut query = String::from("query { ...F0 }\n");
+        for level in 0..levels {
+            query.push_str(&format!(
+                "fragment F{level} on Query {{ ...F{n} ...F{n} }}\n",
+                n = level + 1
+            ));
+        }
+        query.push_str(&format!(
+            "fragment F{levels} on Query {{ serverInfo {{ version }} }}\n"
+        ));
+        query
+    }
+
+    #[test]
+    fn counts_fragments_as_expanded_without_expanding_them() {
+        assert_eq!(check(&fan_out(3), 8), Ok(()));
+        assert_eq!(check(&fan_out(4), 8), Err(RequestFault::ComplexityLimit));
+        // 2^60 selections: counted (saturating) in microseconds, refused.
+        assert_eq!(
+            check(&fan_out(60), 2000),
+            Err(RequestFault::ComplexityLimit)
+        );
+    }
+
+    #[test]
+    fn fragment_cycles_are_validation_failures() {
+        let query = "query { ...A } fragment A on Query { ...B } fragment B on Query { ...A }";
+        assert_eq!(check(query, 2000), Err(RequestFault::ValidationFailed));
+    }
+
+    #[test]
+    fn one_password_field_per_request() {
+        let one = r#"mutation { login(login: "a", password: "b") { accessToken } }"#;
+        assert_eq!(check(one, 2000), Ok(()));
+        let aliased =
+            r#"mutation { a: deleteAccount(password: "x") b: deleteAccount(password: "y") }"#;
+        assert_eq!(check(aliased, 2000), Err(RequestFault::ValidationFailed));
+        let hidden = r#"mutation { login(login: "a", password: "b") { accessToken } ...M }
+            fragment M on Mutation { changePassword(currentPassword: "x", newPassword: "y") }"#;
+        assert_eq!(check(hidden, 2000), Err(RequestFault::ValidationFailed));
+    }
+}
