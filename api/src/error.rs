@@ -72,6 +72,9 @@ pub enum RequestFault {
     DepthLimit,
     /// The query selects more than `ARENA_GRAPHQL_COMPLEXITY_LIMIT` allows.
     ComplexityLimit,
+    /// A string in the query or its variables holds a control character (NUL included);
+    /// tab, line feed and carriage return are allowed.
+    ControlCharacter,
 }
 
 impl RequestFault {
@@ -84,6 +87,7 @@ impl RequestFault {
             Self::ValidationFailed => "VALIDATION_FAILED",
             Self::DepthLimit => "DEPTH_LIMIT",
             Self::ComplexityLimit => "COMPLEXITY_LIMIT",
+            Self::ControlCharacter => "CONTROL_CHARACTER",
         }
     }
 }

@@ -10,6 +10,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261121_000001_create_auth_tables;
 mod m20261121_000002_create_mail_outbox;
 mod m20261122_000003_create_battle_tables;
+mod m20261128_000004_add_token_address;
 
 pub use m20261122_000003_create_battle_tables::COUNTERS as BATTLE_COUNTERS;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000001_create_auth_tables::Migration),
             Box::new(m20261121_000002_create_mail_outbox::Migration),
             Box::new(m20261122_000003_create_battle_tables::Migration),
+            Box::new(m20261128_000004_add_token_address::Migration),
         ]
     }
 }

@@ -92,9 +92,15 @@ impl Schema {
 
     /// A value the type accepts.
     fn dummy(&self, ty: &Value) -> Value {
+        self.dummy_with(ty, "dummy", false)
+    }
+
+    /// A value of the type whose every `String` (in input objects too, optional fields
+    /// included when `every_field`) is `text`.
+    fn dummy_with(&self, ty: &Value, text: &str, every_field: bool) -> Value {
         match ty["kind"].as_str().unwrap() {
-            "NON_NULL" => self.dummy(&ty["ofType"]),
-            "LIST" => json!([self.dummy(&ty["ofType"])]),
+            "NON_NULL" => self.dummy_with(&ty["ofType"], text, every_field),
+            "LIST" => json!([self.dummy_with(&ty["ofType"], text, every_field)]),
             "ENUM" => {
                 let name = ty["name"].as_str().unwrap();
                 self.types[name]["enumValues"][0]["name"].clone()
@@ -105,10 +111,10 @@ impl Schema {
                 for field in self.types[name]["inputFields"].as_array().unwrap() {
                     let required =
                         field["type"]["kind"] == "NON_NULL" && field["defaultValue"].is_null();
-                    if required {
+                    if required || every_field {
                         object.insert(
                             field["name"].as_str().unwrap().to_owned(),
-                            self.dummy(&field["type"]),
+                            self.dummy_with(&field["type"], text, every_field),
                         );
                     }
                 }
@@ -120,6 +126,7 @@ impl Schema {
                 "Boolean" => json!(true),
                 "DateTime" => json!("2030-01-01T00:00:00Z"),
                 "ID" => json!("00000000-0000-0000-0000-000000000001"),
+                "String" => json!(text),
                 _ => json!("dummy"),
             },
         }
@@ -134,18 +141,28 @@ impl Schema {
 
     /// `mutation($a: T!) { field(a: $a) { __typename } }` and its variables.
     fn call(&self, operation: &str, field: &Value) -> (String, Value) {
+        self.call_with(operation, field, None)
+    }
+
+    /// Like [`Self::call`]; with `text`, every argument is passed, each `String` in it is
+    /// `text`.
+    fn call_with(&self, operation: &str, field: &Value, text: Option<&str>) -> (String, Value) {
         let name = field["name"].as_str().unwrap();
         let mut declarations = Vec::new();
         let mut arguments = Vec::new();
         let mut variables = Map::new();
         for arg in field["args"].as_array().unwrap() {
-            if arg["type"]["kind"] != "NON_NULL" {
+            if arg["type"]["kind"] != "NON_NULL" && text.is_none() {
                 continue;
             }
             let arg_name = arg["name"].as_str().unwrap();
             declarations.push(format!("${arg_name}: {}", Self::written(&arg["type"])));
             arguments.push(format!("{arg_name}: ${arg_name}"));
-            variables.insert(arg_name.to_owned(), self.dummy(&arg["type"]));
+            let value = match text {
+                Some(text) => self.dummy_with(&arg["type"], text, true),
+                None => self.dummy(&arg["type"]),
+            };
+            variables.insert(arg_name.to_owned(), value);
         }
         let declared = if declarations.is_empty() {
             String::new()
@@ -248,4 +265,49 @@ async fn the_lists_name_only_fields_that_exist() {
             "{listed} is listed but not in the schema"
         );
     }
+}
+
+/// Whether the value holds `text` somewhere.
+fn holds(value: &Value, text: &str) -> bool {
+    match value {
+        Value::String(s) => s == text,
+        Value::Array(items) => items.iter().any(|v| holds(v, text)),
+        Value::Object(fields) => fields.values().any(|v| holds(v, text)),
+        _ => false,
+    }
+}
+
+#[tokio::test]
+async fn every_string_argument_refuses_nul_at_the_edge() {
+    let app = TestApp::spawn().await;
+    let member = UserBuilder::new("plain").create(&app).await;
+    let schema = Schema::load(&app).await;
+    let nul = "du\u{0}mmy";
+    let mut walked = 0;
+    for (root, operation) in [
+        ("Query", "query"),
+        ("Mutation", "mutation"),
+        ("Subscription", "subscription"),
+    ] {
+        for field in schema.fields(root) {
+            let qualified = format!("{root}.{}", field["name"].as_str().unwrap());
+            let (query, variables) = schema.call_with(operation, &field, Some(nul));
+            if !holds(&variables, nul) {
+                continue;
+            }
+            // Signed in, so that no guard answers first.
+            let refused = app.gql_as(&member.access, &query, variables).await;
+            assert_eq!(
+                (
+                    first_code(&refused).as_str(),
+                    refused.body["errors"][0]["extensions"]["reason"].as_str()
+                ),
+                ("BAD_USER_INPUT", Some("CONTROL_CHARACTER")),
+                "{qualified}: {:#}",
+                refused.body
+            );
+            walked += 1;
+        }
+    }
+    assert!(walked > 20, "only {walked} fields take text");
 }

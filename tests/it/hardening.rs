@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use arena_entity::auth::user;
+use arena_entity::{auth::user, mail::outbox_message};
 use arena_tests::{GqlResponse, TestApp, UserBuilder};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;
@@ -276,4 +276,156 @@ async fn a_registration_storm_on_sqlite_never_holds_the_writer_while_hashing() {
         .await
         .unwrap();
     assert_eq!(stored, served as u64);
+}
+
+const BAN_ADDRESS: &str = "mutation($input: BanAddressInput!) { banAddress(input: $input) { id } }";
+
+fn behind_proxy(s: &mut arena_api::settings::Settings) {
+    s.trusted_proxies = vec!["127.0.0.1".into()];
+}
+
+#[tokio::test]
+async fn a_banned_address_is_refused_the_public_account_mutations() {
+    let app = TestApp::spawn_configured(behind_proxy).await;
+    let admin = UserBuilder::new("root")
+        .with_role("admin")
+        .create(&app)
+        .await;
+    UserBuilder::new("vic").create(&app).await;
+    app.gql_as(
+        &admin.access,
+        BAN_ADDRESS,
+        json!({ "input": { "address": "203.0.113.0/24", "reason": "abuse" } }),
+    )
+    .await
+    .data();
+    let queued = || async {
+        outbox_message::Entity::find()
+            .count(&app.ctx.db)
+            .await
+            .unwrap()
+    };
+    let before = queued().await;
+    for mutation in [
+        r#"mutation { requestPasswordReset(email: "vic@example.com") }"#,
+        r#"mutation { requestReactivation(email: "vic@example.com") }"#,
+        r#"mutation { activateAccount(token: "some code") { id } }"#,
+        r#"mutation { resetPassword(token: "some code", newPassword: "a new long password") }"#,
+        r#"mutation { deactivateAccount(token: "some code") }"#,
+        r#"mutation { exportData(token: "some code") }"#,
+    ] {
+        let refused = app.gql_from("203.0.113.5", None, mutation, json!({})).await;
+        assert_eq!(
+            refused.codes(),
+            ["BANNED"],
+            "{mutation}: {:#}",
+            refused.body
+        );
+    }
+    assert_eq!(queued().await, before, "no mail was queued");
+}
+
+#[tokio::test]
+async fn ipv4_mapped_addresses_are_banned_as_their_ipv4_address() {
+    let app = TestApp::spawn_configured(behind_proxy).await;
+    let admin = UserBuilder::new("root")
+        .with_role("admin")
+        .create(&app)
+        .await;
+    for address in ["::ffff:198.51.100.9", "198.51.100.10"] {
+        app.gql_as(
+            &admin.access,
+            BAN_ADDRESS,
+            json!({ "input": { "address": address, "reason": "abuse" } }),
+        )
+        .await
+        .data();
+    }
+    let login = json!({ "login": "nobody", "password": "whatever it is" });
+    for client in [
+        "198.51.100.9",
+        "::ffff:198.51.100.9",
+        "198.51.100.10",
+        "::ffff:198.51.100.10",
+    ] {
+        let refused = app.gql_from(client, None, LOGIN, login.clone()).await;
+        assert_eq!(refused.codes(), ["BANNED"], "{client}: {:#}", refused.body);
+    }
+    let other = app
+        .gql_from("::ffff:198.51.100.11", None, LOGIN, login)
+        .await;
+    assert_eq!(other.codes(), ["UNAUTHENTICATED"]);
+}
+
+const LIFT: &str = "mutation($id: ID!) { liftBan(id: $id, reason: \"done\") { id } }";
+
+#[tokio::test]
+async fn moderators_cannot_act_on_admins_nor_lift_their_own_bans() {
+    let app = TestApp::spawn_configured(behind_proxy).await;
+    let admin = UserBuilder::new("boss")
+        .with_role("admin")
+        .create(&app)
+        .await;
+    let moderator = UserBuilder::new("mod")
+        .with_role("moderator")
+        .create(&app)
+        .await;
+    let member = UserBuilder::new("mem").create(&app).await;
+    // The admin and the member are signed in from addresses of their own too.
+    for (who, ip) in [(&admin, "192.0.2.50"), (&member, "198.51.100.20")] {
+        let session = app
+            .gql_from(
+                ip,
+                None,
+                LOGIN,
+                json!({ "login": who.username, "password": who.password }),
+            )
+            .await;
+        session.data();
+    }
+
+    let logout = app
+        .gql_as(
+            &moderator.access,
+            "mutation($u: ID!) { logoutUser(userId: $u, reason: \"out\") }",
+            json!({ "u": admin.id }),
+        )
+        .await;
+    assert_eq!(logout.codes(), ["FORBIDDEN"], "{:#}", logout.body);
+    let covering = app
+        .gql_as(
+            &moderator.access,
+            BAN_ADDRESS,
+            json!({ "input": { "address": "192.0.2.0/24", "reason": "lock the admin out" } }),
+        )
+        .await;
+    assert_eq!(covering.codes(), ["FORBIDDEN"], "{:#}", covering.body);
+    // The admin is still signed in, and a member's address can still be banned.
+    app.gql_as(&admin.access, "{ me { id } }", json!({}))
+        .await
+        .data();
+    app.gql_as(
+        &moderator.access,
+        BAN_ADDRESS,
+        json!({ "input": { "address": "198.51.100.20", "reason": "spam" } }),
+    )
+    .await
+    .data();
+
+    // A privilege ban on the moderator, which they try to lift.
+    let ban = app
+        .gql_as(
+            &admin.access,
+            "mutation($input: BanUserInput!) { banUser(input: $input) { id } }",
+            json!({ "input": { "userId": moderator.id, "reason": "overreach", "privileges": ["user.logout"] } }),
+        )
+        .await;
+    let ban_id = ban.data()["banUser"]["id"].clone();
+    let own = app
+        .gql_as(&moderator.access, LIFT, json!({ "id": ban_id }))
+        .await;
+    assert_eq!(own.codes(), ["FORBIDDEN"], "{:#}", own.body);
+    app.gql_as(&admin.access, LIFT, json!({ "id": ban_id }))
+        .await
+        .data();
 }

@@ -412,5 +412,17 @@ pub fn network(ban_ip: &str, cidr: Option<i16>) -> Option<IpNet> {
     let base = ban_ip.parse::<IpAddr>().ok()?;
     let full = if base.is_ipv4() { 32 } else { 128 };
     let prefix = cidr.and_then(|c| u8::try_from(c).ok()).unwrap_or(full);
-    IpNet::new(base, prefix).ok()
+    IpNet::new(base, prefix).ok().map(canonical_net)
+}
+
+/// An IPv4-mapped IPv6 range (`::ffff:a.b.c.d/n`, n ≥ 96) as the IPv4 range it is, so it
+/// matches clients, whose addresses are made canonical the same way.
+pub fn canonical_net(net: IpNet) -> IpNet {
+    match net {
+        IpNet::V6(v6) if v6.prefix_len() >= 96 => match v6.addr().to_ipv4_mapped() {
+            Some(v4) => IpNet::new(IpAddr::V4(v4), v6.prefix_len() - 96).unwrap_or(net),
+            None => net,
+        },
+        _ => net,
+    }
 }

@@ -6,7 +6,10 @@ use std::{
     net::IpAddr,
 };
 
-use arena_entity::auth::{ban, ban_privilege, privilege};
+use arena_entity::auth::{
+    ban, ban_privilege, privilege,
+    user_token::{self, TokenType},
+};
 use chrono::{DateTime, Utc};
 use ipnet::IpNet;
 use sea_orm::{
@@ -54,6 +57,7 @@ pub fn parse_address(raw: &str) -> ApiResult<IpNet> {
     let net = raw
         .parse::<IpNet>()
         .or_else(|_| raw.parse::<IpAddr>().map(IpNet::from))
+        .map(super::access::canonical_net)
         .map_err(|_| {
             ApiError::bad_input(
                 "address",
@@ -115,11 +119,7 @@ pub async fn place_ban_in(
             let target = super::find_user(db, user_id)
                 .await?
                 .ok_or(ApiError::NotFound("user"))?;
-            // Nobody bans someone holding privileges they lack themselves.
-            let held = super::viewer::effective_privileges(db, target.id).await?;
-            if held.iter().any(|p| !viewer.has_privilege(p)) {
-                return Err(ApiError::Forbidden);
-            }
+            refuse_acting_above(db, viewer, &[target.id]).await?;
             (Some(user_id), None, None)
         }
         BanTarget::Address(net) => {
@@ -129,6 +129,8 @@ pub async fn place_ban_in(
                     "this ban would cover your own address",
                 ));
             }
+            // Nor locks out, by their address, someone above them who is signed in there.
+            refuse_acting_above(db, viewer, &signed_in_within(db, net).await?).await?;
             (
                 None,
                 Some(net.addr().to_string()),
@@ -192,6 +194,52 @@ pub async fn place_ban_in(
     Ok(placed)
 }
 
+/// Refuses when any of `targets` holds a privilege the viewer lacks: nobody acts on an
+/// account above their own.
+pub async fn refuse_acting_above(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    targets: &[Uuid],
+) -> ApiResult<()> {
+    if targets.is_empty() {
+        return Ok(());
+    }
+    let held = super::viewer::effective_privileges_of(db, targets).await?;
+    if held.values().flatten().any(|p| !viewer.has_privilege(p)) {
+        return Err(ApiError::Forbidden);
+    }
+    Ok(())
+}
+
+/// Accounts with a live sign-in issued to an address in `net`. Reads every live sign-in's
+/// address: bans on addresses are rare, and SQLite has no address type to index.
+async fn signed_in_within(db: &impl ConnectionTrait, net: IpNet) -> ApiResult<Vec<Uuid>> {
+    let live: Vec<(Uuid, Option<String>)> = user_token::Entity::find()
+        .select_only()
+        .column(user_token::Column::UserId)
+        .column(user_token::Column::Ip)
+        .filter(user_token::Column::TokenType.eq(TokenType::Refresh))
+        .filter(user_token::Column::RevokedAt.is_null())
+        .filter(user_token::Column::UsedAt.is_null())
+        .filter(user_token::Column::ExpiresAt.gt(Utc::now()))
+        .filter(user_token::Column::Ip.is_not_null())
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut within: Vec<Uuid> = live
+        .into_iter()
+        .filter(|(_, ip)| {
+            ip.as_deref()
+                .and_then(|ip| ip.parse::<IpAddr>().ok())
+                .is_some_and(|ip| net.contains(&ip))
+        })
+        .map(|(user_id, _)| user_id)
+        .collect();
+    within.sort_unstable();
+    within.dedup();
+    Ok(within)
+}
+
 /// Whom a ban placed or lifted affects.
 fn ban_change(ban: &ban::Model) -> Change {
     match ban.user_id {
@@ -228,6 +276,15 @@ pub async fn lift_ban_in(
         .ok_or(ApiError::NotFound("ban"))?;
     if current.lifted_at.is_some() {
         return Err(ApiError::Conflict("that ban is already lifted".into()));
+    }
+    // Nobody lifts a ban on themselves, on their account or on their address.
+    let on_own_address = current
+        .ip
+        .as_deref()
+        .and_then(|ip| super::access::network(ip, current.cidr))
+        .is_some_and(|net| net.contains(&viewer.ip));
+    if current.user_id == Some(actor) || on_own_address {
+        return Err(ApiError::Forbidden);
     }
     let mut lifted: ban::ActiveModel = current.into();
     lifted.lifted_at = Set(Some(Utc::now()));
@@ -340,6 +397,16 @@ mod tests {
         assert_eq!(
             parse_address("2001:db8::1/48").expect("ok").to_string(),
             "2001:db8::/48"
+        );
+        assert_eq!(
+            parse_address("::ffff:203.0.113.7").expect("ok").to_string(),
+            "203.0.113.7/32"
+        );
+        assert_eq!(
+            parse_address("::ffff:203.0.113.0/120")
+                .expect("ok")
+                .to_string(),
+            "203.0.113.0/24"
         );
         assert!(parse_address("10.0.0.0/7").is_err());
         assert!(parse_address("::/8").is_err());

@@ -1,5 +1,7 @@
 //! Account inputs parsed into domain types at the edge; each refusal says what would pass.
 
+use unicode_normalization::UnicodeNormalization;
+
 use crate::error::{ApiError, ApiResult};
 
 /// A username: 3 to 32 of `A-Z a-z 0-9 _ . -`, starting with a letter or digit.
@@ -119,10 +121,21 @@ impl std::fmt::Debug for Password {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DisplayName(String);
 
+/// Characters that show nothing or turn the direction of the text around them: a name with
+/// them can pass for another, or reverse what is shown after it.
+fn invisible_or_bidi(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+        | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}'
+        | '\u{FFA0}' | '\u{FFF9}'..='\u{FFFB}' | '\u{E0000}'..='\u{E0FFF}')
+}
+
 impl DisplayName {
-    /// Parses `raw` (surrounding spaces ignored).
+    /// Parses `raw` (surrounding spaces ignored), in Unicode's composed form (NFC), so one
+    /// name is stored one way.
     pub fn parse(raw: &str) -> ApiResult<Self> {
-        let name = raw.trim();
+        let name: String = raw.trim().nfc().collect();
         let count = name.chars().count();
         if !(1..=64).contains(&count) || name.chars().any(char::is_control) {
             return Err(ApiError::bad_input(
@@ -130,7 +143,13 @@ impl DisplayName {
                 "a display name is 1 to 64 characters without control characters",
             ));
         }
-        Ok(Self(name.to_owned()))
+        if name.chars().any(invisible_or_bidi) {
+            return Err(ApiError::bad_input(
+                "displayName",
+                "a display name may not hold invisible or direction-changing characters",
+            ));
+        }
+        Ok(Self(name))
     }
 
     /// The name.
@@ -176,6 +195,24 @@ pub fn parse_phone(raw: &str) -> ApiResult<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn display_names_are_composed_and_without_invisible_or_bidi_characters() {
+        // "é" as e + combining acute is stored composed.
+        let composed = DisplayName::parse("Rene\u{301}").expect("ok").into_inner();
+        assert_eq!(composed, "Ren\u{e9}");
+        for bad in [
+            "admin\u{202E}nimda",
+            "ad\u{200B}min",
+            "\u{2067}name",
+            "name\u{FEFF}",
+            "x\u{E0041}",
+            "a\u{0000}b",
+        ] {
+            assert!(DisplayName::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(DisplayName::parse("Ääkkönen 🎮").is_ok());
+    }
 
     #[test]
     fn usernames() {

@@ -176,6 +176,7 @@ pub async fn request_email_verification(ctx: &AppContext, viewer: &Viewer) -> Ap
 /// Mails a reactivation code to a deactivated account's address. Answers the same whether
 /// or not such an account exists.
 pub async fn request_reactivation(ctx: &AppContext, viewer: &Viewer, email: &str) -> ApiResult<()> {
+    viewer.refuse_if_banned(None)?;
     ctx.auth
         .limits
         .register_by_address
@@ -198,7 +199,8 @@ pub async fn request_reactivation(ctx: &AppContext, viewer: &Viewer, email: &str
 }
 
 /// Uses an activation code: the address is verified and the account active.
-pub async fn activate(ctx: &AppContext, token: &str) -> ApiResult<user::Model> {
+pub async fn activate(ctx: &AppContext, viewer: &Viewer, token: &str) -> ApiResult<user::Model> {
+    viewer.refuse_if_banned(None)?;
     ctx.write(async |db, _| {
         let account = live_account(db, consume(db, token, TokenType::Activation).await?).await?;
         let mut active: user::ActiveModel = account.into();
@@ -217,6 +219,7 @@ pub async fn request_password_reset(
     viewer: &Viewer,
     email: &str,
 ) -> ApiResult<()> {
+    viewer.refuse_if_banned(None)?;
     ctx.auth
         .limits
         .login_by_address
@@ -239,7 +242,13 @@ pub async fn request_password_reset(
 }
 
 /// Uses a reset code to set a new password; every sign-in ends.
-pub async fn reset_password(ctx: &AppContext, token: &str, new_password: &str) -> ApiResult<()> {
+pub async fn reset_password(
+    ctx: &AppContext,
+    viewer: &Viewer,
+    token: &str,
+    new_password: &str,
+) -> ApiResult<()> {
+    viewer.refuse_if_banned(None)?;
     let code = unexpired(&ctx.db, token, TokenType::Password).await?;
     let account = live_account(&ctx.db, code.user_id).await?;
     let new = Password::parse(new_password, &Username::parse(&account.username)?)?;
@@ -271,7 +280,8 @@ pub async fn request_deactivation(ctx: &AppContext, viewer: &Viewer) -> ApiResul
 }
 
 /// Uses a deactivation code: the account can no longer sign in until reactivated.
-pub async fn deactivate(ctx: &AppContext, token: &str) -> ApiResult<()> {
+pub async fn deactivate(ctx: &AppContext, viewer: &Viewer, token: &str) -> ApiResult<()> {
+    viewer.refuse_if_banned(None)?;
     ctx.write(async |db, changes| {
         let account = live_account(db, consume(db, token, TokenType::Deactivation).await?).await?;
         let user_id = account.id;
@@ -302,7 +312,8 @@ pub async fn request_data_export(ctx: &AppContext, viewer: &Viewer) -> ApiResult
 
 /// Uses an export code: everything Arena holds about its owner, as JSON. Password hashes
 /// and token hashes are secrets of the server, not data about the person, and are left out.
-pub async fn export_data(ctx: &AppContext, token: &str) -> ApiResult<Value> {
+pub async fn export_data(ctx: &AppContext, viewer: &Viewer, token: &str) -> ApiResult<Value> {
+    viewer.refuse_if_banned(None)?;
     ctx.write(async |db, _| {
         let account = live_account(db, consume(db, token, TokenType::Gdpr).await?).await?;
         let id = account.id;

@@ -67,6 +67,7 @@ impl AuthState {
             .trusted_proxies
             .iter()
             .filter_map(|p| crate::settings::parse_proxy(p))
+            .map(access::canonical_net)
             .collect();
         let cache_ttl = Duration::from_secs(settings.viewer_cache_seconds);
         Ok(Self {

@@ -568,6 +568,7 @@ pub async fn logout_user_in(
 ) -> ApiResult<u64> {
     let actor = viewer.require_privilege(privileges::USER_LOGOUT)?.id;
     require_user_exists(db, user_id).await?;
+    super::bans::refuse_acting_above(db, viewer, &[user_id]).await?;
     let revoked = session::revoke_all(db, user_id).await?;
     audit::record(
         db,

@@ -1,5 +1,7 @@
 //! Sign-in sessions: login, refresh-token rotation with reuse detection, logout.
 
+use std::net::IpAddr;
+
 use arena_entity::auth::{
     user,
     user_token::{self, TokenType},
@@ -100,7 +102,7 @@ pub async fn login(
     let mut signed_in: user::ActiveModel = account.into();
     signed_in.login_at = Set(Some(now));
     let account = signed_in.update(&txn).await?;
-    let session = start_series(ctx, &txn, account, Uuid::new_v4(), None).await?;
+    let session = start_series(ctx, &txn, account, (Uuid::new_v4(), None), viewer.ip).await?;
     txn.commit().await?;
     Ok(session)
 }
@@ -124,13 +126,14 @@ async fn refuse_if_account_banned(
     }
 }
 
-/// Stores a new refresh token in `series` (after `previous`) and signs an access token.
+/// Stores a new refresh token in `series` (after `previous`), issued to the client at `ip`,
+/// and signs an access token.
 async fn start_series(
     ctx: &AppContext,
     db: &impl ConnectionTrait,
     account: user::Model,
-    series: Uuid,
-    previous: Option<i64>,
+    (series, previous): (Uuid, Option<i64>),
+    ip: IpAddr,
 ) -> ApiResult<Session> {
     let now = Utc::now();
     let (refresh_token, hash) = tokens::new_opaque();
@@ -143,6 +146,7 @@ async fn start_series(
         series: Set(Some(series)),
         expires_at: Set(Some(refresh_token_expires_at)),
         created_at: Set(now),
+        ip: Set(Some(ip.to_string())),
         ..Default::default()
     }
     .insert(db)
@@ -219,7 +223,7 @@ pub async fn refresh(ctx: &AppContext, viewer: &Viewer, presented: &str) -> ApiR
         .await?
         .ok_or(ApiError::Unauthenticated("the account is no longer active"))?;
     refuse_if_account_banned(&txn, account.id, viewer).await?;
-    let session = start_series(ctx, &txn, account, series, Some(token.id)).await?;
+    let session = start_series(ctx, &txn, account, (series, Some(token.id)), viewer.ip).await?;
     txn.commit().await?;
     Ok(session)
 }

@@ -221,8 +221,10 @@ impl SocketCaller {
 }
 
 /// The client address: the socket's peer, unless that peer is a trusted proxy, in which
-/// case the right-most `X-Forwarded-For` entry that is not itself a trusted proxy.
+/// case the right-most `X-Forwarded-For` entry that is not itself a trusted proxy. IPv4
+/// clients seen through IPv6 sockets (`::ffff:a.b.c.d`) are their IPv4 address.
 pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let peer = peer.to_canonical();
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(&peer) {
         return peer;
@@ -232,7 +234,8 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|part| part.trim().parse().ok())
+        .filter_map(|part| part.trim().parse::<IpAddr>().ok())
+        .map(|ip| ip.to_canonical())
         .collect();
     forwarded
         .into_iter()

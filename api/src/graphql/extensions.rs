@@ -9,17 +9,17 @@ use std::{
 };
 
 use async_graphql::{
-    Response, ServerError, ServerResult, ValidationResult, Value, Variables,
+    Request, Response, ServerError, ServerResult, ValidationResult, Value, Variables,
     extensions::{
-        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextRequest,
-        NextSubscribe, NextValidation,
+        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery,
+        NextPrepareRequest, NextRequest, NextSubscribe, NextValidation,
     },
     futures_util::stream::BoxStream,
     parser::types::{ExecutableDocument, OperationType},
 };
 use futures_util::StreamExt;
 
-use super::preflight::{Checked, Preflight};
+use super::preflight::{Checked, Preflight, refuse_control_in_const};
 use crate::{
     auth::viewer::Viewer,
     error::{ErrorCode, RequestFault},
@@ -117,6 +117,20 @@ const fn kind_of(ty: OperationType) -> &'static str {
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for BoundaryRequest {
+    /// Refuses control characters in the variables once, for every string input.
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        for value in request.variables.values() {
+            refuse_control_in_const(value)
+                .map_err(|refusal| tag(ServerError::new(refusal.message, None), refusal.fault))?;
+        }
+        next.run(ctx, request).await
+    }
+
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         let started = Instant::now();
         let mut response = next.run(ctx).await;

@@ -13,9 +13,10 @@ use async_graphql::{
     ServerError,
     parser::{
         Positioned, parse_query,
-        types::{ExecutableDocument, OperationType, Selection, SelectionSet},
+        types::{Directive, ExecutableDocument, OperationType, Selection, SelectionSet},
     },
 };
+use async_graphql_value::{ConstValue, Value};
 use lru::LruCache;
 
 use crate::{
@@ -138,6 +139,12 @@ pub fn bound(document: &ExecutableDocument, max_selections: usize) -> Result<(),
     };
     let mut total = 0usize;
     for (_, operation) in document.operations.iter() {
+        for variable in &operation.node.variable_definitions {
+            if let Some(default) = &variable.node.default_value {
+                refuse_control_in_const(&default.node)?;
+            }
+        }
+        refuse_control_in_directives(&operation.node.directives)?;
         total = total.saturating_add(walk.size(&operation.node.selection_set, 0)?);
     }
     if total > max_selections {
@@ -170,6 +177,57 @@ pub fn bound(document: &ExecutableDocument, max_selections: usize) -> Result<(),
     Ok(())
 }
 
+/// Whether `text` holds a control character other than tab, line feed and carriage return:
+/// NUL is refused by PostgreSQL, and the rest have no place in text shown to people.
+pub fn has_control(text: &str) -> bool {
+    text.chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+}
+
+fn control_refusal() -> Refusal {
+    Refusal::new(
+        RequestFault::ControlCharacter,
+        "text may not hold control characters (NUL included) other than tab and line breaks",
+    )
+}
+
+/// Refuses a literal in the query holding a control character.
+fn refuse_control(value: &Value) -> Result<(), Refusal> {
+    match value {
+        Value::String(text) if has_control(text) => Err(control_refusal()),
+        Value::List(items) => items.iter().try_for_each(refuse_control),
+        Value::Object(fields) => fields.iter().try_for_each(|(key, value)| {
+            if has_control(key) {
+                return Err(control_refusal());
+            }
+            refuse_control(value)
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses a variable value (or a default) holding a control character.
+pub fn refuse_control_in_const(value: &ConstValue) -> Result<(), Refusal> {
+    match value {
+        ConstValue::String(text) if has_control(text) => Err(control_refusal()),
+        ConstValue::List(items) => items.iter().try_for_each(refuse_control_in_const),
+        ConstValue::Object(fields) => fields.iter().try_for_each(|(key, value)| {
+            if has_control(key) {
+                return Err(control_refusal());
+            }
+            refuse_control_in_const(value)
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn refuse_control_in_directives(directives: &[Positioned<Directive>]) -> Result<(), Refusal> {
+    directives
+        .iter()
+        .flat_map(|directive| &directive.node.arguments)
+        .try_for_each(|(_, value)| refuse_control(&value.node))
+}
+
 enum Fragment {
     /// Being expanded: meeting it again is a cycle.
     Open,
@@ -192,8 +250,12 @@ impl<'a> Walk<'a> {
         }
         let mut total = 0usize;
         for selection in &set.node.items {
+            refuse_control_in_directives(selection.node.directives())?;
             let size = match &selection.node {
                 Selection::Field(field) => {
+                    for (_, value) in &field.node.arguments {
+                        refuse_control(&value.node)?;
+                    }
                     1usize.saturating_add(self.size(&field.node.selection_set, depth + 1)?)
                 }
                 Selection::InlineFragment(inline) => {
@@ -215,6 +277,7 @@ impl<'a> Walk<'a> {
                             else {
                                 continue;
                             };
+                            refuse_control_in_directives(&fragment.node.directives)?;
                             self.sizes.insert(key.as_str(), Fragment::Open);
                             let size = self.size(&fragment.node.selection_set, depth + 1)?;
                             self.sizes.insert(key.as_str(), Fragment::Size(size));
@@ -293,12 +356,36 @@ mod tests {
 
     #[test]
     fn counts_fragments_as_expanded_without_expanding_them() {
-        assert_eq!(check(&fan_out(3), 8), Ok(()));
-        assert_eq!(check(&fan_out(4), 8), Err(RequestFault::ComplexityLimit));
+        // 2^3 copies of `serverInfo { version }`: 16 selections.
+        assert_eq!(check(&fan_out(3), 16), Ok(()));
+        assert_eq!(check(&fan_out(4), 16), Err(RequestFault::ComplexityLimit));
         // 2^60 selections: counted (saturating) in microseconds, refused.
         assert_eq!(
             check(&fan_out(60), 2000),
             Err(RequestFault::ComplexityLimit)
+        );
+    }
+
+    #[test]
+    fn control_characters_in_literals_are_refused_wherever_they_are() {
+        for query in [
+            "{ users(search: \"a\\u0000b\") { totalCount } }",
+            "query($s: String = \"\\u0007\") { users(search: $s) { totalCount } }",
+            "{ a: users(filter: { names: [\"ok\", \"\\u001b[31m\"] }) { totalCount } }",
+            "{ ...F } fragment F on Query { serverInfo @include(if: true) { version(x: \"\\u0000\") } }",
+        ] {
+            assert_eq!(
+                check(query, 2000),
+                Err(RequestFault::ControlCharacter),
+                "{query}"
+            );
+        }
+        assert_eq!(
+            check(
+                "{ users(search: \"tab\\there\\nline\") { totalCount } }",
+                2000
+            ),
+            Ok(())
         );
     }
 

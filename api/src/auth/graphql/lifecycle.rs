@@ -39,7 +39,7 @@ impl LifecycleMutation {
         ctx: &Context<'_>,
         token: String,
     ) -> async_graphql::Result<User> {
-        let account = lifecycle::activate(app(ctx), &token).await?;
+        let account = lifecycle::activate(app(ctx), viewer(ctx), &token).await?;
         Ok(User::for_viewer(ctx, account))
     }
 
@@ -61,7 +61,7 @@ impl LifecycleMutation {
         token: String,
         new_password: String,
     ) -> async_graphql::Result<bool> {
-        lifecycle::reset_password(app(ctx), &token, &new_password).await?;
+        lifecycle::reset_password(app(ctx), viewer(ctx), &token, &new_password).await?;
         Ok(true)
     }
 
@@ -79,7 +79,7 @@ impl LifecycleMutation {
         ctx: &Context<'_>,
         token: String,
     ) -> async_graphql::Result<bool> {
-        lifecycle::deactivate(app(ctx), &token).await?;
+        lifecycle::deactivate(app(ctx), viewer(ctx), &token).await?;
         Ok(true)
     }
 
@@ -97,7 +97,9 @@ impl LifecycleMutation {
         ctx: &Context<'_>,
         token: String,
     ) -> async_graphql::Result<Json<serde_json::Value>> {
-        Ok(Json(lifecycle::export_data(app(ctx), &token).await?))
+        Ok(Json(
+            lifecycle::export_data(app(ctx), viewer(ctx), &token).await?,
+        ))
     }
 
     /// Deletes the caller's account (kept, marked deleted, for history). Signed in.
