@@ -24,6 +24,16 @@ pub struct Busy {
     pub retry_after_seconds: u64,
 }
 
+/// How the pool's threads are scheduled beside the async workers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    /// Like every other thread.
+    Normal,
+    /// The lowest the OS allows without privileges (nice 19 on Linux): the threads take
+    /// whatever CPU request handling leaves, so a storm of hashes cannot delay requests.
+    Background,
+}
+
 /// A fixed set of threads behind a bounded queue.
 pub struct CpuPool {
     queue: SyncSender<Job>,
@@ -35,8 +45,14 @@ pub struct CpuPool {
 }
 
 impl CpuPool {
-    /// `threads` workers named `name`, and room for `queue` jobs waiting beyond those running.
-    pub fn new(name: &str, threads: usize, queue: usize) -> std::io::Result<Self> {
+    /// `threads` workers named `name` at `priority`, and room for `queue` jobs waiting beyond
+    /// those running.
+    pub fn new(
+        name: &str,
+        threads: usize,
+        queue: usize,
+        priority: Priority,
+    ) -> std::io::Result<Self> {
         let threads = threads.max(1);
         let (sender, receiver) = mpsc::sync_channel::<Job>(queue);
         let receiver = Arc::new(Mutex::new(receiver));
@@ -44,7 +60,16 @@ impl CpuPool {
             let receiver = receiver.clone();
             std::thread::Builder::new()
                 .name(format!("{name}-{n}"))
-                .spawn(move || work(&receiver))?;
+                .spawn(move || {
+                    if priority == Priority::Background
+                        && let Err(err) = thread_priority::set_current_thread_priority(
+                            thread_priority::ThreadPriority::Min,
+                        )
+                    {
+                        tracing::warn!("cannot lower the priority of a pool thread: {err}");
+                    }
+                    work(&receiver);
+                })?;
         }
         Ok(Self {
             queue: sender,
@@ -123,7 +148,9 @@ mod tests {
 
     #[tokio::test]
     async fn runs_jobs_and_refuses_past_the_queue() {
-        let pool = Arc::new(CpuPool::new("test", 1, 1).unwrap_or_else(|e| panic!("{e}")));
+        let pool = Arc::new(
+            CpuPool::new("test", 1, 1, Priority::Background).unwrap_or_else(|e| panic!("{e}")),
+        );
         let (started, is_started) = oneshot::channel::<()>();
         let (release, hold) = std::sync::mpsc::channel::<()>();
         let blocker = tokio::spawn({

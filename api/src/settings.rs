@@ -37,6 +37,9 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("ARENA_BUS_CAPACITY", "bus_capacity"),
     ("ARENA_DATALOADER_DELAY_MS", "dataloader_delay_ms"),
     ("ARENA_ACCESS_TOKEN_SECONDS", "access_token_seconds"),
+    ("ARENA_WS_INIT_TIMEOUT_SECONDS", "ws_init_timeout_seconds"),
+    ("ARENA_WS_MAX_PER_ADDRESS", "ws_max_per_address"),
+    ("ARENA_WS_MAX_TOTAL", "ws_max_total"),
 ];
 
 /// The variable that names the settings file (read by the CLI, not by the loader).
@@ -113,6 +116,15 @@ pub struct Settings {
     /// `ARENA_ACCESS_TOKEN_SECONDS`: how long an access token is valid; a websocket closes
     /// when its token expires unless the client sent a fresh one.
     pub access_token_seconds: u64,
+    /// `ARENA_WS_INIT_TIMEOUT_SECONDS`: how long a websocket may stay open without
+    /// `connection_init`; then it is closed with 4408.
+    pub ws_init_timeout_seconds: u64,
+    /// `ARENA_WS_MAX_PER_ADDRESS`: websockets one client address may hold open; more are
+    /// refused with 429 and `RATE_LIMITED`.
+    pub ws_max_per_address: usize,
+    /// `ARENA_WS_MAX_TOTAL`: websockets the server holds open; more are refused with 503.
+    /// 0 means three quarters of the process's open-file limit.
+    pub ws_max_total: usize,
 }
 
 impl Default for Settings {
@@ -145,6 +157,9 @@ impl Default for Settings {
             bus_capacity: 1024,
             dataloader_delay_ms: 1,
             access_token_seconds: 900,
+            ws_init_timeout_seconds: 10,
+            ws_max_per_address: 32,
+            ws_max_total: 0,
         }
     }
 }

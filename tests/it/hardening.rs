@@ -429,3 +429,129 @@ async fn moderators_cannot_act_on_admins_nor_lift_their_own_bans() {
         .await
         .data();
 }
+
+type RawSocket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A `graphql-transport-ws` socket from `ip` (through the trusted proxy) that has sent
+/// nothing yet, or the HTTP status that refused it.
+async fn raw_socket(app: &TestApp, ip: &str) -> Result<RawSocket, u16> {
+    use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
+    let mut request = app
+        .url("/graphql/ws")
+        .replace("http://", "ws://")
+        .into_client_request()
+        .unwrap();
+    let headers = request.headers_mut();
+    headers.insert(
+        "Sec-WebSocket-Protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    headers.insert("X-Forwarded-For", ip.parse().unwrap());
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((socket, _)) => Ok(socket),
+        Err(tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
+        Err(other) => panic!("{other}"),
+    }
+}
+
+/// The close code the server ends `socket` with, skipping other messages.
+async fn close_code(socket: &mut RawSocket) -> Option<u16> {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let wait = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(message) = socket.next().await {
+            match message {
+                Ok(Message::Close(frame)) => return frame.map(|f| u16::from(f.code)),
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+        None
+    });
+    wait.await.expect("the server closes the socket")
+}
+
+async fn send(socket: &mut RawSocket, message: serde_json::Value) {
+    use futures_util::SinkExt;
+    socket
+        .send(tokio_tungstenite::tungstenite::Message::text(
+            message.to_string(),
+        ))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_websocket_that_never_initialises_is_closed_with_4408() {
+    let app = TestApp::spawn_configured(|s| {
+        behind_proxy(s);
+        s.ws_init_timeout_seconds = 1;
+    })
+    .await;
+    let mut socket = raw_socket(&app, "192.0.2.1").await.unwrap();
+    assert_eq!(close_code(&mut socket).await, Some(4408));
+    // One that initialises in time stays open past the deadline.
+    let mut ws = app.ws(arena_tests::WsProtocol::TransportWs).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    ws.subscribe(
+        "t",
+        "subscription { serverClock(everyMs: 100) { sequence } }",
+        json!({}),
+    )
+    .await;
+    ws.next_data().await;
+}
+
+const CLOCK: &str = "subscription { serverClock(everyMs: 1000) { sequence } }";
+
+#[tokio::test]
+async fn protocol_breaches_close_with_the_codes_of_graphql_transport_ws() {
+    let app = TestApp::spawn_configured(behind_proxy).await;
+    let mut early = raw_socket(&app, "192.0.2.1").await.unwrap();
+    send(
+        &mut early,
+        json!({ "type": "subscribe", "id": "1", "payload": { "query": CLOCK } }),
+    )
+    .await;
+    assert_eq!(close_code(&mut early).await, Some(4401));
+
+    let mut twice = raw_socket(&app, "192.0.2.1").await.unwrap();
+    send(&mut twice, json!({ "type": "connection_init" })).await;
+    for _ in 0..2 {
+        send(
+            &mut twice,
+            json!({ "type": "subscribe", "id": "same", "payload": { "query": CLOCK } }),
+        )
+        .await;
+    }
+    assert_eq!(close_code(&mut twice).await, Some(4409));
+}
+
+#[tokio::test]
+async fn websockets_are_capped_per_address_and_in_total_and_health_still_answers() {
+    let app = TestApp::spawn_configured(|s| {
+        behind_proxy(s);
+        s.ws_max_per_address = 2;
+        s.ws_max_total = 3;
+    })
+    .await;
+    let first = raw_socket(&app, "192.0.2.1").await.unwrap();
+    let _second = raw_socket(&app, "192.0.2.1").await.unwrap();
+    assert_eq!(raw_socket(&app, "192.0.2.1").await.err(), Some(429));
+    let _third = raw_socket(&app, "192.0.2.2").await.unwrap();
+    assert_eq!(raw_socket(&app, "192.0.2.3").await.err(), Some(503));
+    let health = reqwest::get(app.url("/healthz")).await.unwrap();
+    assert!(health.status().is_success());
+    // A closed socket frees its place.
+    drop(first);
+    let mut admitted = None;
+    for _ in 0..50 {
+        if let Ok(socket) = raw_socket(&app, "192.0.2.3").await {
+            admitted = Some(socket);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(admitted.is_some(), "the freed place was never given out");
+}

@@ -6,7 +6,7 @@
 use std::sync::OnceLock;
 
 use crate::{
-    cpu::{Busy, CpuPool},
+    cpu::{Busy, CpuPool, Priority},
     error::{ApiError, ApiResult},
 };
 
@@ -29,7 +29,7 @@ impl Passwords {
     /// `threads` hashing threads, room for `queue` waiting hashes, new hashes at `cost`.
     pub fn new(threads: usize, queue: usize, cost: u32) -> std::io::Result<Self> {
         Ok(Self {
-            pool: CpuPool::new("bcrypt", threads, queue)?,
+            pool: CpuPool::new("bcrypt", threads, queue, Priority::Background)?,
             cost,
             dummy: OnceLock::new(),
         })

@@ -20,7 +20,7 @@ use async_graphql_value::{ConstValue, Value};
 use lru::LruCache;
 
 use crate::{
-    cpu::CpuPool,
+    cpu::{CpuPool, Priority},
     error::{ApiError, RequestFault},
 };
 
@@ -86,7 +86,7 @@ impl Preflight {
             documents: Mutex::new(LruCache::new(
                 NonZeroUsize::new(cache).unwrap_or(NonZeroUsize::MIN),
             )),
-            pool: CpuPool::new("graphql-parse", cores, cores * 32)?,
+            pool: CpuPool::new("graphql-parse", cores, cores * 32, Priority::Normal)?,
             max_selections,
         })
     }

@@ -6,7 +6,11 @@ use async_graphql::{
     parser::types::OperationType,
 };
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
-use std::net::SocketAddr;
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
 
 use async_graphql::Data;
 use axum::{
@@ -23,10 +27,13 @@ use axum::{
 use futures_util::{SinkExt, StreamExt};
 use tracing::Instrument;
 
-use super::HttpState;
+use super::{
+    HttpState,
+    sockets::{self, Full, SocketSlot},
+};
 use crate::{
     auth::viewer::{self, SocketCaller, Viewer},
-    error::RequestFault,
+    error::{ApiError, RequestFault},
     graphql::{fault_response, preflight::Checked},
 };
 
@@ -221,14 +228,34 @@ pub(super) async fn graphql_ws(
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
+    let ip = viewer::client_ip(peer.ip(), &headers, &state.ctx.auth.trusted_proxies);
+    let slot = match state.sockets.admit(ip) {
+        Ok(slot) => slot,
+        Err(full) => {
+            let (status, message) = match full {
+                Full::Address => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "this address has as many websockets open as it may",
+                ),
+                Full::Server => (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the server has as many websockets open as it may",
+                ),
+            };
+            tracing::warn!(%ip, "websocket refused: {message}");
+            let err = async_graphql::Error::from(ApiError::RateLimited {
+                retry_after_seconds: 5,
+            });
+            let mut err = err.into_server_error(Default::default());
+            err.message = message.into();
+            return (status, Json(GqlResponse::from_errors(vec![err]))).into_response();
+        }
+    };
     // The connection outlives this handler; its log lines keep the upgrade's request id.
     let span = tracing::Span::current();
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| {
-            let ip = viewer::client_ip(peer.ip(), &headers, &state.ctx.auth.trusted_proxies);
-            serve_socket(state, socket, protocol, ip).instrument(span)
-        })
+        .on_upgrade(move |socket| serve_socket(state, socket, protocol, ip, slot).instrument(span))
 }
 
 /// The token a client puts in `connection_init`: `{"authorization": "Bearer …"}`.
@@ -245,14 +272,50 @@ async fn serve_socket(
     socket: WebSocket,
     protocol: GraphQLProtocol,
     ip: std::net::IpAddr,
+    _slot: SocketSlot,
 ) {
     let ctx = state.ctx;
     // Shutdown waits for this connection to close.
     let _tracked = ctx.tasks.token();
     let _open = ctx.metrics.websocket_opened();
-    let (mut sink, stream) = socket.split();
+    let (mut raw_sink, stream) = socket.split();
+    let rules = Arc::new(Mutex::new(sockets::Protocol::default()));
+    let broken = Arc::new(Mutex::new(None::<CloseFrame>));
+    // A message that breaks the protocol ends the input, and with it the connection, which
+    // then closes with that message's code.
+    let stream = stream.take_while({
+        let (rules, broken) = (rules.clone(), broken.clone());
+        move |message| {
+            let verdict = match message {
+                Ok(message) => lock(&rules).client_message(message),
+                Err(_) => None,
+            };
+            let go_on = verdict.is_none();
+            if verdict.is_some() {
+                *lock(&broken) = verdict;
+            }
+            std::future::ready(go_on)
+        }
+    });
     // At shutdown the input ends, which ends every subscription on the connection.
     let stream = stream.take_until(ctx.shutdown.clone().cancelled_owned());
+    let mut sink = (&mut raw_sink).with({
+        let rules = rules.clone();
+        move |message: Message| {
+            lock(&rules).server_message(&message);
+            std::future::ready(Ok::<_, axum::Error>(message))
+        }
+    });
+    let init_by = Duration::from_secs(ctx.settings.ws_init_timeout_seconds);
+    let init_deadline = {
+        let rules = rules.clone();
+        async move {
+            tokio::time::sleep(init_by).await;
+            if lock(&rules).initialised() {
+                std::future::pending::<()>().await;
+            }
+        }
+    };
     let caller = SocketCaller::new(ip);
     let (init_ctx, init_caller) = (ctx.clone(), caller.clone());
     let (ping_ctx, ping_caller) = (ctx.clone(), caller.clone());
@@ -277,12 +340,15 @@ async fn serve_socket(
         })
         .serve();
     let ended = tokio::select! {
-        () = served => None,
+        () = served => lock(&broken).take(),
         () = caller.expired() => Some(CloseFrame {
-            code: CLOSE_TOKEN_EXPIRED,
+            code: sockets::CLOSE_UNAUTHORIZED,
             reason: "the access token expired; reconnect with a fresh one".into(),
         }),
+        () = init_deadline => Some(sockets::init_timeout()),
     };
+    drop(sink);
+    let mut sink = raw_sink;
     let close = ended.or_else(|| {
         ctx.shutdown.is_cancelled().then(|| CloseFrame {
             code: CLOSE_GOING_AWAY,
@@ -295,6 +361,6 @@ async fn serve_socket(
     let _ = sink.close().await;
 }
 
-/// WebSocket close code for a connection whose access token expired (the 4401 of
-/// `graphql-transport-ws`'s "unauthorized").
-const CLOSE_TOKEN_EXPIRED: u16 = 4401;
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}

@@ -4,8 +4,9 @@ mod dashboard;
 mod graphiql;
 mod graphql;
 mod health;
+pub mod sockets;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     Router,
@@ -33,6 +34,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub(crate) struct HttpState {
     ctx: AppContext,
     schema: ArenaSchema,
+    sockets: Arc<sockets::SocketLimits>,
 }
 
 /// The whole application as a router, without a socket (tests call it directly too).
@@ -42,6 +44,10 @@ pub fn router(ctx: AppContext) -> Router {
     let cors = cors_layer(&ctx.settings.cors_allowed_origins);
     let state = HttpState {
         schema: build_schema(ctx.clone()),
+        sockets: Arc::new(sockets::SocketLimits::new(
+            ctx.settings.ws_max_per_address,
+            ctx.settings.ws_max_total,
+        )),
         ctx,
     };
     Router::new()
