@@ -6,9 +6,9 @@
 # Starts `arena` (or ARENA_BINARY) on a fresh database with the production bcrypt cost and
 # its default pool and queue, and runs `arena-storm`: 200 clients signing in at once, each
 # waiting as long as a RATE_LIMITED answer's retry hint says, while a probe sends a cheap
-# signed-in query every 20 ms. It prints sign-ins per second beside the machine's bcrypt limit (cores ÷
-# the time of one hash, measured first), every answer by code, and the cheap query's p99
-# beside its p99 on the idle server. Exits non-zero if any answer was not a session or
+# signed-in query every 20 ms. It prints sign-ins per second beside the machine's bcrypt
+# limit (cores ÷ the time of one hash, measured first), every answer by code, and the cheap
+# query's p99 beside its p99 on the idle server. Exits non-zero if any answer was not a session or
 # RATE_LIMITED.
 #
 # ARENA_BENCH_DATABASE_URL picks the PostgreSQL server (default the local one); the database
