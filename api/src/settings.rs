@@ -32,6 +32,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("ARENA_TRUSTED_PROXIES", "trusted_proxies"),
     ("ARENA_SMTP_URL", "smtp_url"),
     ("ARENA_MAIL_FROM", "mail_from"),
+    ("ARENA_MAIL_KEEP_SENT_SECONDS", "mail_keep_sent_seconds"),
     ("ARENA_DASHBOARD_DIR", "dashboard_dir"),
     ("ARENA_VIEWER_CACHE_SECONDS", "viewer_cache_seconds"),
     ("ARENA_BUS_CAPACITY", "bus_capacity"),
@@ -101,6 +102,10 @@ pub struct Settings {
     pub smtp_url: Option<Secret>,
     /// `ARENA_MAIL_FROM`: the sender of Arena's mail.
     pub mail_from: String,
+    /// `ARENA_MAIL_KEEP_SENT_SECONDS`: how long a sent message keeps its body (codes hidden
+    /// from the api throughout); then only its envelope stays. Unsent bodies are purged once
+    /// their codes have expired.
+    pub mail_keep_sent_seconds: u64,
     /// `ARENA_DASHBOARD_DIR`: the built dashboard (`dashboard/build.sh`), served at `/admin`.
     pub dashboard_dir: std::path::PathBuf,
     /// `ARENA_VIEWER_CACHE_SECONDS`: longest a sign-in's privileges and bans, and the address
@@ -152,6 +157,7 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             smtp_url: None,
             mail_from: "Arena <no-reply@localhost>".into(),
+            mail_keep_sent_seconds: 3600,
             dashboard_dir: "dashboard/dist".into(),
             viewer_cache_seconds: 10,
             bus_capacity: 1024,

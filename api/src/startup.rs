@@ -105,6 +105,7 @@ impl Application {
             tasks,
         };
         crate::mail::sender::spawn(&ctx).map_err(StartError::Mail)?;
+        crate::mail::spawn_janitor(&ctx);
         ctx.tasks.spawn(crate::battles::watch_runs(ctx.clone()));
         Ok(Self { listener, ctx })
     }

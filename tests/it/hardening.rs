@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use arena_entity::{auth::user, mail::outbox_message};
 use arena_tests::{GqlResponse, TestApp, UserBuilder};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
+};
 use serde_json::json;
 
 fn assert_reason(response: &GqlResponse, reason: &str) {
@@ -554,4 +556,173 @@ async fn websockets_are_capped_per_address_and_in_total_and_health_still_answers
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(admitted.is_some(), "the freed place was never given out");
+}
+
+/// The code in a mail body ("Your code: …").
+fn code_in(body: &str) -> String {
+    body.split("Your code: ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the body carries a code")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn mailed_codes_are_hidden_from_the_outbox_api() {
+    let app = TestApp::spawn().await;
+    let admin = UserBuilder::new("root")
+        .with_role("admin")
+        .create(&app)
+        .await;
+    let ida = UserBuilder::new("ida").create(&app).await;
+    app.gql(
+        "mutation($e: String!) { requestPasswordReset(email: $e) }",
+        json!({ "e": ida.email }),
+    )
+    .await
+    .data();
+    let stored = outbox_message::Entity::find()
+        .one(&app.ctx.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let code = code_in(&stored.body);
+    let read = app
+        .gql_as(
+            &admin.access,
+            "{ outbox(first: 5) { edges { node { body } } } }",
+            json!({}),
+        )
+        .await;
+    let shown = read.data()["outbox"]["edges"][0]["node"]["body"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(!shown.contains(&code), "{shown}");
+    assert!(shown.contains("Your code: [code hidden]"), "{shown}");
+    assert!(
+        shown.contains("resetPassword"),
+        "the rest of the message stays readable"
+    );
+}
+
+#[tokio::test]
+async fn sent_bodies_are_purged_after_the_setting() {
+    let mut sink = arena_tests::SmtpSink::start().await;
+    let url = format!("smtp://{}", sink.addr);
+    let app = TestApp::spawn_configured(|s| {
+        s.smtp_url = Some(arena_api::settings::Secret::new(url));
+        s.mail_keep_sent_seconds = 1;
+    })
+    .await;
+    let ivy = UserBuilder::new("ivy").create(&app).await;
+    app.gql(
+        "mutation($e: String!) { requestPasswordReset(email: $e) }",
+        json!({ "e": ivy.email }),
+    )
+    .await
+    .data();
+    let received = tokio::time::timeout(Duration::from_secs(15), sink.messages.recv())
+        .await
+        .expect("delivered")
+        .expect("a message");
+    let code = code_in(&received.data);
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let row = outbox_message::Entity::find()
+            .one(&app.ctx.db)
+            .await
+            .unwrap()
+            .unwrap();
+        if row.sent_at.is_some() && row.body.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never purged: {row:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The mail did its work: the code it carried still resets the password.
+    app.gql(
+        "mutation($t: String!) { resetPassword(token: $t, newPassword: \"a brand new password\") }",
+        json!({ "t": code }),
+    )
+    .await
+    .data();
+}
+
+#[tokio::test]
+async fn the_sender_holds_no_transaction_while_smtp_stalls() {
+    // An SMTP server that accepts connections and never says a word.
+    let stalled = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("smtp://{}", stalled.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = stalled.accept().await {
+            held.push(socket);
+        }
+    });
+    let app = TestApp::spawn_with(arena_tests::Backend::Sqlite, |s| {
+        s.smtp_url = Some(arena_api::settings::Secret::new(url));
+    })
+    .await;
+    let una = UserBuilder::new("una").create(&app).await;
+    app.gql(
+        "mutation($e: String!) { requestPasswordReset(email: $e) }",
+        json!({ "e": una.email }),
+    )
+    .await
+    .data();
+    // The sender polls every 2 s; by now it is waiting on the silent server.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let write = tokio::time::timeout(
+        Duration::from_secs(5),
+        UserBuilder::new("vera").create(&app),
+    )
+    .await;
+    assert!(write.is_ok(), "a write waited on the mail sender");
+}
+
+#[tokio::test]
+async fn a_message_claimed_by_a_sender_that_died_is_sent_when_its_lease_ends() {
+    let mut sink = arena_tests::SmtpSink::start().await;
+    let url = format!("smtp://{}", sink.addr);
+    let app = TestApp::spawn_configured(|s| {
+        s.smtp_url = Some(arena_api::settings::Secret::new(url));
+    })
+    .await;
+    // What a sender leaves when it dies after claiming: a lease, one attempt, not sent.
+    let now = chrono::Utc::now();
+    let claimed = outbox_message::ActiveModel {
+        recipient: Set("lost@example.com".into()),
+        subject: Set("Claimed, never sent".into()),
+        body: Set("Hello".into()),
+        created_at: Set(now),
+        next_attempt_at: Set(now + chrono::Duration::seconds(2)),
+        attempts: Set(1),
+        ..Default::default()
+    }
+    .insert(&app.ctx.db)
+    .await
+    .unwrap();
+    let received = tokio::time::timeout(Duration::from_secs(15), sink.messages.recv())
+        .await
+        .expect("sent once the lease ended")
+        .expect("a message");
+    assert_eq!(received.recipients, ["lost@example.com"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let row = outbox_message::Entity::find_by_id(claimed.id)
+            .one(&app.ctx.db)
+            .await
+            .unwrap()
+            .unwrap();
+        if row.sent_at.is_some() {
+            assert_eq!(row.attempts, 2);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never marked sent");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -31,10 +31,13 @@ use crate::{
 
 const INVALID: &str = "the code is not valid or has expired";
 
+/// How long the longest-lived mailed code works; mail older than this carries none that do.
+pub const LONGEST_CODE_LIFE: Duration = Duration::days(2);
+
 fn ttl(kind: TokenType) -> Duration {
     match kind {
         TokenType::Password | TokenType::Deactivation => Duration::hours(1),
-        _ => Duration::days(2),
+        _ => LONGEST_CODE_LIFE,
     }
 }
 

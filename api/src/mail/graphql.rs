@@ -29,9 +29,10 @@ impl OutboxMessage {
     async fn subject(&self) -> &str {
         &self.0.subject
     }
-    /// Plain-text body.
-    async fn body(&self) -> &str {
-        &self.0.body
+    /// Plain-text body with its codes hidden; empty once purged
+    /// (`ARENA_MAIL_KEEP_SENT_SECONDS` after it was sent).
+    async fn body(&self) -> String {
+        super::masked(&self.0.body)
     }
     /// When it was queued.
     async fn created_at(&self) -> DateTime<Utc> {
