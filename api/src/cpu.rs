@@ -29,8 +29,10 @@ pub struct Busy {
 pub enum Priority {
     /// Like every other thread.
     Normal,
-    /// The lowest the OS allows without privileges (nice 19 on Linux): the threads take
-    /// whatever CPU request handling leaves, so a storm of hashes cannot delay requests.
+    /// Linux's idle policy (`SCHED_IDLE`; elsewhere the lowest priority): the threads take
+    /// whatever CPU request handling leaves, and any request-handling thread that wakes
+    /// takes the CPU from them at once, so a storm of hashes cannot delay requests. (A nice
+    /// value alone still lets a running hash finish its time slice first.)
     Background,
 }
 
@@ -62,11 +64,9 @@ impl CpuPool {
                 .name(format!("{name}-{n}"))
                 .spawn(move || {
                     if priority == Priority::Background
-                        && let Err(err) = thread_priority::set_current_thread_priority(
-                            thread_priority::ThreadPriority::Min,
-                        )
+                        && let Err(err) = to_background()
                     {
-                        tracing::warn!("cannot lower the priority of a pool thread: {err}");
+                        tracing::warn!("cannot lower the priority of a pool thread: {err:?}");
                     }
                     work(&receiver);
                 })?;
@@ -126,6 +126,24 @@ impl CpuPool {
         let per_job = self.job_micros.load(Ordering::Relaxed);
         Duration::from_micros(pending.saturating_mul(per_job) / self.threads as u64)
     }
+}
+
+#[cfg(target_os = "linux")]
+fn to_background() -> Result<(), thread_priority::Error> {
+    use thread_priority::{
+        NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
+        set_thread_priority_and_policy, thread_native_id,
+    };
+    set_thread_priority_and_policy(
+        thread_native_id(),
+        ThreadPriority::Min,
+        ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle),
+    )
+}
+
+#[cfg(not(target_os = "linux"))]
+fn to_background() -> Result<(), thread_priority::Error> {
+    thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min)
 }
 
 fn work(receiver: &Mutex<Receiver<Job>>) {

@@ -29,6 +29,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("ARENA_BCRYPT_THREADS", "bcrypt_threads"),
     ("ARENA_BCRYPT_QUEUE", "bcrypt_queue"),
     ("ARENA_AUTH_RATE_PER_MINUTE", "auth_rate_per_minute"),
+    (
+        "ARENA_ANALYTICS_RATE_PER_MINUTE",
+        "analytics_rate_per_minute",
+    ),
     ("ARENA_TRUSTED_PROXIES", "trusted_proxies"),
     ("ARENA_SMTP_URL", "smtp_url"),
     ("ARENA_MAIL_FROM", "mail_from"),
@@ -92,6 +96,9 @@ pub struct Settings {
     /// `ARENA_AUTH_RATE_PER_MINUTE`: logins and registrations allowed per client address,
     /// and logins per account, each minute.
     pub auth_rate_per_minute: u32,
+    /// `ARENA_ANALYTICS_RATE_PER_MINUTE`: battle activity and ranking queries an anonymous
+    /// client address may make each minute; signed-in callers are not limited.
+    pub analytics_rate_per_minute: u32,
     /// `ARENA_TRUSTED_PROXIES`: comma-separated addresses or CIDR ranges of proxies whose
     /// `X-Forwarded-For` names the client; empty trusts none.
     #[serde(deserialize_with = "comma_list")]
@@ -154,6 +161,7 @@ impl Default for Settings {
             bcrypt_threads: 0,
             bcrypt_queue: 32,
             auth_rate_per_minute: 10,
+            analytics_rate_per_minute: 30,
             trusted_proxies: Vec::new(),
             smtp_url: None,
             mail_from: "Arena <no-reply@localhost>".into(),

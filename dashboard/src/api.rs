@@ -1,6 +1,9 @@
 //! Talking to Arena: every call is a typed GraphQL operation checked against
 //! `schema.graphql` at build time, sent with the signed-in moderator's own token.
 
+use std::cell::RefCell;
+
+use futures_util::future::{FutureExt, LocalBoxFuture, Shared};
 use graphql_client::{GraphQLQuery, QueryBody, Response};
 use serde::{Serialize, de::DeserializeOwned};
 
@@ -303,7 +306,9 @@ where
     let token = session.access_token();
     match post(&body, token.as_deref()).await {
         Err(failure) if failure.code == "UNAUTHENTICATED" && token.is_some() => {
-            if refresh(session).await {
+            // Another call may have refreshed meanwhile; its new token is the one to use.
+            let fresh = session.access_token() != token || refresh(session).await;
+            if fresh {
                 let body = Q::build_query(variables);
                 post(&body, session.access_token().as_deref()).await
             } else {
@@ -315,8 +320,33 @@ where
     }
 }
 
-/// Exchanges the refresh token; false when the sign-in is over.
+thread_local! {
+    /// The refresh under way: a refresh token works once, so calls that find the access
+    /// token expired at the same moment share one exchange instead of each presenting it
+    /// (a second use is taken as theft and ends the sign-in).
+    static REFRESHING: RefCell<Option<Shared<LocalBoxFuture<'static, bool>>>> =
+        const { RefCell::new(None) };
+}
+
+/// Exchanges the refresh token, once for all callers at the same moment; false when the
+/// sign-in is over.
 pub async fn refresh(session: Session) -> bool {
+    let under_way = REFRESHING.with(|slot| slot.borrow().clone());
+    let flight = under_way.unwrap_or_else(|| {
+        let flight = async move {
+            let ok = exchange(session).await;
+            REFRESHING.with(|slot| slot.borrow_mut().take());
+            ok
+        }
+        .boxed_local()
+        .shared();
+        REFRESHING.with(|slot| *slot.borrow_mut() = Some(flight.clone()));
+        flight
+    });
+    flight.await
+}
+
+async fn exchange(session: Session) -> bool {
     let Some(refresh_token) = session.refresh_token() else {
         return false;
     };

@@ -76,7 +76,7 @@ fn Shell() -> impl IntoView {
             <span class="brand">"Arena"</span>
             <Show when=move || session.me.with(Option::is_some)>
                 <nav>
-                    <A href="/admin">"Home"</A>
+                    <A href="/admin" exact=true>"Home"</A>
                     <Show when=move || session.can("user.search")><A href="/admin/users">"Users"</A></Show>
                     <Show when=move || session.can("user.ban")><A href="/admin/bans">"Bans"</A></Show>
                     <Show when=move || session.can("role.manage")><A href="/admin/roles">"Roles"</A></Show>

@@ -301,3 +301,48 @@ async fn an_admin_follows_crawl_runs_and_daily_activity() {
     browser.screenshot("crawl-run").await;
     browser.close().await;
 }
+
+/// The text of the navigation links marked as the current page.
+async fn current_links(browser: &Browser) -> Vec<String> {
+    let mut current = Vec::new();
+    for link in browser
+        .client
+        .find_all(Locator::Css("header nav a[aria-current='page']"))
+        .await
+        .expect("nav")
+    {
+        current.push(link.text().await.expect("text"));
+    }
+    current
+}
+
+#[tokio::test]
+async fn the_dashboard_stays_signed_in_when_its_queries_find_the_token_expired_together() {
+    let app = TestApp::spawn_configured(|s| s.access_token_seconds = 2).await;
+    let admin = UserBuilder::new("admin")
+        .with_role("admin")
+        .create(&app)
+        .await;
+    let browser = Browser::start().await;
+    sign_in(&browser, &app, &admin).await;
+    browser.wait_for_text("accounts").await;
+    assert_eq!(current_links(&browser).await, ["Home"]);
+
+    // Every query of the home page now meets an expired token at once.
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    browser
+        .client
+        .goto(&app.url("/admin"))
+        .await
+        .expect("open home");
+    browser.wait_for_text("accounts").await;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    browser.click_link("Users").await;
+    browser.find("table.users a").await;
+    assert_eq!(current_links(&browser).await, ["Users"]);
+    // Still the same sign-in: its series was never revoked as stolen.
+    let url = browser.client.current_url().await.expect("url");
+    assert!(url.path().ends_with("/admin/users"), "{url}");
+    browser.screenshot("refreshed-twice").await;
+    browser.close().await;
+}

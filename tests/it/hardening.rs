@@ -726,3 +726,49 @@ async fn a_message_claimed_by_a_sender_that_died_is_sent_when_its_lease_ends() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+fn top_players(alias: &str) -> String {
+    format!(
+        r#"{alias}: battleTopPlayers(from: "2025-11-01", to: "2026-11-01", counter: BATTLES, first: 5) {{ edges {{ node {{ rank value }} }} }}"#
+    )
+}
+
+#[tokio::test]
+async fn analytics_cost_the_days_they_cover() {
+    let app = TestApp::spawn().await;
+    let one = app
+        .gql(&format!("{{ {} }}", top_players("a")), json!({}))
+        .await;
+    one.data();
+    let many: String = (0..6).map(|i| top_players(&format!("a{i}"))).collect();
+    let refused = app.gql(&format!("{{ {many} }}"), json!({})).await;
+    assert_reason(&refused, "COMPLEXITY_LIMIT");
+}
+
+#[tokio::test]
+async fn anonymous_analytics_are_rate_limited_per_address() {
+    let app = TestApp::spawn_configured(|s| {
+        behind_proxy(s);
+        s.analytics_rate_per_minute = 3;
+    })
+    .await;
+    let query = format!("{{ {} }}", top_players("top"));
+    for _ in 0..3 {
+        app.gql_from("192.0.2.1", None, &query, json!({}))
+            .await
+            .data();
+    }
+    let limited = app.gql_from("192.0.2.1", None, &query, json!({})).await;
+    assert_eq!(limited.codes(), ["RATE_LIMITED"], "{:#}", limited.body);
+    assert!(limited.extensions()["retryAfterSeconds"].as_u64().unwrap() >= 1);
+    // Other addresses, and signed-in callers, are not held back by it.
+    app.gql_from("192.0.2.2", None, &query, json!({}))
+        .await
+        .data();
+    let analyst = UserBuilder::new("ana").create(&app).await;
+    for _ in 0..4 {
+        app.gql_from("192.0.2.1", Some(&analyst.access), &query, json!({}))
+            .await
+            .data();
+    }
+}

@@ -120,6 +120,7 @@ impl TestApp {
             bcrypt_cost: 4,
             dashboard_dir: concat!(env!("CARGO_MANIFEST_DIR"), "/../dashboard/dist").into(),
             auth_rate_per_minute: 10_000,
+            analytics_rate_per_minute: 10_000,
             // Statement counts must not depend on how busy the machine is: gather every key
             // of a page into one batch even when tests run side by side.
             dataloader_delay_ms: 25,

@@ -43,16 +43,22 @@ pub struct AuthLimits {
     pub password_by_account: Limit,
     /// Registrations per client address.
     pub register_by_address: Limit,
+    /// Analytical queries (battle activity and rankings) per anonymous client address.
+    pub analytics_by_address: Limit,
 }
 
 impl AuthLimits {
-    /// `per_minute` of each.
-    pub fn new(per_minute: u32) -> Self {
+    /// `per_minute` of each sign-in and registration limit, `analytics_per_minute` of the
+    /// analytics one.
+    pub fn new(per_minute: u32, analytics_per_minute: u32) -> Self {
         let n = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
         Self {
             login_by_address: Limit::per_minute(n),
             password_by_account: Limit::per_minute(n),
             register_by_address: Limit::per_minute(n),
+            analytics_by_address: Limit::per_minute(
+                NonZeroU32::new(analytics_per_minute).unwrap_or(NonZeroU32::MIN),
+            ),
         }
     }
 }

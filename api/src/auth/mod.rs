@@ -77,7 +77,10 @@ impl AuthState {
                 .with_access_ttl(chrono::Duration::seconds(
                     i64::try_from(settings.access_token_seconds).unwrap_or(i64::MAX),
                 )),
-            limits: AuthLimits::new(settings.auth_rate_per_minute),
+            limits: AuthLimits::new(
+                settings.auth_rate_per_minute,
+                settings.analytics_rate_per_minute,
+            ),
             trusted_proxies,
             access: Arc::new(access::AccessCache::new(cache_ttl)),
             address_bans: Arc::new(access::AddressBans::new(cache_ttl)),

@@ -99,6 +99,25 @@ pub fn check_range(from: NaiveDate, to: NaiveDate) -> ApiResult<()> {
     Ok(())
 }
 
+/// What an analytical field costs the complexity limit: one per day its range covers (a
+/// reversed or overlong range costs 1 and is refused by [`check_range`]).
+pub fn range_cost(from: NaiveDate, to: NaiveDate) -> usize {
+    usize::try_from((to - from).num_days() + 1)
+        .unwrap_or(1)
+        .clamp(1, usize::try_from(MAX_DAYS).unwrap_or(366))
+}
+
+/// Refuses anonymous callers past their share of analytical queries per minute.
+pub fn limit_anonymous_analytics(ctx: &AppContext, viewer: &Viewer) -> ApiResult<()> {
+    if viewer.user().is_some() {
+        return Ok(());
+    }
+    ctx.auth
+        .limits
+        .analytics_by_address
+        .check(&viewer.ip.to_string())
+}
+
 /// A player by account id.
 pub async fn player_by_id(db: &DatabaseConnection, id: i64) -> ApiResult<Option<player::Model>> {
     Ok(player::Entity::find_by_id(id).one(db).await?)

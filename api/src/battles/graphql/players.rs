@@ -10,6 +10,7 @@ use crate::{
         app, load,
         loaders::HistoryOf,
         pagination::{KeyConnection, Keyset, MAX_PAGE, OffsetConnection, OffsetWindow},
+        viewer,
     },
 };
 
@@ -419,8 +420,10 @@ impl PlayersQuery {
     }
 
     /// Active players, battles, wins and damage per day and platform over `from..=to`
-    /// (at most 366 days), oldest first. Public.
+    /// (at most 366 days), oldest first. Public; costs one per day of the range, and
+    /// anonymous callers are rate limited per address.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::battles::range_cost(from, to) + child_complexity")]
     async fn battle_daily_activity(
         &self,
         ctx: &Context<'_>,
@@ -432,6 +435,7 @@ impl PlayersQuery {
         last: Option<i32>,
         before: Option<String>,
     ) -> async_graphql::Result<OffsetConnection<BattleActivity>> {
+        crate::battles::limit_anonymous_analytics(app(ctx), viewer(ctx))?;
         let rows = crate::battles::daily_activity(
             &app(ctx).db,
             from,
@@ -456,8 +460,10 @@ impl PlayersQuery {
     }
 
     /// The players with the highest sum of a daily counter over `from..=to` (at most 366
-    /// days). Public.
+    /// days). Public; costs one per day of the range, and anonymous callers are rate
+    /// limited per address.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::battles::range_cost(from, to) + child_complexity")]
     async fn battle_top_players(
         &self,
         ctx: &Context<'_>,
@@ -470,6 +476,7 @@ impl PlayersQuery {
         last: Option<i32>,
         before: Option<String>,
     ) -> async_graphql::Result<OffsetConnection<RankedPlayer>> {
+        crate::battles::limit_anonymous_analytics(app(ctx), viewer(ctx))?;
         let (rows, window) = crate::battles::top_players(
             &app(ctx).db,
             from,
