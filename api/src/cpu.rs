@@ -40,6 +40,7 @@ pub enum Priority {
 pub struct CpuPool {
     queue: SyncSender<Job>,
     threads: usize,
+    capacity: usize,
     /// Jobs accepted and not yet finished.
     pending: Arc<AtomicUsize>,
     /// A moving average of one job's run time, in microseconds.
@@ -74,6 +75,7 @@ impl CpuPool {
         Ok(Self {
             queue: sender,
             threads,
+            capacity: threads + queue,
             pending: Arc::new(AtomicUsize::new(0)),
             job_micros: Arc::new(AtomicU64::new(0)),
         })
@@ -118,6 +120,17 @@ impl CpuPool {
         rx.await.map_err(|_| Busy {
             retry_after_seconds: 1,
         })
+    }
+
+    /// Refuses at once when the pool could take no more work now, so a caller can turn work
+    /// away before preparing it (reading the database, say).
+    pub fn refuse_if_full(&self) -> Result<(), Busy> {
+        if self.pending.load(Ordering::Relaxed) >= self.capacity {
+            return Err(Busy {
+                retry_after_seconds: self.drain_time().as_secs().max(1),
+            });
+        }
+        Ok(())
     }
 
     /// About how long the work already accepted takes to finish.

@@ -13,7 +13,6 @@ use uuid::Uuid;
 
 use super::{
     inputs::{DisplayName, Password, Username, parse_country, parse_language, parse_phone},
-    session,
     viewer::Viewer,
 };
 use crate::{
@@ -165,19 +164,18 @@ async fn revoke_other_series(
     user_id: Uuid,
     keep: Uuid,
 ) -> ApiResult<()> {
-    let series: Vec<Option<Uuid>> = arena_entity::auth::user_token::Entity::find()
-        .filter(arena_entity::auth::user_token::Column::UserId.eq(user_id))
-        .filter(arena_entity::auth::user_token::Column::RevokedAt.is_null())
-        .filter(arena_entity::auth::user_token::Column::Series.ne(keep))
-        .select_only()
-        .column(arena_entity::auth::user_token::Column::Series)
-        .distinct()
-        .into_tuple()
-        .all(db)
+    use arena_entity::auth::user_token;
+    // One statement for every other sign-in, whatever their number.
+    user_token::Entity::update_many()
+        .col_expr(
+            user_token::Column::RevokedAt,
+            sea_orm::sea_query::Expr::value(Some(chrono::Utc::now())),
+        )
+        .filter(user_token::Column::UserId.eq(user_id))
+        .filter(user_token::Column::RevokedAt.is_null())
+        .filter(user_token::Column::Series.ne(keep))
+        .exec(db)
         .await?;
-    for series in series.into_iter().flatten() {
-        session::revoke_series(db, series).await?;
-    }
     Ok(())
 }
 

@@ -135,6 +135,7 @@ pub async fn register(
         .check(&viewer.ip.to_string())?;
     viewer.refuse_if_banned(None)?;
     let new = NewAccount::parse(input)?;
+    ctx.auth.passwords.refuse_if_full()?;
     // A taken name is told before the hash is paid for; the index still decides a race.
     new.refuse_taken(&ctx.db).await?;
     let new = new.hashed(&ctx.auth.passwords).await?;

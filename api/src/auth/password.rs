@@ -44,6 +44,12 @@ impl Passwords {
         Self::new(threads, settings.bcrypt_queue, settings.bcrypt_cost)
     }
 
+    /// `RATE_LIMITED` at once when no hash could be queued now: sign-in and registration ask
+    /// before they read the database.
+    pub fn refuse_if_full(&self) -> ApiResult<()> {
+        Ok(self.pool.refuse_if_full()?)
+    }
+
     /// Hashes a new password.
     pub async fn hash(&self, password: String) -> ApiResult<String> {
         let cost = self.cost;

@@ -75,6 +75,7 @@ pub async fn login(
     if login.len() > 254 || password.len() > 72 {
         return Err(ApiError::Unauthenticated(WRONG_CREDENTIALS));
     }
+    ctx.auth.passwords.refuse_if_full()?;
     let account = find_by_login(&ctx.db, login).await?;
     // Keyed by the account, whichever of its names was typed; unknown names by the name.
     let key = match &account {

@@ -19,7 +19,7 @@ use async_graphql::{
 };
 use futures_util::StreamExt;
 
-use super::preflight::{Checked, Preflight, refuse_control_in_const};
+use super::preflight::{Checked, Preflight, refuse_control_in_const, select_operation};
 use crate::{
     auth::viewer::Viewer,
     error::{ErrorCode, RequestFault},
@@ -80,6 +80,7 @@ impl ExtensionFactory for Boundary {
             operations: Mutex::default(),
             chosen: Mutex::default(),
             signed_in: AtomicBool::new(false),
+            operation_name: Mutex::default(),
         })
     }
 }
@@ -95,6 +96,8 @@ struct BoundaryRequest {
     chosen: Mutex<Option<Operation>>,
     /// Whether a signed-in caller sent it (known once the request's data is attached).
     signed_in: AtomicBool,
+    /// The operation the request asks for.
+    operation_name: Mutex<Option<String>>,
 }
 
 impl BoundaryRequest {
@@ -128,6 +131,10 @@ impl Extension for BoundaryRequest {
             refuse_control_in_const(value)
                 .map_err(|refusal| tag(ServerError::new(refusal.message, None), refusal.fault))?;
         }
+        self.operation_name
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone_from(&request.operation_name);
         next.run(ctx, request).await
     }
 
@@ -173,7 +180,17 @@ impl Extension for BoundaryRequest {
         _next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let document = match self.preflight.check(query).await {
-            Checked::Document(document) => document,
+            Checked::Document(document) => {
+                let name = self
+                    .operation_name
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take();
+                match name {
+                    Some(name) => select_operation(document, &name),
+                    None => document,
+                }
+            }
             Checked::Refused(refusal) => {
                 return Err(tag(ServerError::new(refusal.message, None), refusal.fault));
             }

@@ -4,7 +4,7 @@
 //! expands them, only ever sees bounded work.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     num::NonZeroUsize,
     sync::{Arc, Mutex, PoisonError},
 };
@@ -13,7 +13,10 @@ use async_graphql::{
     ServerError,
     parser::{
         Positioned, parse_query,
-        types::{Directive, ExecutableDocument, OperationType, Selection, SelectionSet},
+        types::{
+            Directive, DocumentOperations, ExecutableDocument, OperationType, Selection,
+            SelectionSet,
+        },
     },
 };
 use async_graphql_value::{ConstValue, Value};
@@ -228,6 +231,40 @@ fn refuse_control_in_directives(directives: &[Positioned<Directive>]) -> Result<
         .try_for_each(|(_, value)| refuse_control(&value.node))
 }
 
+/// The document with only the operation named `name` and the fragments it reaches. The
+/// others are never run, and async-graphql's complexity visitor would evaluate their fields'
+/// arguments against this request's variables, which are not theirs. Unchanged when there is
+/// no such operation (validation reports it).
+pub fn select_operation(mut document: ExecutableDocument, name: &str) -> ExecutableDocument {
+    let DocumentOperations::Multiple(operations) = &mut document.operations else {
+        return document;
+    };
+    let Some((key, operation)) = operations.remove_entry(name) else {
+        return document;
+    };
+    let mut reached = HashSet::new();
+    let mut pending = vec![&operation.node.selection_set];
+    while let Some(set) = pending.pop() {
+        for selection in &set.node.items {
+            match &selection.node {
+                Selection::Field(field) => pending.push(&field.node.selection_set),
+                Selection::InlineFragment(inline) => pending.push(&inline.node.selection_set),
+                Selection::FragmentSpread(spread) => {
+                    let fragment_name = &spread.node.fragment_name.node;
+                    if reached.insert(fragment_name.clone())
+                        && let Some(fragment) = document.fragments.get(fragment_name)
+                    {
+                        pending.push(&fragment.node.selection_set);
+                    }
+                }
+            }
+        }
+    }
+    document.fragments.retain(|name, _| reached.contains(name));
+    document.operations = DocumentOperations::Multiple(HashMap::from([(key, operation)]));
+    document
+}
+
 enum Fragment {
     /// Being expanded: meeting it again is a cycle.
     Open,
@@ -387,6 +424,18 @@ mod tests {
             ),
             Ok(())
         );
+    }
+
+    #[test]
+    fn selecting_an_operation_keeps_the_fragments_it_reaches() {
+        let query = "query A { ...X } query B { ...Y } \
+                     fragment X on Query { ...Z } fragment Y on Query { a } fragment Z on Query { b }";
+        let document = parse_query(query).unwrap_or_else(|e| panic!("{e}"));
+        let selected = select_operation(document, "A");
+        assert_eq!(selected.operations.iter().count(), 1);
+        let mut kept: Vec<&str> = selected.fragments.keys().map(|k| k.as_str()).collect();
+        kept.sort_unstable();
+        assert_eq!(kept, ["X", "Z"]);
     }
 
     #[test]
