@@ -11,6 +11,7 @@ mod m20261121_000001_create_auth_tables;
 mod m20261121_000002_create_mail_outbox;
 mod m20261122_000003_create_battle_tables;
 mod m20261128_000004_add_token_address;
+mod m20261128_000005_create_battle_rollups;
 
 pub use m20261122_000003_create_battle_tables::COUNTERS as BATTLE_COUNTERS;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261121_000002_create_mail_outbox::Migration),
             Box::new(m20261122_000003_create_battle_tables::Migration),
             Box::new(m20261128_000004_add_token_address::Migration),
+            Box::new(m20261128_000005_create_battle_rollups::Migration),
         ]
     }
 }

@@ -350,3 +350,89 @@ async fn admins_see_crawl_runs_and_follow_one_live() {
         other => panic!("unexpected {other:?}"),
     }
 }
+
+on_both_backends! {
+    async fn rankings_over_months_add_the_monthly_rollup_and_the_days_around_it(app) {
+        use arena_entity::battles::daily_diff;
+        use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+        // (player, day, battles); the range below is 2026-10-15..=2026-12-10.
+        let rows = [
+            (1, "2026-10-31", 5),
+            (1, "2026-11-10", 7),
+            (1, "2026-12-01", 11),
+            (2, "2026-11-20", 30),
+            (2, "2026-12-15", 100),
+            (3, "2026-10-01", 50),
+            (3, "2026-11-05", 1),
+        ];
+        let db = &app.ctx.db;
+        for (player_id, day, battles) in rows {
+            let day: chrono::NaiveDate = day.parse().unwrap();
+            arena_crawler::store::ensure_partitions(db, day).await.unwrap();
+            daily_diff::ActiveModel {
+                day: Set(day),
+                player_id: Set(player_id),
+                platform: Set("xbox".into()),
+                battles: Set(battles),
+                wins: Set(0),
+                losses: Set(0),
+                damage_dealt: Set(0),
+                damage_received: Set(0),
+                frags: Set(0),
+                spotted: Set(0),
+                xp: Set(0),
+                survived_battles: Set(0),
+                capture_points: Set(0),
+                dropped_capture_points: Set(0),
+                hits: Set(0),
+                shots: Set(0),
+            }
+            .insert(db)
+            .await
+            .unwrap();
+        }
+        let top = r#"{ battleTopPlayers(from: "2026-10-15", to: "2026-12-10", counter: BATTLES, first: 10) {
+            totalCount edges { node { rank playerId value } } } }"#;
+        let ranked = |response: arena_tests::GqlResponse| {
+            let data = response.data()["battleTopPlayers"].clone();
+            let rows: Vec<(i64, i64)> = data["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| (e["node"]["playerId"].as_i64().unwrap(), e["node"]["value"].as_i64().unwrap()))
+                .collect();
+            (data["totalCount"].as_i64().unwrap(), rows)
+        };
+        // Crawled twice: a day rebuilt is counted once.
+        for _ in 0..2 {
+            for day in ["2026-10-01", "2026-10-31", "2026-11-05", "2026-11-10", "2026-11-20", "2026-12-01", "2026-12-15"] {
+                arena_crawler::store::rollups::refresh(db, day.parse().unwrap()).await.unwrap();
+            }
+            let expected = (3, vec![(2, 30), (1, 23), (3, 1)]);
+            assert_eq!(ranked(app.gql(top, json!({})).await), expected);
+        }
+        let activity = app
+            .gql(
+                r#"{ battleDailyActivity(from: "2026-10-31", to: "2026-12-01", first: 10) {
+                    edges { node { day activePlayers battles } } } }"#,
+                json!({}),
+            )
+            .await;
+        let days: Vec<(String, i64)> = activity.data()["battleDailyActivity"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["node"]["day"].as_str().unwrap().to_owned(), e["node"]["battles"].as_i64().unwrap()))
+            .collect();
+        assert_eq!(
+            days,
+            [
+                ("2026-10-31".to_owned(), 5),
+                ("2026-11-05".to_owned(), 1),
+                ("2026-11-10".to_owned(), 7),
+                ("2026-11-20".to_owned(), 30),
+                ("2026-12-01".to_owned(), 11),
+            ]
+        );
+    }
+}

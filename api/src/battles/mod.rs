@@ -16,13 +16,13 @@ use std::{
 
 use arena_entity::battles::{
     crawl_run::{self, RunStatus},
-    crawl_sample, crawl_worker, daily_diff, daily_total, player,
+    crawl_sample, crawl_worker, daily_activity, daily_diff, daily_total, player,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use futures_util::{Stream, StreamExt};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, FromQueryResult, ModelTrait, Order,
-    QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult,
+    ModelTrait, QueryFilter, QueryOrder, QuerySelect, Value,
     sea_query::{Alias, Expr, ExprTrait, Func, LikeExpr, SimpleExpr},
 };
 
@@ -308,28 +308,94 @@ pub async fn daily_activity(
     platform: Option<&str>,
 ) -> ApiResult<Vec<Activity>> {
     check_range(from, to)?;
-    let mut query = daily_diff::Entity::find()
-        .select_only()
-        .column(daily_diff::Column::Day)
-        .column(daily_diff::Column::Platform)
-        .column_as(daily_diff::Column::PlayerId.count(), "active_players")
-        .column_as(sum(daily_diff::Column::Battles), "battles")
-        .column_as(sum(daily_diff::Column::Wins), "wins")
-        .column_as(sum(daily_diff::Column::DamageDealt), "damage_dealt")
-        .filter(daily_diff::Column::Day.between(from, to))
-        .group_by(daily_diff::Column::Day)
-        .group_by(daily_diff::Column::Platform)
-        .order_by_asc(daily_diff::Column::Day)
-        .order_by_asc(daily_diff::Column::Platform);
+    // One rollup row per day and platform, which the crawler rebuilds as each day finishes.
+    let mut query = daily_activity::Entity::find()
+        .filter(daily_activity::Column::Day.between(from, to))
+        .order_by_asc(daily_activity::Column::Day)
+        .order_by_asc(daily_activity::Column::Platform);
     if let Some(platform) = platform {
-        query = query.filter(daily_diff::Column::Platform.eq(platform));
+        query = query.filter(daily_activity::Column::Platform.eq(platform));
     }
     Ok(query.into_model::<Activity>().all(db).await?)
 }
 
-/// `CAST(sum(column) AS BIGINT)`: PostgreSQL sums bigints into numerics.
-fn sum(column: impl ColumnTrait) -> SimpleExpr {
-    Expr::expr(Func::sum(Expr::col(column))).cast_as(Alias::new("BIGINT"))
+/// Which rows cover `from..=to`: the whole months inside it from the monthly rollup, the
+/// days before and after them from the daily rows.
+#[derive(Debug, PartialEq, Eq)]
+struct Coverage {
+    /// Spans of daily rows, inclusive.
+    days: Vec<(NaiveDate, NaiveDate)>,
+    /// First days of the first and last whole month, inclusive.
+    months: Option<(NaiveDate, NaiveDate)>,
+}
+
+impl Coverage {
+    fn of(from: NaiveDate, to: NaiveDate) -> Self {
+        use chrono::{Datelike, Months};
+        let month_start = |d: NaiveDate| d.with_day(1).unwrap_or(d);
+        let next_month = |d: NaiveDate| {
+            month_start(d)
+                .checked_add_months(Months::new(1))
+                .unwrap_or(d)
+        };
+        let first_whole = if from.day() == 1 {
+            from
+        } else {
+            next_month(from)
+        };
+        // The first day after the last whole month.
+        let after_whole = if next_month(to).pred_opt() == Some(to) {
+            next_month(to)
+        } else {
+            month_start(to)
+        };
+        if first_whole >= after_whole {
+            return Self {
+                days: vec![(from, to)],
+                months: None,
+            };
+        }
+        let mut days = Vec::new();
+        if from < first_whole {
+            days.push((from, first_whole.pred_opt().unwrap_or(from)));
+        }
+        if after_whole <= to {
+            days.push((after_whole, to));
+        }
+        let last_whole = month_start(after_whole.pred_opt().unwrap_or(after_whole));
+        Self {
+            days,
+            months: Some((first_whole, last_whole)),
+        }
+    }
+
+    /// `SELECT player_id, {column} AS v …` over every part, `UNION ALL`, with its values.
+    fn union(&self, column: &str, platform: Option<&str>) -> (String, Vec<Value>) {
+        let mut parts = Vec::new();
+        let mut values: Vec<Value> = Vec::new();
+        let mut part = |table: &str, key: &str, (a, b): (NaiveDate, NaiveDate)| {
+            let n = values.len();
+            let mut sql = format!(
+                "SELECT player_id, {column} AS v FROM {table} WHERE {key} BETWEEN ${} AND ${}",
+                n + 1,
+                n + 2
+            );
+            values.push(a.into());
+            values.push(b.into());
+            if let Some(platform) = platform {
+                sql.push_str(&format!(" AND platform = ${}", n + 3));
+                values.push(platform.into());
+            }
+            parts.push(sql);
+        };
+        for span in &self.days {
+            part("battle_diffs", "day", *span);
+        }
+        if let Some(months) = self.months {
+            part("battle_monthly_diffs", "month", months);
+        }
+        (parts.join(" UNION ALL "), values)
+    }
 }
 
 /// A player's sum of a counter over a period.
@@ -357,32 +423,35 @@ pub async fn top_players(
             "records are not kept per day; rank by a daily counter",
         ));
     };
-    let mut base = daily_diff::Entity::find().filter(daily_diff::Column::Day.between(from, to));
-    if let Some(platform) = platform {
-        base = base.filter(daily_diff::Column::Platform.eq(platform));
-    }
-    let total = base
-        .clone()
-        .select_only()
-        .column_as(Expr::cust("COUNT(DISTINCT player_id)"), "n")
-        .into_tuple::<i64>()
-        .one(db)
+    // Whole months come from the monthly rollup: a year is 12 rows per player, not 366.
+    let (union, values) = Coverage::of(from, to).union(column, platform);
+    let total = db
+        .query_one_raw(raw(
+            db,
+            &format!("SELECT COUNT(DISTINCT player_id) AS n FROM ({union}) parts"),
+            values.clone(),
+        ))
         .await?
+        .map(|row| row.try_get::<i64>("", "n"))
+        .transpose()?
         .unwrap_or(0);
     let window = page(u64::try_from(total).unwrap_or(0))?;
-    let value = Expr::expr(Func::sum(Expr::col(Alias::new(column)))).cast_as(Alias::new("BIGINT"));
-    let ranked = base
-        .select_only()
-        .column(daily_diff::Column::PlayerId)
-        .column_as(value.clone(), "value")
-        .group_by(daily_diff::Column::PlayerId)
-        .order_by(value, Order::Desc)
-        .order_by_asc(daily_diff::Column::PlayerId)
-        .offset(window.offset)
-        .limit(window.limit)
-        .into_model::<Ranked>()
-        .all(db)
-        .await?;
+    let n = values.len();
+    let mut values = values;
+    values.push(i64::try_from(window.limit).unwrap_or(i64::MAX).into());
+    values.push(i64::try_from(window.offset).unwrap_or(i64::MAX).into());
+    let ranked = Ranked::find_by_statement(raw(
+        db,
+        &format!(
+            "SELECT player_id, CAST(SUM(v) AS BIGINT) AS value FROM ({union}) parts \
+             GROUP BY player_id ORDER BY value DESC, player_id ASC LIMIT ${} OFFSET ${}",
+            n + 1,
+            n + 2
+        ),
+        values,
+    ))
+    .all(db)
+    .await?;
     let players = player::Entity::find()
         .filter(player::Column::Id.is_in(ranked.iter().map(|r| r.player_id)))
         .all(db)
@@ -640,5 +709,53 @@ pub async fn watch_runs(ctx: AppContext) {
                 ctx.bus.notify_local(Change::CrawlRun { run_id });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn long_ranges_read_whole_months_from_the_rollup() {
+        assert_eq!(
+            Coverage::of(d("2026-10-15"), d("2026-12-10")),
+            Coverage {
+                days: vec![
+                    (d("2026-10-15"), d("2026-10-31")),
+                    (d("2026-12-01"), d("2026-12-10"))
+                ],
+                months: Some((d("2026-11-01"), d("2026-11-01"))),
+            }
+        );
+        assert_eq!(
+            Coverage::of(d("2026-01-01"), d("2026-12-31")),
+            Coverage {
+                days: vec![],
+                months: Some((d("2026-01-01"), d("2026-12-01"))),
+            }
+        );
+        // Inside one month, or across two partial ones: daily rows only.
+        for (from, to) in [("2026-11-03", "2026-11-20"), ("2026-10-20", "2026-11-10")] {
+            assert_eq!(
+                Coverage::of(d(from), d(to)),
+                Coverage {
+                    days: vec![(d(from), d(to))],
+                    months: None,
+                }
+            );
+        }
+        // A whole month that ends the range.
+        assert_eq!(
+            Coverage::of(d("2026-10-20"), d("2026-11-30")),
+            Coverage {
+                days: vec![(d("2026-10-20"), d("2026-10-31"))],
+                months: Some((d("2026-11-01"), d("2026-11-01"))),
+            }
+        );
     }
 }

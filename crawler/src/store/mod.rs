@@ -7,6 +7,7 @@
 mod leases;
 mod progress;
 mod results;
+pub mod rollups;
 mod runs;
 
 pub use self::{leases::*, progress::*, results::*, runs::*};

@@ -219,8 +219,9 @@ pub async fn ensure_partitions(db: &DatabaseConnection, day: NaiveDate) -> Resul
     Ok(())
 }
 
-/// After the last batch: applies the growth rule and marks the run finishing, in one
-/// transaction so a restart never grows a range twice. Returns the ranges that grew.
+/// After the last batch: applies the growth rule, rebuilds the day's rollups and marks the
+/// run finishing, in one transaction so a restart never grows a range twice. Returns the
+/// ranges that grew.
 pub async fn finish(
     db: &DatabaseConnection,
     run_id: i64,
@@ -260,6 +261,7 @@ pub async fn finish(
                 }
             }
         }
+        super::rollups::refresh(&txn, run.day).await?;
         crawl_run::Entity::update_many()
             .col_expr(crawl_run::Column::Status, Expr::value(RunStatus::Finishing))
             .filter(crawl_run::Column::Id.eq(run_id))

@@ -5,6 +5,7 @@ pub mod crawl_range;
 pub mod crawl_run;
 pub mod crawl_sample;
 pub mod crawl_worker;
+pub mod daily_activity;
 pub mod daily_diff;
 pub mod daily_total;
 pub mod export_backlog;
