@@ -772,3 +772,34 @@ async fn anonymous_analytics_are_rate_limited_per_address() {
             .data();
     }
 }
+
+#[tokio::test]
+async fn display_names_are_composed_and_refuse_invisible_or_direction_changing_characters() {
+    let app = TestApp::spawn().await;
+    let register = |name: &'static str, display: &'static str| {
+        app.gql(
+            "mutation($input: RegisterInput!) { register(input: $input) { displayName } }",
+            json!({ "input": {
+                "username": name,
+                "email": format!("{name}@example.com"),
+                "password": "a long enough password",
+                "displayName": display,
+            } }),
+        )
+    };
+    for (name, display) in [
+        ("rtl", "admin\u{202E}nimda"),
+        ("zw", "ad\u{200B}min"),
+        ("isolate", "\u{2067}name"),
+    ] {
+        let refused = register(name, display).await;
+        assert_eq!(
+            refused.codes(),
+            ["BAD_USER_INPUT"],
+            "{display:?}: {:#}",
+            refused.body
+        );
+    }
+    let composed = register("rene", "Rene\u{301}").await;
+    assert_eq!(composed.data()["register"]["displayName"], "Ren\u{e9}");
+}
