@@ -36,5 +36,5 @@ DATABASE_URL="$db" REDIS_URL="$redis" ARENA_REDIS_KEY_PREFIX="arena:bench:$$:" \
     ARENA_DASHBOARD_DIR=/nonexistent "$arena" serve & pids+=($!)
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/readyz" > /dev/null && break; sleep 0.2; done
 
-"$release/arena-storm" --url "http://127.0.0.1:$port" \
+"$release/arena-storm" --url "http://127.0.0.1:$port" --server-pid "${pids[0]}" \
     --clients "${ARENA_BENCH_CLIENTS:-200}" --seconds "${ARENA_BENCH_SECONDS:-20}"

@@ -36,6 +36,36 @@ struct Args {
     /// The server's bcrypt cost (`ARENA_BCRYPT_COST`).
     #[arg(long, default_value_t = 12)]
     cost: u32,
+    /// The server's process id, on the same machine: reports the share of the machine's CPU
+    /// time its `bcrypt-*` threads got during the storm (Linux `/proc`).
+    #[arg(long)]
+    server_pid: Option<u32>,
+}
+
+/// CPU time so far, in clock ticks: of the server's `bcrypt-*` threads, and of the whole
+/// machine (every state of every CPU, from `/proc/stat`).
+fn cpu_ticks(pid: u32) -> Option<(u64, u64)> {
+    let mut bcrypt = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let path = task.ok()?.path();
+        let name = std::fs::read_to_string(path.join("comm")).ok()?;
+        if !name.starts_with("bcrypt-") {
+            continue;
+        }
+        let stat = std::fs::read_to_string(path.join("stat")).ok()?;
+        // Fields after the parenthesised name: utime and stime are the 12th and 13th.
+        let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split_whitespace().collect();
+        bcrypt += fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    }
+    let machine = std::fs::read_to_string("/proc/stat").ok()?;
+    let all: u64 = machine
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse::<u64>().ok())
+        .sum();
+    Some((bcrypt, all))
 }
 
 const LOGIN: &str = "mutation($i: LoginInput!) { login(input: $i) { accessToken } }";
@@ -211,7 +241,9 @@ async fn main() -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(2)).await;
     counting.store(true, Ordering::Relaxed);
     let started = Instant::now();
+    let ticks_before = args.server_pid.and_then(cpu_ticks);
     let during = cheap(args.seconds).await;
+    let ticks_after = args.server_pid.and_then(cpu_ticks);
     counting.store(false, Ordering::Relaxed);
     let seconds = started.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
@@ -228,6 +260,12 @@ async fn main() -> anyhow::Result<()> {
     let signed_in = outcomes.get("ok").copied().unwrap_or(0) as f64 / seconds;
     during.report("storm: cheap signed-in query");
     println!("storm answers over {seconds:.1} s: {outcomes:?}");
+    if let (Some((b0, all0)), Some((b1, all1))) = (ticks_before, ticks_after) {
+        println!(
+            "the server's bcrypt threads had {:.1}% of the machine's CPU time during the storm",
+            100.0 * (b1 - b0) as f64 / (all1 - all0).max(1) as f64
+        );
+    }
     println!(
         "sign-ins {signed_in:.2}/s = {:.1}% of the bcrypt limit ({:.1}% of the parallel rate); \
          cheap query p99 {:.2} ms = {:.2}x idle ({:.2} ms)",
