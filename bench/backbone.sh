@@ -5,10 +5,11 @@
 #
 # Fills a fresh database with about 100,000 battle players and seven days of history (seven
 # crawls of the simulator, one per day), starts `arena` on it (or ARENA_BINARY, to measure
-# another build against the same data), and runs `arena-load`: a public 20-row page, the
-# same page with 7 days of history per player, the signed-in page, statements per signed-in
-# request, and token refreshes per second; each beside the rate a plain database client gets
-# for the same SQL in the same run, and one client's latency on the idle server.
+# another build against the same data), and runs `arena-load`: a query that reads nothing
+# (the floor of the HTTP and GraphQL path), a public 20-row page, the same page with 7 days
+# of history per player, the signed-in page, statements per signed-in request, and token
+# refreshes per second; each beside the rate a plain database client gets for the same SQL
+# in the same run, and one client's latency on the idle server.
 #
 # ARENA_BENCH_DATABASE_URL picks the PostgreSQL server (default the local one); the database
 # arena_bench_backbone on it is dropped and made anew. ARENA_BENCH_SECONDS sets the length of

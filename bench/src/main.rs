@@ -167,6 +167,11 @@ async fn main() -> anyhow::Result<()> {
     drive(s, vec![(); c], plain(vec![PAGE_SQL.into()]))
         .await
         .report("plain SQL: page");
+    // The floor of the stack: a query that reads nothing, through the same HTTP, GraphQL and
+    // middleware path as the page.
+    drive(s, nobody(c), request(json!({ "query": "{ __typename }" })))
+        .await
+        .report("api: { __typename }, no database");
     let anonymous = drive(s, nobody(c), page.clone()).await;
     anonymous.report("api: public 20-row page");
 
