@@ -40,6 +40,9 @@ struct Args {
     /// time its `bcrypt-*` threads got during the storm (Linux `/proc`).
     #[arg(long)]
     server_pid: Option<u32>,
+    /// The probe's query, sent signed in.
+    #[arg(long, default_value = "{ me { id } }")]
+    probe: String,
 }
 
 /// CPU time so far, in clock ticks: of the server's `bcrypt-*` threads, and of the whole
@@ -69,7 +72,6 @@ fn cpu_ticks(pid: u32) -> Option<(u64, u64)> {
 }
 
 const LOGIN: &str = "mutation($i: LoginInput!) { login(input: $i) { accessToken } }";
-const CHEAP: &str = "{ me { id } }";
 
 /// Seconds of one hash at `cost` on this machine: the median of five, one at a time.
 fn hash_seconds(cost: u32) -> anyhow::Result<f64> {
@@ -120,8 +122,13 @@ async fn answer(http: &reqwest::Client, url: &str, body: &Value) -> Option<Value
 
 /// A cheap signed-in query every 20 ms for `seconds`: its latency, without the probe itself
 /// loading the server.
-async fn probe(http: &reqwest::Client, graphql: &str, token: &str, seconds: u64) -> Measured {
-    let body = json!({ "query": CHEAP });
+async fn probe(
+    http: &reqwest::Client,
+    graphql: &str,
+    (token, query): (&str, &str),
+    seconds: u64,
+) -> Measured {
+    let body = json!({ "query": query });
     let mut every = tokio::time::interval(Duration::from_millis(20));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let started = Instant::now();
@@ -195,7 +202,7 @@ async fn main() -> anyhow::Result<()> {
         logins.push(login);
     }
 
-    let cheap = |seconds| probe(&http, &graphql, &token, seconds);
+    let cheap = |seconds| probe(&http, &graphql, (&token, &args.probe), seconds);
     let idle = cheap(args.seconds / 2).await;
     idle.report("idle: cheap signed-in query");
 
