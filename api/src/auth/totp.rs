@@ -104,19 +104,21 @@ pub async fn begin_enrolment(ctx: &AppContext, viewer: &Viewer) -> ApiResult<Enr
         ));
     }
     let secret = Secret::generate().to_base32();
-    let txn = crate::db::begin_write(&ctx.db).await?;
-    revoke_kind(&txn, me.id, &[TokenType::Totp]).await?;
-    user_token::ActiveModel {
-        token: Set(secret.clone()),
-        token_type: Set(TokenType::Totp),
-        user_id: Set(me.id),
-        expires_at: Set(Some(Utc::now() + ENROLMENT_TTL)),
-        created_at: Set(Utc::now()),
-        ..Default::default()
-    }
-    .insert(&txn)
+    ctx.write(async |db, _| {
+        revoke_kind(db, me.id, &[TokenType::Totp]).await?;
+        user_token::ActiveModel {
+            token: Set(secret.clone()),
+            token_type: Set(TokenType::Totp),
+            user_id: Set(me.id),
+            expires_at: Set(Some(Utc::now() + ENROLMENT_TTL)),
+            created_at: Set(Utc::now()),
+            ..Default::default()
+        }
+        .insert(db)
+        .await?;
+        Ok(())
+    })
     .await?;
-    txn.commit().await?;
     // Usernames are URL-safe by their own rules.
     let otpauth_uri = format!(
         "otpauth://totp/Arena:{name}?secret={secret}&issuer=Arena&algorithm=SHA1&digits=6&period=30",
@@ -135,14 +137,23 @@ pub async fn confirm_enrolment(
     code: &str,
 ) -> ApiResult<Vec<String>> {
     let me = viewer.require_user()?.id;
-    let txn = crate::db::begin_write(&ctx.db).await?;
+    ctx.write(async |db, _| confirm_enrolment_in(db, me, code).await)
+        .await
+}
+
+/// The body of [`confirm_enrolment`], for a caller's transaction.
+pub async fn confirm_enrolment_in(
+    txn: &impl ConnectionTrait,
+    me: Uuid,
+    code: &str,
+) -> ApiResult<Vec<String>> {
     let pending = user_token::Entity::find()
         .filter(user_token::Column::UserId.eq(me))
         .filter(user_token::Column::TokenType.eq(TokenType::Totp))
         .filter(user_token::Column::UsedAt.is_null())
         .filter(user_token::Column::RevokedAt.is_null())
         .filter(user_token::Column::ExpiresAt.gt(Utc::now()))
-        .one(&txn)
+        .one(txn)
         .await?
         .ok_or_else(|| ApiError::Conflict("no enrolment is waiting; begin one first".into()))?;
     let step = totp_of(&pending.token)?
@@ -152,8 +163,8 @@ pub async fn confirm_enrolment(
     confirmed.used_at = Set(Some(Utc::now()));
     confirmed.expires_at = Set(None);
     confirmed.nonce = Set(Some(step_key(step)));
-    confirmed.update(&txn).await?;
-    revoke_kind(&txn, me, &[TokenType::Recovery]).await?;
+    confirmed.update(txn).await?;
+    revoke_kind(txn, me, &[TokenType::Recovery]).await?;
     let codes = new_recovery_codes();
     for code in &codes {
         user_token::ActiveModel {
@@ -163,10 +174,9 @@ pub async fn confirm_enrolment(
             created_at: Set(Utc::now()),
             ..Default::default()
         }
-        .insert(&txn)
+        .insert(txn)
         .await?;
     }
-    txn.commit().await?;
     Ok(codes)
 }
 
