@@ -609,9 +609,8 @@ async fn mailed_codes_are_hidden_from_the_outbox_api() {
 #[tokio::test]
 async fn sent_bodies_are_purged_after_the_setting() {
     let mut sink = arena_tests::SmtpSink::start().await;
-    let url = format!("smtp://{}", sink.addr);
     let app = TestApp::spawn_configured(|s| {
-        s.smtp_url = Some(arena_api::settings::Secret::new(url));
+        s.smtp_url = Some(sink.url());
         s.mail_keep_sent_seconds = 1;
     })
     .await;
@@ -622,10 +621,7 @@ async fn sent_bodies_are_purged_after_the_setting() {
     )
     .await
     .data();
-    let received = tokio::time::timeout(Duration::from_secs(15), sink.messages.recv())
-        .await
-        .expect("delivered")
-        .expect("a message");
+    let received = sink.next().await;
     let code = code_in(&received.data);
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     loop {
@@ -687,9 +683,8 @@ async fn the_sender_holds_no_transaction_while_smtp_stalls() {
 #[tokio::test]
 async fn a_message_claimed_by_a_sender_that_died_is_sent_when_its_lease_ends() {
     let mut sink = arena_tests::SmtpSink::start().await;
-    let url = format!("smtp://{}", sink.addr);
     let app = TestApp::spawn_configured(|s| {
-        s.smtp_url = Some(arena_api::settings::Secret::new(url));
+        s.smtp_url = Some(sink.url());
     })
     .await;
     // What a sender leaves when it dies after claiming: a lease, one attempt, not sent.
@@ -706,10 +701,7 @@ async fn a_message_claimed_by_a_sender_that_died_is_sent_when_its_lease_ends() {
     .insert(&app.ctx.db)
     .await
     .unwrap();
-    let received = tokio::time::timeout(Duration::from_secs(15), sink.messages.recv())
-        .await
-        .expect("sent once the lease ended")
-        .expect("a message");
+    let received = sink.next().await;
     assert_eq!(received.recipients, ["lost@example.com"]);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {

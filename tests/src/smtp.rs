@@ -76,3 +76,18 @@ impl SmtpSink {
         Self { addr, messages }
     }
 }
+
+impl SmtpSink {
+    /// The `ARENA_SMTP_URL` that reaches this sink.
+    pub fn url(&self) -> arena_api::settings::Secret {
+        arena_api::settings::Secret::new(format!("smtp://{}", self.addr))
+    }
+
+    /// The next message, failing the test after 15 seconds.
+    pub async fn next(&mut self) -> Received {
+        tokio::time::timeout(std::time::Duration::from_secs(15), self.messages.recv())
+            .await
+            .expect("a message within 15 s")
+            .expect("the sink is running")
+    }
+}
