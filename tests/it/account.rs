@@ -1,7 +1,5 @@
 //! The account itself: search, profile, password, and the lifecycle codes sent by mail.
 
-use std::time::Duration;
-
 use arena_entity::mail::outbox_message;
 use arena_tests::{SmtpSink, TestApp, UserBuilder, login, on_both_backends};
 use futures_util::future::join_all;
@@ -364,20 +362,8 @@ async fn the_sender_delivers_the_outbox_over_smtp() {
     );
     assert!(received.data.contains("Your code: "), "{}", received.data);
     // The row is marked sent.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let row = outbox_message::Entity::find()
-            .one(&app.ctx.db)
-            .await
-            .unwrap()
-            .unwrap();
-        if row.sent_at.is_some() {
-            assert_eq!(row.attempts, 1);
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "never marked sent");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let row = arena_tests::outbox_message_once(&app, |row| row.sent_at.is_some()).await;
+    assert_eq!(row.attempts, 1);
 }
 
 #[tokio::test]

@@ -623,22 +623,8 @@ async fn sent_bodies_are_purged_after_the_setting() {
     .data();
     let received = sink.next().await;
     let code = code_in(&received.data);
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    loop {
-        let row = outbox_message::Entity::find()
-            .one(&app.ctx.db)
-            .await
-            .unwrap()
-            .unwrap();
-        if row.sent_at.is_some() && row.body.is_empty() {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "never purged: {row:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    arena_tests::outbox_message_once(&app, |row| row.sent_at.is_some() && row.body.is_empty())
+        .await;
     // The mail did its work: the code it carried still resets the password.
     app.gql(
         "mutation($t: String!) { resetPassword(token: $t, newPassword: \"a brand new password\") }",
@@ -703,20 +689,8 @@ async fn a_message_claimed_by_a_sender_that_died_is_sent_when_its_lease_ends() {
     .unwrap();
     let received = sink.next().await;
     assert_eq!(received.recipients, ["lost@example.com"]);
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let row = outbox_message::Entity::find_by_id(claimed.id)
-            .one(&app.ctx.db)
-            .await
-            .unwrap()
-            .unwrap();
-        if row.sent_at.is_some() {
-            assert_eq!(row.attempts, 2);
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "never marked sent");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let row = arena_tests::outbox_message_once(&app, |row| row.sent_at.is_some()).await;
+    assert_eq!((row.id, row.attempts), (claimed.id, 2));
 }
 
 fn top_players(alias: &str) -> String {

@@ -21,7 +21,7 @@ mod ws;
 pub use app::{GqlResponse, TestApp, assert_one_wins};
 pub use browser::{Browser, screenshot_dir};
 pub use db::Backend;
-pub use smtp::{Received, SmtpSink};
+pub use smtp::{Received, SmtpSink, outbox_message_once};
 pub use users::{TestUser, UserBuilder, login};
 pub use ws::{WsClient, WsEvent, WsProtocol};
 

@@ -91,3 +91,25 @@ impl SmtpSink {
             .expect("the sink is running")
     }
 }
+
+/// The first outbox message once `ready` holds for it, failing the test after 15 seconds.
+pub async fn outbox_message_once(
+    app: &crate::TestApp,
+    ready: impl Fn(&arena_entity::mail::outbox_message::Model) -> bool,
+) -> arena_entity::mail::outbox_message::Model {
+    use sea_orm::{EntityTrait, QueryOrder};
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let row = arena_entity::mail::outbox_message::Entity::find()
+            .order_by_asc(arena_entity::mail::outbox_message::Column::Id)
+            .one(&app.ctx.db)
+            .await
+            .expect("outbox")
+            .expect("a message");
+        if ready(&row) {
+            return row;
+        }
+        assert!(std::time::Instant::now() < deadline, "never ready: {row:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
