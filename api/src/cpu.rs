@@ -6,7 +6,7 @@
 
 use std::{
     sync::{
-        Arc, Mutex, PoisonError,
+        Arc, Mutex,
         atomic::{AtomicU64, AtomicUsize, Ordering},
         mpsc::{self, Receiver, SyncSender, TrySendError},
     },
@@ -14,6 +14,8 @@ use std::{
 };
 
 use tokio::sync::oneshot;
+
+use crate::Locked;
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -162,7 +164,7 @@ fn to_background() -> Result<(), thread_priority::Error> {
 fn work(receiver: &Mutex<Receiver<Job>>) {
     loop {
         let job = {
-            let receiver = receiver.lock().unwrap_or_else(PoisonError::into_inner);
+            let receiver = receiver.locked();
             match receiver.recv() {
                 Ok(job) => job,
                 // The pool was dropped.

@@ -32,3 +32,18 @@ pub mod startup;
 pub mod system;
 #[cfg(feature = "server")]
 pub mod telemetry;
+
+/// `mutex.locked()`: the guard, even when a holder panicked. Nothing kept behind these
+/// mutexes is left half-written by a panic, so the data stays usable.
+#[cfg(feature = "server")]
+pub(crate) trait Locked<T> {
+    fn locked(&self) -> std::sync::MutexGuard<'_, T>;
+}
+
+#[cfg(feature = "server")]
+impl<T> Locked<T> for std::sync::Mutex<T> {
+    fn locked(&self) -> std::sync::MutexGuard<'_, T> {
+        self.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}

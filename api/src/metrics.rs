@@ -1,10 +1,6 @@
 //! Prometheus metrics: GraphQL requests and latency by operation, errors by code, pool state.
 
-use std::{
-    collections::HashSet,
-    sync::{Mutex, PoisonError},
-    time::Duration,
-};
+use std::{collections::HashSet, sync::Mutex, time::Duration};
 
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
@@ -13,7 +9,7 @@ use prometheus_client::{
 };
 use sea_orm::DatabaseConnection;
 
-use crate::error::ErrorCode;
+use crate::{Locked, error::ErrorCode};
 
 /// Operation names beyond this many distinct values are counted as `other`, so a client
 /// inventing names cannot grow the metric set without bound.
@@ -187,10 +183,7 @@ impl Metrics {
         if !fits_label(name) {
             return "other".into();
         }
-        let mut known = self
-            .known_operations
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut known = self.known_operations.locked();
         if known.names.contains(name) {
             return name.to_owned();
         }

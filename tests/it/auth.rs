@@ -282,7 +282,7 @@ async fn sign_in_is_rate_limited_per_account_with_a_retry_hint() {
     // limit never fires and only the per-account one can.
     let app = TestApp::spawn_configured(|s| {
         s.auth_rate_per_minute = 3;
-        s.trusted_proxies = vec!["127.0.0.1".into()];
+        arena_tests::behind_local_proxy(s);
     })
     .await;
     let mut codes = Vec::new();

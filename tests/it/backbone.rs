@@ -137,10 +137,7 @@ async fn a_change_through_one_instance_applies_to_the_next_request_on_another() 
 
 #[tokio::test]
 async fn an_address_ban_through_one_instance_refuses_that_address_on_another() {
-    let trust = |s: &mut arena_api::settings::Settings| {
-        s.trusted_proxies = vec!["127.0.0.1".into()];
-    };
-    let one = TestApp::spawn_with(Backend::Postgres, trust).await;
+    let one = TestApp::spawn_with(Backend::Postgres, arena_tests::behind_local_proxy).await;
     let two = one.another_instance().await;
     let admin = UserBuilder::new("root")
         .with_role("admin")

@@ -72,7 +72,7 @@ on_both_backends! {
 
 #[tokio::test]
 async fn address_and_range_bans_cover_ipv4_and_ipv6_clients() {
-    let app = TestApp::spawn_configured(|s| s.trusted_proxies = vec!["127.0.0.1".into()]).await;
+    let app = TestApp::spawn_configured(arena_tests::behind_local_proxy).await;
     let moderator = UserBuilder::new("mod")
         .with_role("moderator")
         .create(&app)

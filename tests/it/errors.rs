@@ -1,6 +1,6 @@
 //! Bad requests: each gets a GraphQL error with a stable code, never a panic or an HTML page.
 
-use arena_tests::{GqlResponse, TestApp, on_both_backends};
+use arena_tests::{TestApp, assert_refused, on_both_backends};
 use serde_json::json;
 
 /// GraphiQL's introspection query (graphiql 3), which must fit the default limits.
@@ -30,22 +30,10 @@ fragment TypeRef on __Type {
 }
 ";
 
-fn assert_fault(response: &GqlResponse, status: u16, reason: &str) {
-    assert_eq!(response.status, status, "{:#}", response.body);
-    assert_eq!(response.codes(), ["BAD_USER_INPUT"], "{:#}", response.body);
-    assert_eq!(
-        response.extensions()["reason"],
-        reason,
-        "{:#}",
-        response.body
-    );
-    assert!(response.body["data"].is_null(), "{:#}", response.body);
-}
-
 on_both_backends! {
     async fn unknown_field_is_a_validation_failure(app) {
         let response = app.gql("{ serverInfo { version nope } }", json!({})).await;
-        assert_fault(&response, 200, "VALIDATION_FAILED");
+        assert_refused(&response, 200, "VALIDATION_FAILED");
         assert!(response.errors()[0]["message"].as_str().unwrap().contains("nope"));
     }
 }
@@ -54,21 +42,21 @@ on_both_backends! {
 async fn query_syntax_error_is_a_parse_failure() {
     let app = TestApp::spawn().await;
     let response = app.gql("{ serverInfo { version ", json!({})).await;
-    assert_fault(&response, 200, "PARSE_FAILED");
+    assert_refused(&response, 200, "PARSE_FAILED");
 }
 
 #[tokio::test]
 async fn malformed_json_body_is_refused_as_json() {
     let app = TestApp::spawn().await;
     let response = app.post_raw("application/json", "{\"query\": ").await;
-    assert_fault(&response, 400, "MALFORMED_REQUEST");
+    assert_refused(&response, 400, "MALFORMED_REQUEST");
 }
 
 #[tokio::test]
 async fn body_without_a_query_is_refused() {
     let app = TestApp::spawn().await;
     let response = app.post_graphql(None, &json!({ "variables": {} })).await;
-    assert_fault(&response, 400, "MALFORMED_REQUEST");
+    assert_refused(&response, 400, "MALFORMED_REQUEST");
 }
 
 #[tokio::test]
@@ -77,7 +65,7 @@ async fn unsupported_content_type_is_refused() {
     let response = app
         .post_raw("text/plain", "{ serverInfo { version } }")
         .await;
-    assert_fault(&response, 415, "MALFORMED_REQUEST");
+    assert_refused(&response, 415, "MALFORMED_REQUEST");
 }
 
 #[tokio::test]
@@ -90,7 +78,7 @@ async fn oversized_body_is_refused_with_its_own_reason() {
             &json!({ "query": format!("{{ serverInfo {{ version }} {padding}}}") }),
         )
         .await;
-    assert_fault(&response, 413, "BODY_TOO_LARGE");
+    assert_refused(&response, 413, "BODY_TOO_LARGE");
     // A request under the limit still works on the same server.
     let small = app.gql("{ serverInfo { version } }", json!({})).await;
     assert!(small.data()["serverInfo"]["version"].is_string());
@@ -105,7 +93,7 @@ async fn too_deep_query_is_refused_and_shallow_ones_pass() {
             json!({}),
         )
         .await;
-    assert_fault(&deep, 200, "DEPTH_LIMIT");
+    assert_refused(&deep, 200, "DEPTH_LIMIT");
     let shallow = app.gql("{ serverInfo { version } }", json!({})).await;
     assert!(shallow.data()["serverInfo"]["version"].is_string());
 }
@@ -117,7 +105,7 @@ async fn too_complex_query_is_refused() {
         .map(|i| format!("a{i}: serverInfo {{ version }} "))
         .collect();
     let complex = app.gql(&format!("{{ {aliases} }}"), json!({})).await;
-    assert_fault(&complex, 200, "COMPLEXITY_LIMIT");
+    assert_refused(&complex, 200, "COMPLEXITY_LIMIT");
     let simple = app.gql("{ serverInfo { version } }", json!({})).await;
     assert!(simple.data()["serverInfo"]["version"].is_string());
 }
@@ -154,7 +142,7 @@ async fn batches_run_each_entry_and_oversized_batches_are_refused() {
     assert!(results.iter().all(|r| r["data"]["serverInfo"].is_object()));
 
     let too_many = json!(vec![entry; 11]);
-    assert_fault(
+    assert_refused(
         &app.post_graphql(None, &too_many).await,
         400,
         "MALFORMED_REQUEST",
@@ -181,5 +169,5 @@ async fn get_runs_queries_and_refuses_mutations() {
         .send()
         .await
         .unwrap();
-    assert_fault(&TestApp::read(mutation).await, 405, "MALFORMED_REQUEST");
+    assert_refused(&TestApp::read(mutation).await, 405, "MALFORMED_REQUEST");
 }

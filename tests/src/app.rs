@@ -44,6 +44,26 @@ pub struct GqlResponse {
     pub body: Value,
 }
 
+/// Checks a refusal before any resolver ran: HTTP `status`, one `BAD_USER_INPUT` error with
+/// `reason`, no data.
+pub fn assert_refused(response: &GqlResponse, status: u16, reason: &str) {
+    assert_eq!(response.status, status, "{:#}", response.body);
+    assert_eq!(response.codes(), ["BAD_USER_INPUT"], "{:#}", response.body);
+    assert_eq!(
+        response.extensions()["reason"],
+        reason,
+        "{:#}",
+        response.body
+    );
+    assert!(response.body["data"].is_null(), "{:#}", response.body);
+}
+
+/// Settings that trust a proxy on 127.0.0.1, so tests can be any client address through
+/// [`TestApp::gql_from`].
+pub fn behind_local_proxy(settings: &mut Settings) {
+    settings.trusted_proxies = vec!["127.0.0.1".into()];
+}
+
 /// Checks a race: exactly one of `results` succeeded and every other was refused with
 /// `loser_code`.
 pub fn assert_one_wins(results: &[GqlResponse], loser_code: &str, context: &str) {

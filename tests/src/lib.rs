@@ -18,7 +18,7 @@ mod smtp;
 mod users;
 mod ws;
 
-pub use app::{GqlResponse, TestApp, assert_one_wins};
+pub use app::{GqlResponse, TestApp, assert_one_wins, assert_refused, behind_local_proxy};
 pub use browser::{Browser, screenshot_dir};
 pub use db::Backend;
 pub use smtp::{Received, SmtpSink, outbox_message_once};

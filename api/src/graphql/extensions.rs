@@ -2,7 +2,7 @@
 
 use std::{
     sync::{
-        Arc, Mutex, PoisonError,
+        Arc, Mutex,
         atomic::{AtomicBool, Ordering},
     },
     time::Instant,
@@ -21,6 +21,7 @@ use futures_util::StreamExt;
 
 use super::preflight::{Checked, Preflight, refuse_control_in_const, select_operation};
 use crate::{
+    Locked,
     auth::viewer::Viewer,
     error::{ErrorCode, RequestFault},
     metrics::{Metrics, fits_label},
@@ -132,8 +133,7 @@ impl Extension for BoundaryRequest {
                 .map_err(|refusal| tag(ServerError::new(refusal.message, None), refusal.fault))?;
         }
         self.operation_name
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+            .locked()
             .clone_from(&request.operation_name);
         next.run(ctx, request).await
     }
@@ -145,8 +145,7 @@ impl Extension for BoundaryRequest {
         Self::settle(&self.metrics, &mut response);
         let (name, kind) = self
             .chosen
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+            .locked()
             .take()
             // Refused before execution: parse or validation failure.
             .unwrap_or((None, "invalid"));
@@ -181,11 +180,7 @@ impl Extension for BoundaryRequest {
     ) -> ServerResult<ExecutableDocument> {
         let document = match self.preflight.check(query).await {
             Checked::Document(document) => {
-                let name = self
-                    .operation_name
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .take();
+                let name = self.operation_name.locked().take();
                 match name {
                     Some(name) => select_operation(document, &name),
                     None => document,
@@ -198,10 +193,7 @@ impl Extension for BoundaryRequest {
                 return Err(async_graphql::Error::from(busy).into_server_error(Default::default()));
             }
         };
-        *self
-            .operations
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = document
+        *self.operations.locked() = document
             .operations
             .iter()
             .map(|(name, op)| (name.map(|n| n.to_string()), kind_of(op.node.ty)))
@@ -238,10 +230,7 @@ impl Extension for BoundaryRequest {
         next: NextExecute<'_>,
     ) -> Response {
         let chosen = {
-            let operations = self
-                .operations
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
+            let operations = self.operations.locked();
             match operation_name {
                 Some(wanted) => operations
                     .iter()
@@ -255,7 +244,7 @@ impl Extension for BoundaryRequest {
             let name = if fits_label(name) { name } else { "other" };
             tracing::Span::current().record("graphql_operation", name);
         }
-        *self.chosen.lock().unwrap_or_else(PoisonError::into_inner) = chosen;
+        *self.chosen.locked() = chosen;
         let signed_in = ctx
             .data_opt::<Viewer>()
             .is_some_and(|viewer| viewer.user().is_some());

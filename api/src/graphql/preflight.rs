@@ -6,7 +6,7 @@
 use std::{
     collections::{HashMap, HashSet},
     num::NonZeroUsize,
-    sync::{Arc, Mutex, PoisonError},
+    sync::{Arc, Mutex},
 };
 
 use async_graphql::{
@@ -23,6 +23,7 @@ use async_graphql_value::{ConstValue, Value};
 use lru::LruCache;
 
 use crate::{
+    Locked,
     cpu::{CpuPool, Priority},
     error::{ApiError, RequestFault},
 };
@@ -96,12 +97,7 @@ impl Preflight {
 
     /// The document of `query` after the checks.
     pub async fn check(&self, query: &str) -> Checked {
-        if let Some(document) = self
-            .documents
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(query)
-        {
+        if let Some(document) = self.documents.locked().get(query) {
             return Checked::Document(ExecutableDocument::clone(document));
         }
         let owned = query.to_owned();
@@ -122,8 +118,7 @@ impl Preflight {
             Ok(Ok((owned, document))) => {
                 if owned.len() <= MAX_CACHED_QUERY_BYTES {
                     self.documents
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
+                        .locked()
                         .put(owned, Arc::new(document.clone()));
                 }
                 Checked::Document(document)

@@ -8,7 +8,7 @@ use async_graphql::{
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use std::{
     net::SocketAddr,
-    sync::{Arc, Mutex, PoisonError},
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
@@ -32,6 +32,7 @@ use super::{
     sockets::{self, Full, SocketSlot},
 };
 use crate::{
+    Locked,
     auth::viewer::{self, SocketCaller, Viewer},
     error::{ApiError, RequestFault},
     graphql::{fault_response, preflight::Checked},
@@ -287,12 +288,12 @@ async fn serve_socket(
         let (rules, broken) = (rules.clone(), broken.clone());
         move |message| {
             let verdict = match message {
-                Ok(message) => lock(&rules).client_message(message),
+                Ok(message) => rules.locked().client_message(message),
                 Err(_) => None,
             };
             let go_on = verdict.is_none();
             if verdict.is_some() {
-                *lock(&broken) = verdict;
+                *broken.locked() = verdict;
             }
             std::future::ready(go_on)
         }
@@ -302,7 +303,7 @@ async fn serve_socket(
     let mut sink = (&mut raw_sink).with({
         let rules = rules.clone();
         move |message: Message| {
-            lock(&rules).server_message(&message);
+            rules.locked().server_message(&message);
             std::future::ready(Ok::<_, axum::Error>(message))
         }
     });
@@ -311,7 +312,7 @@ async fn serve_socket(
         let rules = rules.clone();
         async move {
             tokio::time::sleep(init_by).await;
-            if lock(&rules).initialised() {
+            if rules.locked().initialised() {
                 std::future::pending::<()>().await;
             }
         }
@@ -340,7 +341,7 @@ async fn serve_socket(
         })
         .serve();
     let ended = tokio::select! {
-        () = served => lock(&broken).take(),
+        () = served => broken.locked().take(),
         () = caller.expired() => Some(CloseFrame {
             code: sockets::CLOSE_UNAUTHORIZED,
             reason: "the access token expired; reconnect with a fresh one".into(),
@@ -359,8 +360,4 @@ async fn serve_socket(
         let _ = sink.send(Message::Close(Some(frame))).await;
     }
     let _ = sink.close().await;
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -5,11 +5,13 @@
 use std::{
     collections::{HashMap, HashSet},
     net::IpAddr,
-    sync::{Arc, Mutex, PoisonError},
+    sync::{Arc, Mutex},
 };
 
 use axum::extract::ws::{CloseFrame, Message};
 use serde::Deserialize;
+
+use crate::Locked;
 
 /// `graphql-transport-ws`: no `connection_init` within the deadline.
 pub const CLOSE_INIT_TIMEOUT: u16 = 4408;
@@ -59,7 +61,7 @@ impl SocketLimits {
 
     /// A place for one more socket from `ip`, held until the guard drops.
     pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<SocketSlot, Full> {
-        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut open = self.open.locked();
         if open.total >= self.total {
             return Err(Full::Server);
         }
@@ -91,11 +93,7 @@ pub struct SocketSlot {
 
 impl Drop for SocketSlot {
     fn drop(&mut self) {
-        let mut open = self
-            .limits
-            .open
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut open = self.limits.open.locked();
         open.total = open.total.saturating_sub(1);
         if let Some(from) = open.by_address.get_mut(&self.ip) {
             *from -= 1;
