@@ -42,6 +42,14 @@ pub enum Change {
         /// The run.
         run_id: i64,
     },
+    /// What stands between two players changed: a friend request or its answer, a follow,
+    /// a block.
+    Relationship {
+        /// One player.
+        a: Uuid,
+        /// The other.
+        b: Uuid,
+    },
     /// Changes may have been missed (the bus reconnected): listeners drop what they cached.
     Resync,
 }
@@ -285,6 +293,14 @@ impl Listener {
             Err(broadcast::error::RecvError::Lagged(missed)) => Some(Received::Lagged(missed)),
             Err(broadcast::error::RecvError::Closed) => None,
         }
+    }
+
+    /// The same, as a stream that ends with the bus.
+    pub fn into_stream(self) -> impl futures_util::Stream<Item = Received> + Send + Unpin {
+        Box::pin(futures_util::stream::unfold(
+            self,
+            |mut listener| async move { listener.recv().await.map(|received| (received, listener)) },
+        ))
     }
 }
 

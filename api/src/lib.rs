@@ -24,6 +24,8 @@ pub mod mail;
 #[cfg(feature = "server")]
 pub mod metrics;
 #[cfg(feature = "server")]
+pub mod players;
+#[cfg(feature = "server")]
 pub mod redis_conn;
 pub mod settings;
 #[cfg(feature = "server")]

@@ -4,4 +4,5 @@ pub mod audit;
 pub mod auth;
 pub mod battles;
 pub mod mail;
+pub mod players;
 pub mod system;

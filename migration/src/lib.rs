@@ -12,6 +12,7 @@ mod m20261121_000002_create_mail_outbox;
 mod m20261122_000003_create_battle_tables;
 mod m20261128_000004_add_token_address;
 mod m20261128_000005_create_battle_rollups;
+mod m20261128_000006_create_social_graph;
 
 pub use m20261122_000003_create_battle_tables::COUNTERS as BATTLE_COUNTERS;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_create_battle_tables::Migration),
             Box::new(m20261128_000004_add_token_address::Migration),
             Box::new(m20261128_000005_create_battle_rollups::Migration),
+            Box::new(m20261128_000006_create_social_graph::Migration),
         ]
     }
 }

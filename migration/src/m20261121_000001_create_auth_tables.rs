@@ -130,7 +130,7 @@ enum ServerSecrets {
     CreatedAt,
 }
 
-fn fk(
+pub(crate) fn fk(
     from: (impl IntoIden, impl IntoIden),
     to: (impl IntoIden, impl IntoIden),
     on_delete: ForeignKeyAction,

@@ -20,4 +20,5 @@ mod pages;
 mod roles;
 mod schema;
 mod services;
+mod social;
 mod system;

@@ -17,7 +17,7 @@ use chrono::NaiveDate;
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
-use crate::{auth, battles, error::ApiError};
+use crate::{auth, battles, error::ApiError, players};
 
 /// The loader every resolver shares: `ctx.data_unchecked::<Loaders>()`.
 pub type Loaders = DataLoader<Db>;
@@ -229,6 +229,40 @@ impl Loader<SamplesOf> for Db {
                 found
                     .into_iter()
                     .map(|(run_id, rows)| (SamplesOf { run_id, last }, rows)),
+            );
+        }
+        Ok(loaded)
+    }
+}
+
+/// What stands between a signed-in caller and another player.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StandingWith {
+    /// The caller.
+    pub me: Uuid,
+    /// The other player.
+    pub other: Uuid,
+}
+
+impl Loader<StandingWith> for Db {
+    type Value = players::Standing;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[StandingWith]) -> Loaded<StandingWith, players::Standing> {
+        // One caller per request: three statements for all the players it shows.
+        let mut by_caller: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+        for key in unique(keys, |k| k) {
+            by_caller.entry(key.me).or_default().push(key.other);
+        }
+        let mut loaded = HashMap::new();
+        for (me, others) in by_caller {
+            let found = players::standings(&self.0, me, &others)
+                .await
+                .map_err(failed)?;
+            loaded.extend(
+                found
+                    .into_iter()
+                    .map(|(other, standing)| (StandingWith { me, other }, standing)),
             );
         }
         Ok(loaded)

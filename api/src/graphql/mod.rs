@@ -15,7 +15,7 @@ use crate::{
     battles,
     context::AppContext,
     error::ApiResult,
-    mail, system,
+    mail, players, system,
 };
 
 pub use extensions::fault_response;
@@ -31,6 +31,7 @@ pub struct QueryRoot(
     audit::graphql::AuditQuery,
     mail::graphql::MailQuery,
     battles::graphql::BattlesQuery,
+    players::graphql::SocialQuery,
 );
 
 /// Every domain's mutations.
@@ -42,6 +43,7 @@ pub struct MutationRoot(
     auth::graphql::BansMutation,
     auth::graphql::LifecycleMutation,
     auth::graphql::TotpMutation,
+    players::graphql::SocialMutation,
 );
 
 /// Every domain's subscriptions.
@@ -50,6 +52,7 @@ pub struct MutationRoot(
 pub struct SubscriptionRoot(
     system::graphql::SystemSubscription,
     battles::graphql::BattlesSubscription,
+    players::graphql::SocialSubscription,
 );
 
 /// The Arena schema type.

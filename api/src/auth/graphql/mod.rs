@@ -181,6 +181,14 @@ impl User {
         let held = load(ctx).load_one(PrivilegesOf(self.model.id)).await?;
         Ok(Some(held.unwrap_or_default()))
     }
+    /// Where the caller stands with this player: friends, follows, the caller's block. Null
+    /// for anonymous callers and on the caller's own account.
+    async fn relationship(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<crate::players::graphql::Relationship>> {
+        crate::players::graphql::standing_with(ctx, self.model.id).await
+    }
 }
 
 /// A signed-in session.
