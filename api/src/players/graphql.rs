@@ -339,6 +339,8 @@ impl SocialSubscription {
             .subscribe()
             .into_stream()
             .filter_map(move |received| {
+                // A listener that lagged cannot tell which pairs it missed; it goes on with
+                // the next change (the lists are the record).
                 std::future::ready(match received {
                     Received::Change(Change::Relationship { a, b }) if a == me => Some(b),
                     Received::Change(Change::Relationship { a, b }) if b == me => Some(a),
