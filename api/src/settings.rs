@@ -33,6 +33,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "ARENA_ANALYTICS_RATE_PER_MINUTE",
         "analytics_rate_per_minute",
     ),
+    (
+        "ARENA_MAX_PENDING_FRIEND_REQUESTS",
+        "max_pending_friend_requests",
+    ),
     ("ARENA_TRUSTED_PROXIES", "trusted_proxies"),
     ("ARENA_SMTP_URL", "smtp_url"),
     ("ARENA_MAIL_FROM", "mail_from"),
@@ -99,6 +103,9 @@ pub struct Settings {
     /// `ARENA_ANALYTICS_RATE_PER_MINUTE`: battle activity and ranking queries an anonymous
     /// client address may make each minute; signed-in callers are not limited.
     pub analytics_rate_per_minute: u32,
+    /// `ARENA_MAX_PENDING_FRIEND_REQUESTS`: unanswered friend requests one player may have
+    /// out at once.
+    pub max_pending_friend_requests: u32,
     /// `ARENA_TRUSTED_PROXIES`: comma-separated addresses or CIDR ranges of proxies whose
     /// `X-Forwarded-For` names the client; empty trusts none.
     #[serde(deserialize_with = "comma_list")]
@@ -162,6 +169,7 @@ impl Default for Settings {
             bcrypt_queue: 32,
             auth_rate_per_minute: 10,
             analytics_rate_per_minute: 30,
+            max_pending_friend_requests: 100,
             trusted_proxies: Vec::new(),
             smtp_url: None,
             mail_from: "Arena <no-reply@localhost>".into(),

@@ -323,3 +323,35 @@ async fn a_change_made_through_one_instance_reaches_a_subscriber_on_another() {
     assert_eq!(pushed["relationshipChanged"]["user"]["username"], "bob");
     assert_eq!(pushed["relationshipChanged"]["friend"], "REQUEST_RECEIVED");
 }
+
+#[tokio::test]
+async fn a_player_has_at_most_the_set_number_of_unanswered_requests_out_even_sent_at_once() {
+    let app = TestApp::spawn_configured(|s| s.max_pending_friend_requests = 3).await;
+    let made = users(&app, &["ann", "bob", "cat", "dan", "eve", "fay"]).await;
+    let (ann, others) = made.split_first().unwrap();
+    let answers = join_all(
+        others
+            .iter()
+            .map(|o| act(&app, ann, "requestFriend", &o.id)),
+    )
+    .await;
+    let refused: Vec<_> = answers
+        .iter()
+        .filter(|a| a.body.get("errors").is_some())
+        .collect();
+    assert_eq!(refused.len(), 2, "five at once with room for three");
+    for answer in refused {
+        assert_eq!(answer.codes(), ["CONFLICT"], "{:#}", answer.body);
+    }
+    let out = names(&app, Some(ann), "friendRequests(direction: OUTGOING)").await;
+    assert_eq!(out.len(), 3);
+
+    // An answer frees a place.
+    let waiting = others.iter().find(|o| !out.contains(&o.username)).unwrap();
+    let asked = others.iter().find(|o| out.contains(&o.username)).unwrap();
+    standing(&app, asked, "declineFriend", ann).await;
+    assert_eq!(
+        standing(&app, ann, "requestFriend", waiting).await["friend"],
+        "REQUESTED"
+    );
+}

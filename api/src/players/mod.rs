@@ -19,7 +19,7 @@ use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, ModelTrait,
-    QueryFilter, QuerySelect, Select,
+    PaginatorTrait, QueryFilter, QuerySelect, Select,
     sea_query::{ExprTrait, Query},
 };
 use uuid::Uuid;
@@ -180,10 +180,14 @@ macro_rules! wrapper {
     };
 }
 
-wrapper!(
-    /// Asks `other` to be friends; see [`request_friend_in`].
-    request_friend => request_friend_in
-);
+/// Asks `other` to be friends; see [`request_friend_in`].
+pub async fn request_friend(ctx: &AppContext, viewer: &Viewer, other: Uuid) -> ApiResult<Standing> {
+    let most = u64::from(ctx.settings.max_pending_friend_requests);
+    write_pair(ctx, viewer, other, async |db, changes| {
+        request_friend_in(db, viewer, other, most, changes).await
+    })
+    .await
+}
 wrapper!(
     /// Accepts `other`'s request; see [`accept_friend_in`].
     accept_friend => accept_friend_in
@@ -218,11 +222,13 @@ wrapper!(
 );
 
 /// Asks `other` to be friends. When `other` has already asked the caller, this accepts
-/// instead: two requests crossing make a friendship, not a conflict.
+/// instead: two requests crossing make a friendship, not a conflict. A caller with `most`
+/// unanswered requests out is refused; the lock on their account keeps the count exact.
 pub async fn request_friend_in(
     db: &impl ConnectionTrait,
     viewer: &Viewer,
     other: Uuid,
+    most: u64,
     changes: &mut Changes,
 ) -> ApiResult<()> {
     let (me, other) = pair(viewer, other, "befriend")?;
@@ -230,6 +236,16 @@ pub async fn request_friend_in(
     refuse_if_blocked(db, me, other).await?;
     match friends_row(db, me, other).await? {
         None => {
+            let out = friend::Entity::find()
+                .filter(friend::Column::UserId.eq(me))
+                .filter(friend::Column::Pending.eq(true))
+                .count(db)
+                .await?;
+            if out >= most {
+                return Err(ApiError::Conflict(format!(
+                    "you have {out} unanswered friend requests; withdraw some or wait for answers"
+                )));
+            }
             let now = Utc::now();
             friend::ActiveModel {
                 user_id: Set(me),
