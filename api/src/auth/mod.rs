@@ -160,7 +160,9 @@ pub async fn create_admin(
         language: None,
         display_name: None,
     };
-    let new = NewAccount::parse(registration)?.hashed(passwords).await?;
+    let new = NewAccount::parse(registration)?;
+    new.refuse_taken(db).await?;
+    let new = new.hashed(passwords).await?;
     let txn = crate::db::begin_write(db).await?;
     let account = create_account(&txn, new, true).await?;
     assign_role_by_name(&txn, account.id, "admin").await?;
@@ -243,13 +245,13 @@ impl NewAccount {
     }
 }
 
-/// Inserts the account (its password already hashed) with the member role.
+/// Inserts the account (its password already hashed, its names checked by
+/// [`NewAccount::refuse_taken`]) with the member role.
 async fn create_account(
     txn: &impl ConnectionTrait,
     new: NewAccount,
     verified: bool,
 ) -> ApiResult<user::Model> {
-    new.refuse_taken(txn).await?;
     let NewAccount {
         username,
         email,

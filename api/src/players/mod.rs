@@ -110,15 +110,7 @@ async fn lock_pair(db: &impl ConnectionTrait, me: Uuid, other: Uuid) -> ApiResul
 /// Refuses when a block stands between the two: the caller's own is named (they can lift
 /// it); the other's is a plain refusal.
 async fn refuse_if_blocked(db: &impl ConnectionTrait, me: Uuid, other: Uuid) -> ApiResult<()> {
-    let blocks = block::Entity::find()
-        .filter(between(
-            block::Column::UserId,
-            block::Column::TargetId,
-            me,
-            other,
-        ))
-        .all(db)
-        .await?;
+    let blocks = blocks_between(db, me, other).await?;
     if blocks.iter().any(|b| b.user_id == me) {
         return Err(ApiError::Conflict(
             "you block this player; unblock them first".into(),
@@ -283,17 +275,19 @@ async fn befriend(db: &impl ConnectionTrait, row: friend::Model) -> ApiResult<()
     Ok(())
 }
 
-/// The request `from` sent the caller, locked with both accounts; `NOT_FOUND` when none.
-async fn request_to_me(
+/// The friends row between the caller and `other` when it stands as `state` from the
+/// caller's side, read after locking both accounts; `NOT_FOUND` naming `what` otherwise.
+async fn locked_row_in(
     db: &impl ConnectionTrait,
-    me: Uuid,
-    from: Uuid,
+    (me, other): (Uuid, Uuid),
+    state: FriendState,
+    what: &'static str,
 ) -> ApiResult<friend::Model> {
-    lock_pair(db, me, from).await?;
-    friends_row(db, me, from)
+    lock_pair(db, me, other).await?;
+    friends_row(db, me, other)
         .await?
-        .filter(|row| friend_state(row, me) == FriendState::RequestReceived)
-        .ok_or(ApiError::NotFound("friend request"))
+        .filter(|row| friend_state(row, me) == state)
+        .ok_or(ApiError::NotFound(what))
 }
 
 /// Accepts the request `other` sent the caller.
@@ -304,7 +298,13 @@ pub async fn accept_friend_in(
     changes: &mut Changes,
 ) -> ApiResult<()> {
     let (me, other) = pair(viewer, other, "befriend")?;
-    let row = request_to_me(db, me, other).await?;
+    let row = locked_row_in(
+        db,
+        (me, other),
+        FriendState::RequestReceived,
+        "friend request",
+    )
+    .await?;
     befriend(db, row).await?;
     changed(changes, me, other);
     Ok(())
@@ -318,7 +318,15 @@ pub async fn decline_friend_in(
     changes: &mut Changes,
 ) -> ApiResult<()> {
     let (me, other) = pair(viewer, other, "befriend")?;
-    request_to_me(db, me, other).await?.delete(db).await?;
+    locked_row_in(
+        db,
+        (me, other),
+        FriendState::RequestReceived,
+        "friend request",
+    )
+    .await?
+    .delete(db)
+    .await?;
     changed(changes, me, other);
     Ok(())
 }
@@ -331,12 +339,10 @@ pub async fn cancel_friend_request_in(
     changes: &mut Changes,
 ) -> ApiResult<()> {
     let (me, other) = pair(viewer, other, "befriend")?;
-    lock_pair(db, me, other).await?;
-    let row = friends_row(db, me, other)
+    locked_row_in(db, (me, other), FriendState::Requested, "friend request")
         .await?
-        .filter(|row| friend_state(row, me) == FriendState::Requested)
-        .ok_or(ApiError::NotFound("friend request"))?;
-    row.delete(db).await?;
+        .delete(db)
+        .await?;
     changed(changes, me, other);
     Ok(())
 }
@@ -349,12 +355,10 @@ pub async fn remove_friend_in(
     changes: &mut Changes,
 ) -> ApiResult<()> {
     let (me, other) = pair(viewer, other, "unfriend")?;
-    lock_pair(db, me, other).await?;
-    let row = friends_row(db, me, other)
+    locked_row_in(db, (me, other), FriendState::Friends, "friend")
         .await?
-        .filter(|row| !row.pending)
-        .ok_or(ApiError::NotFound("friend"))?;
-    row.delete(db).await?;
+        .delete(db)
+        .await?;
     changed(changes, me, other);
     Ok(())
 }
@@ -487,6 +491,15 @@ pub async fn unblock_in(
 /// Whether a block stands between `a` and `b`, either way: for every domain that shows one
 /// player to another (comments, server selection, trades).
 pub async fn blocked_between(db: &impl ConnectionTrait, a: Uuid, b: Uuid) -> ApiResult<bool> {
+    Ok(!blocks_between(db, a, b).await?.is_empty())
+}
+
+/// The blocks between `a` and `b`, either way (at most two).
+async fn blocks_between(
+    db: &impl ConnectionTrait,
+    a: Uuid,
+    b: Uuid,
+) -> ApiResult<Vec<block::Model>> {
     Ok(block::Entity::find()
         .filter(between(
             block::Column::UserId,
@@ -494,9 +507,8 @@ pub async fn blocked_between(db: &impl ConnectionTrait, a: Uuid, b: Uuid) -> Api
             a,
             b,
         ))
-        .one(db)
-        .await?
-        .is_some())
+        .all(db)
+        .await?)
 }
 
 /// Whether `a` and `b` are friends: for `friends` privacy.
