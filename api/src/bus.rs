@@ -50,6 +50,11 @@ pub enum Change {
         /// The other.
         b: Uuid,
     },
+    /// A content item changed: its fields, revisions, relations, counts or moderation.
+    Content {
+        /// The item.
+        content_id: i32,
+    },
     /// Changes may have been missed (the bus reconnected): listeners drop what they cached.
     Resync,
 }

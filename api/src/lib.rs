@@ -9,12 +9,16 @@ pub mod battles;
 #[cfg(feature = "server")]
 pub mod bus;
 #[cfg(feature = "server")]
+pub mod catalog;
+#[cfg(feature = "server")]
 pub mod context;
 #[cfg(feature = "server")]
 pub mod cpu;
 pub mod db;
 #[cfg(feature = "server")]
 pub mod error;
+#[cfg(feature = "server")]
+pub mod games;
 #[cfg(feature = "server")]
 pub mod graphql;
 #[cfg(feature = "server")]

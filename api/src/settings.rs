@@ -37,6 +37,12 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "ARENA_MAX_PENDING_FRIEND_REQUESTS",
         "max_pending_friend_requests",
     ),
+    (
+        "ARENA_TRUSTED_CREATOR_APPROVALS",
+        "trusted_creator_approvals",
+    ),
+    ("ARENA_MODERATION_CLAIM_SECONDS", "moderation_claim_seconds"),
+    ("ARENA_MODERATION_DUE_HOURS", "moderation_due_hours"),
     ("ARENA_TRUSTED_PROXIES", "trusted_proxies"),
     ("ARENA_SMTP_URL", "smtp_url"),
     ("ARENA_MAIL_FROM", "mail_from"),
@@ -106,6 +112,14 @@ pub struct Settings {
     /// `ARENA_MAX_PENDING_FRIEND_REQUESTS`: unanswered friend requests one player may have
     /// out at once.
     pub max_pending_friend_requests: u32,
+    /// `ARENA_TRUSTED_CREATOR_APPROVALS`: revisions a moderator must have approved before a
+    /// creator's next ones go live without review; 0 trusts every creator.
+    pub trusted_creator_approvals: u32,
+    /// `ARENA_MODERATION_CLAIM_SECONDS`: how long a moderator holds a claimed queue item
+    /// before it returns to the queue.
+    pub moderation_claim_seconds: u32,
+    /// `ARENA_MODERATION_DUE_HOURS`: how long after it enters the queue an item is due.
+    pub moderation_due_hours: u32,
     /// `ARENA_TRUSTED_PROXIES`: comma-separated addresses or CIDR ranges of proxies whose
     /// `X-Forwarded-For` names the client; empty trusts none.
     #[serde(deserialize_with = "comma_list")]
@@ -170,6 +184,9 @@ impl Default for Settings {
             auth_rate_per_minute: 10,
             analytics_rate_per_minute: 30,
             max_pending_friend_requests: 100,
+            trusted_creator_approvals: 3,
+            moderation_claim_seconds: 900,
+            moderation_due_hours: 24,
             trusted_proxies: Vec::new(),
             smtp_url: None,
             mail_from: "Arena <no-reply@localhost>".into(),

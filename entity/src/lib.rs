@@ -3,6 +3,8 @@
 pub mod audit;
 pub mod auth;
 pub mod battles;
+pub mod catalog;
+pub mod games;
 pub mod mail;
 pub mod players;
 pub mod system;

@@ -86,7 +86,7 @@ enum UserPrivileges {
 }
 
 #[derive(DeriveIden, Clone, Copy)]
-enum Bans {
+pub(crate) enum Bans {
     Table,
     Id,
     Reason,

@@ -29,6 +29,10 @@ const PUBLIC: &[&str] = &[
     "Query.battleTopPlayers",
     "Query.followers",
     "Query.following",
+    "Query.content",
+    "Query.contents",
+    "Query.categories",
+    "Query.game",
 ];
 
 /// Fields any signed-in caller may call; every other field needs a privilege.
@@ -59,6 +63,17 @@ const SIGNED_IN: &[&str] = &[
     "Mutation.block",
     "Mutation.unblock",
     "Subscription.relationshipChanged",
+    "Mutation.createContent",
+    "Mutation.updateContent",
+    "Mutation.publishContent",
+    "Mutation.deleteContent",
+    "Mutation.vote",
+    "Mutation.favorite",
+    "Mutation.comment",
+    "Mutation.relateContent",
+    "Mutation.unrelateContent",
+    "Mutation.reportContent",
+    "Mutation.updateGame",
 ];
 
 const SCHEMA: &str = r"{

@@ -9,6 +9,7 @@ mod auth;
 mod backbone;
 mod bans;
 mod battles;
+mod catalog;
 mod crawler;
 mod dashboard;
 mod deploy;

@@ -229,7 +229,7 @@ pub fn invalidation(cache: Arc<AccessCache>, addresses: Arc<AddressBans>) -> Hoo
             cache.forget_all();
             addresses.forget();
         }
-        Change::CrawlRun { .. } | Change::Relationship { .. } => {}
+        Change::CrawlRun { .. } | Change::Relationship { .. } | Change::Content { .. } => {}
     })
 }
 

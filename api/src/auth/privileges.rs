@@ -15,6 +15,10 @@ pub const USER_LOGOUT: &str = "user.logout";
 pub const AUDIT_READ: &str = "audit.read";
 /// Moderate user-generated content.
 pub const CONTENT_MODERATE: &str = "content.moderate";
+/// Take forwarded moderation items.
+pub const CONTENT_REVIEW_FORWARDED: &str = "content.review_forwarded";
+/// Create, move and remove content categories.
+pub const CATALOG_MANAGE: &str = "catalog.manage";
 /// Change roles and grant privileges.
 pub const ROLE_MANAGE: &str = "role.manage";
 /// Create currency.
@@ -37,6 +41,8 @@ pub const ALL: &[&str] = &[
     USER_LOGOUT,
     AUDIT_READ,
     CONTENT_MODERATE,
+    CONTENT_REVIEW_FORWARDED,
+    CATALOG_MANAGE,
     ROLE_MANAGE,
     BANK_MINT,
     SERVER_MANAGE,

@@ -11,13 +11,18 @@ use std::{
 use arena_entity::{
     auth::user,
     battles::{crawl_sample, crawl_worker},
+    catalog::{
+        content as catalog_content, relation as catalog_relation, report as catalog_report,
+        revision as catalog_revision, vote as catalog_vote,
+    },
+    games::{game, game_support},
 };
 use async_graphql::dataloader::{DataLoader, Loader};
 use chrono::NaiveDate;
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
-use crate::{auth, battles, error::ApiError, players};
+use crate::{auth, battles, catalog, error::ApiError, games, players};
 
 /// The loader every resolver shares: `ctx.data_unchecked::<Loaders>()`.
 pub type Loaders = DataLoader<Db>;
@@ -266,5 +271,175 @@ impl Loader<StandingWith> for Db {
             );
         }
         Ok(loaded)
+    }
+}
+
+/// Implements `Loader<$key>` for a key wrapping an `i32` id through a batch function
+/// `fn(&DatabaseConnection, &[i32]) -> ApiResult<HashMap<i32, $value>>`.
+macro_rules! by_id {
+    ($(#[$doc:meta])* $key:ident => $value:ty, $batch:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub struct $key(pub i32);
+
+        impl Loader<$key> for Db {
+            type Value = $value;
+            type Error = async_graphql::Error;
+
+            async fn load(&self, keys: &[$key]) -> Loaded<$key, $value> {
+                let ids = unique(keys, |k| k.0);
+                let found = $batch(&self.0, &ids).await.map_err(failed)?;
+                Ok(found.into_iter().map(|(id, v)| ($key(id), v)).collect())
+            }
+        }
+    };
+}
+
+by_id!(
+    /// A content row, deleted or not; readers check who may see it.
+    ContentById => catalog_content::Model, catalog::find_many
+);
+by_id!(
+    /// An item's newest revisions.
+    RevisionsOf => Vec<catalog_revision::Model>, catalog::revisions_of
+);
+by_id!(
+    /// The game row of an item.
+    GameOf => game::Model, catalog::games_of
+);
+by_id!(
+    /// A game's support flags.
+    SupportsOf => Vec<game_support::Model>, games::supports_of
+);
+by_id!(
+    /// The reports gathered on a queue item.
+    ReportsOf => Vec<catalog_report::Model>, catalog::moderation::reports_of
+);
+by_id!(
+    /// The bans a decision placed.
+    BansOf => Vec<i32>, catalog::moderation::bans_of
+);
+
+/// An item's relations read one way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RelationsOf {
+    /// The item.
+    pub id: i32,
+    /// Which way.
+    pub direction: catalog::Direction,
+}
+
+impl Loader<RelationsOf> for Db {
+    type Value = Vec<catalog_relation::Model>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[RelationsOf]) -> Loaded<RelationsOf, Self::Value> {
+        let mut loaded = HashMap::new();
+        for direction in [catalog::Direction::Outgoing, catalog::Direction::Incoming] {
+            let ids: Vec<i32> = unique(keys, |k| k)
+                .into_iter()
+                .filter(|k| k.direction == direction)
+                .map(|k| k.id)
+                .collect();
+            if ids.is_empty() {
+                continue;
+            }
+            let found = catalog::relations_of(&self.0, &ids, direction)
+                .await
+                .map_err(failed)?;
+            loaded.extend(
+                found
+                    .into_iter()
+                    .map(|(id, rows)| (RelationsOf { id, direction }, rows)),
+            );
+        }
+        Ok(loaded)
+    }
+}
+
+/// A signed-in caller's vote on an item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct VoteOf {
+    /// The caller.
+    pub me: Uuid,
+    /// The item.
+    pub id: i32,
+}
+
+impl Loader<VoteOf> for Db {
+    type Value = catalog_vote::VoteKind;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[VoteOf]) -> Loaded<VoteOf, Self::Value> {
+        let mut loaded = HashMap::new();
+        for (me, ids) in by_caller(keys, |k| (k.me, k.id)) {
+            let found = catalog::community::votes_of(&self.0, me, &ids)
+                .await
+                .map_err(failed)?;
+            loaded.extend(found.into_iter().map(|v| {
+                (
+                    VoteOf {
+                        me,
+                        id: v.content_id,
+                    },
+                    v.vote,
+                )
+            }));
+        }
+        Ok(loaded)
+    }
+}
+
+/// Whether a signed-in caller has an item among their favorites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FavoriteOf {
+    /// The caller.
+    pub me: Uuid,
+    /// The item.
+    pub id: i32,
+}
+
+impl Loader<FavoriteOf> for Db {
+    type Value = ();
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[FavoriteOf]) -> Loaded<FavoriteOf, ()> {
+        let mut loaded = HashMap::new();
+        for (me, ids) in by_caller(keys, |k| (k.me, k.id)) {
+            let found = catalog::community::favorites_of(&self.0, me, &ids)
+                .await
+                .map_err(failed)?;
+            loaded.extend(found.into_iter().map(|id| (FavoriteOf { me, id }, ())));
+        }
+        Ok(loaded)
+    }
+}
+
+/// The ids each caller asks about, grouped by caller.
+fn by_caller<K: Copy + Eq + Hash>(
+    keys: &[K],
+    split: impl Fn(K) -> (Uuid, i32),
+) -> HashMap<Uuid, Vec<i32>> {
+    let mut grouped: HashMap<Uuid, Vec<i32>> = HashMap::new();
+    for key in unique(keys, |k| k) {
+        let (me, id) = split(key);
+        grouped.entry(me).or_default().push(id);
+    }
+    grouped
+}
+
+/// The whole category tree, read once per round of resolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CategoryTree;
+
+impl Loader<CategoryTree> for Db {
+    type Value = catalog::categories::Tree;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, _: &[CategoryTree]) -> Loaded<CategoryTree, Self::Value> {
+        let tree = catalog::categories::Tree::load(&self.0)
+            .await
+            .map_err(failed)?;
+        Ok(HashMap::from([(CategoryTree, tree)]))
     }
 }

@@ -12,10 +12,10 @@ use futures_util::{Stream, StreamExt};
 use crate::{
     audit, auth,
     auth::viewer::{SocketCaller, Viewer},
-    battles,
+    battles, catalog,
     context::AppContext,
     error::ApiResult,
-    mail, players, system,
+    games, mail, players, system,
 };
 
 pub use extensions::fault_response;
@@ -32,6 +32,8 @@ pub struct QueryRoot(
     mail::graphql::MailQuery,
     battles::graphql::BattlesQuery,
     players::graphql::SocialQuery,
+    catalog::graphql::CatalogQuery,
+    games::graphql::GamesQuery,
 );
 
 /// Every domain's mutations.
@@ -44,6 +46,8 @@ pub struct MutationRoot(
     auth::graphql::LifecycleMutation,
     auth::graphql::TotpMutation,
     players::graphql::SocialMutation,
+    catalog::graphql::CatalogMutation,
+    games::graphql::GamesMutation,
 );
 
 /// Every domain's subscriptions.

@@ -660,7 +660,7 @@ pub async fn list_follows(
 }
 
 /// Rows whose `shown` player is in no block with `me`.
-fn hidden_from(shown: impl ColumnTrait, me: Uuid) -> Condition {
+pub(crate) fn hidden_from(shown: impl ColumnTrait, me: Uuid) -> Condition {
     let blocks = |pick: block::Column, by: block::Column| {
         Query::select()
             .column(pick)
