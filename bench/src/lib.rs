@@ -9,7 +9,26 @@ use std::{
     time::{Duration, Instant},
 };
 
+use anyhow::Context;
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use serde_json::Value;
+
+/// The server under load, its database, and how hard and long to load it.
+#[derive(clap::Args)]
+pub struct Target {
+    /// The server, `http://127.0.0.1:PORT`.
+    #[arg(long)]
+    pub url: String,
+    /// The server's database, for the plain-client reference.
+    #[arg(long)]
+    pub database_url: String,
+    /// Concurrent connections.
+    #[arg(long, default_value_t = 32)]
+    pub connections: usize,
+    /// Seconds each scenario runs (after one second of warm-up).
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+}
 
 /// What one scenario measured.
 pub struct Measured {
@@ -113,4 +132,77 @@ pub async fn post(
     }
     let answer: Value = request.send().await.ok()?.json().await.ok()?;
     answer.get("errors").is_none().then_some(answer)
+}
+
+/// Runs one statement with a plain client; whether it succeeded.
+pub async fn sql(db: &DatabaseConnection, sql: &str) -> bool {
+    db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .is_ok()
+}
+
+/// The text of the server's `/metrics`.
+pub async fn metrics(http: &reqwest::Client, base: &str) -> anyhow::Result<String> {
+    Ok(http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?)
+}
+
+/// The statement counter from `/metrics`.
+pub async fn statements(http: &reqwest::Client, base: &str) -> anyhow::Result<f64> {
+    metrics(http, base)
+        .await?
+        .lines()
+        .find_map(|l| l.strip_prefix("arena_db_statements_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .context("/metrics has no arena_db_statements_total")
+}
+
+/// The cumulative latency buckets of `operation` in a `/metrics` text: (upper bound in
+/// seconds, requests at or below it).
+pub fn latency_buckets(text: &str, operation: &str) -> Vec<(f64, f64)> {
+    let label = format!("operation=\"{operation}\"");
+    text.lines()
+        .filter(|l| {
+            l.starts_with("arena_graphql_request_duration_seconds_bucket{") && l.contains(&label)
+        })
+        .filter_map(|l| {
+            let le = l.split("le=\"").nth(1)?.split('"').next()?;
+            let bound = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().ok()?
+            };
+            let count = l.rsplit(' ').next()?.trim().parse().ok()?;
+            Some((bound, count))
+        })
+        .collect()
+}
+
+/// The server's own latency bound for `p` of the requests of `operation` made between two
+/// `/metrics` readings: the upper bound of the histogram bucket holding that request.
+pub fn server_percentile(before: &str, after: &str, operation: &str, p: f64) -> Option<f64> {
+    let earlier = latency_buckets(before, operation);
+    let later = latency_buckets(after, operation);
+    let counted: Vec<(f64, f64)> = later
+        .iter()
+        .map(|&(bound, n)| {
+            let was = earlier
+                .iter()
+                .find(|(b, _)| *b == bound)
+                .map_or(0.0, |&(_, n)| n);
+            (bound, n - was)
+        })
+        .collect();
+    let total = counted.iter().map(|&(_, n)| n).fold(0.0, f64::max);
+    if total <= 0.0 {
+        return None;
+    }
+    counted
+        .iter()
+        .find(|&&(_, n)| n >= total * p)
+        .map(|&(bound, _)| bound)
 }

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use arena_bench::{drive, post};
+use arena_bench::{Target, drive, post, sql, statements};
 use clap::Parser;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use serde_json::{Value, json};
@@ -14,18 +14,8 @@ use serde_json::{Value, json};
 /// Load against one Arena server.
 #[derive(Parser)]
 struct Args {
-    /// The server, `http://127.0.0.1:PORT`.
-    #[arg(long)]
-    url: String,
-    /// The server's database, for the plain-client reference.
-    #[arg(long)]
-    database_url: String,
-    /// Concurrent connections.
-    #[arg(long, default_value_t = 32)]
-    connections: usize,
-    /// Seconds each scenario runs (after one second of warm-up).
-    #[arg(long, default_value_t = 10)]
-    seconds: u64,
+    #[command(flatten)]
+    target: Target,
     /// The first day of the history the `history` scenarios read (7 days from it).
     #[arg(long, default_value = "2026-11-01")]
     from: String,
@@ -42,26 +32,6 @@ fn history_page(from: &str, to: &str) -> String {
 
 /// The rows the page query reads, as the api's SQL reads them.
 const PAGE_SQL: &str = "SELECT * FROM battle_players ORDER BY id DESC LIMIT 21";
-
-async fn sql(db: &DatabaseConnection, sql: &str) -> bool {
-    db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))
-        .await
-        .is_ok()
-}
-
-/// The statement counter from `/metrics`.
-async fn statements(http: &reqwest::Client, base: &str) -> anyhow::Result<f64> {
-    let text = http
-        .get(format!("{base}/metrics"))
-        .send()
-        .await?
-        .text()
-        .await?;
-    text.lines()
-        .find_map(|l| l.strip_prefix("arena_db_statements_total "))
-        .and_then(|v| v.trim().parse().ok())
-        .context("/metrics has no arena_db_statements_total")
-}
 
 /// Transactions PostgreSQL has finished in the database, once its statistics are current.
 async fn transactions(db: &DatabaseConnection) -> anyhow::Result<f64> {
@@ -114,13 +84,13 @@ async fn accounts(
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let graphql = format!("{}/graphql", args.url.trim_end_matches('/'));
+    let graphql = format!("{}/graphql", args.target.url.trim_end_matches('/'));
     let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.connections)
+        .pool_max_idle_per_host(args.target.connections)
         .build()?;
     // The server's own pool settings, so the reference differs from it only by the api.
-    let db = arena_api::db::connect_url(&args.database_url, 10).await?;
-    let (c, s) = (args.connections, args.seconds);
+    let db = arena_api::db::connect_url(&args.target.database_url, 10).await?;
+    let (c, s) = (args.target.connections, args.target.seconds);
     let from = args.from.clone();
     let to = {
         let day: chrono::NaiveDate = from.parse()?;
@@ -210,14 +180,14 @@ async fn main() -> anyhow::Result<()> {
     // transaction is one committed transaction (this works for builds without the counter).
     let sample = 2_000;
     let body = json!({ "query": PAGE });
-    let counted = statements(&http, &args.url).await.ok();
+    let counted = statements(&http, &args.target.url).await.ok();
     let committed = transactions(&db).await?;
     for n in 0..sample {
         post(&http, &graphql, Some(&tokens[n % tokens.len()].0), &body)
             .await
             .context("signed-in page")?;
     }
-    let by_server = match (counted, statements(&http, &args.url).await.ok()) {
+    let by_server = match (counted, statements(&http, &args.target.url).await.ok()) {
         (Some(before), Some(after)) => format!("{:.3}", (after - before) / sample as f64),
         _ => "not reported".to_owned(),
     };

@@ -82,6 +82,11 @@ fn Shell() -> impl IntoView {
                     <Show when=move || session.can("role.manage")><A href="/admin/roles">"Roles"</A></Show>
                     <Show when=move || session.can("audit.read")><A href="/admin/audit">"Audit log"</A></Show>
                     <Show when=move || session.can("crawler.read")><A href="/admin/crawls">"Crawls"</A></Show>
+                    <Show when=move || session.can("content.moderate")><A href="/admin/moderation">"Moderation"</A></Show>
+                    <Show when=move || session.can("content.moderate")><A href="/admin/reports">"Reports"</A></Show>
+                    <Show when=move || session.can("content.moderate")><A href="/admin/content">"Content"</A></Show>
+                    <Show when=move || session.can("content.moderate")><A href="/admin/categories">"Categories"</A></Show>
+                    <Show when=move || session.can("content.moderate")><A href="/admin/games">"Games"</A></Show>
                 </nav>
                 <span class="who">{move || session.me.with(|m| m.as_ref().map(|m| m.username.clone()).unwrap_or_default())}</span>
                 <button class="link" on:click=sign_out.clone()>"Sign out"</button>
@@ -98,6 +103,12 @@ fn Shell() -> impl IntoView {
                 <Route path=path!("/admin/audit") view=|| view! { <Guarded><pages::audit::AuditLog/></Guarded> }/>
                 <Route path=path!("/admin/crawls") view=|| view! { <Guarded><pages::crawls::CrawlList/></Guarded> }/>
                 <Route path=path!("/admin/crawls/:id") view=|| view! { <Guarded><pages::crawls::CrawlPage/></Guarded> }/>
+                <Route path=path!("/admin/moderation") view=|| view! { <Guarded><pages::moderation::ModerationQueue/></Guarded> }/>
+                <Route path=path!("/admin/reports") view=|| view! { <Guarded><pages::moderation::ReportList/></Guarded> }/>
+                <Route path=path!("/admin/content") view=|| view! { <Guarded><pages::catalog::ContentSearch/></Guarded> }/>
+                <Route path=path!("/admin/content/:id") view=|| view! { <Guarded><pages::catalog::ContentPage/></Guarded> }/>
+                <Route path=path!("/admin/categories") view=|| view! { <Guarded><pages::catalog::CategoryTree/></Guarded> }/>
+                <Route path=path!("/admin/games") view=|| view! { <Guarded><pages::catalog::GameList/></Guarded> }/>
             </Routes>
         </main>
     }

@@ -52,7 +52,19 @@ async fn an_admin_bans_a_user_sees_it_in_bans_and_audit_and_lifts_it() {
     );
     assert_eq!(
         nav_links(&browser).await,
-        ["Home", "Users", "Bans", "Roles", "Audit log", "Crawls"]
+        [
+            "Home",
+            "Users",
+            "Bans",
+            "Roles",
+            "Audit log",
+            "Crawls",
+            "Moderation",
+            "Reports",
+            "Content",
+            "Categories",
+            "Games"
+        ]
     );
     browser.screenshot("home").await;
 
@@ -157,7 +169,17 @@ async fn a_moderator_does_not_see_role_management() {
     browser.wait_for_text("accounts").await;
     assert_eq!(
         nav_links(&browser).await,
-        ["Home", "Users", "Bans", "Audit log"]
+        [
+            "Home",
+            "Users",
+            "Bans",
+            "Audit log",
+            "Moderation",
+            "Reports",
+            "Content",
+            "Categories",
+            "Games"
+        ]
     );
     browser.screenshot("moderator-home").await;
     browser.close().await;
@@ -234,7 +256,17 @@ async fn an_admin_makes_a_member_a_moderator_who_then_gets_in() {
     browser.wait_for_text("accounts").await;
     assert_eq!(
         nav_links(&browser).await,
-        ["Home", "Users", "Bans", "Audit log"]
+        [
+            "Home",
+            "Users",
+            "Bans",
+            "Audit log",
+            "Moderation",
+            "Reports",
+            "Content",
+            "Categories",
+            "Games"
+        ]
     );
     browser.close().await;
 }
@@ -344,5 +376,135 @@ async fn the_dashboard_stays_signed_in_when_its_queries_find_the_token_expired_t
     let url = browser.client.current_url().await.expect("url");
     assert!(url.path().ends_with("/admin/users"), "{url}");
     browser.screenshot("refreshed-twice").await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_moderator_works_the_queue_rejecting_with_a_ban() {
+    let app = TestApp::spawn().await;
+    let admin = UserBuilder::new("admin")
+        .with_role("admin")
+        .create(&app)
+        .await;
+    let moderator = UserBuilder::new("mod")
+        .with_role("moderator")
+        .create(&app)
+        .await;
+    let ann = UserBuilder::new("ann").create(&app).await;
+    let call = |who: &TestUser, query: &str, variables: serde_json::Value| {
+        let (app, token, query) = (&app, who.access.clone(), query.to_owned());
+        async move { app.gql_as(&token, &query, variables).await.data().clone() }
+    };
+    call(
+        &admin,
+        "mutation { createCategory(input: { name: \"Wearables\", contentTypes: [HAT] }) { id } }",
+        json!({}),
+    )
+    .await;
+    let create = "mutation($i: CreateContentInput!) { createContent(input: $i) { id } }";
+    let hat = call(&ann, create, json!({ "i": { "type": "HAT", "name": "Suspicious hat", "description": "buy followers here" } })).await;
+    let hat = hat["createContent"]["id"].as_str().unwrap().to_owned();
+    call(
+        &ann,
+        "mutation($id: ID!) { publishContent(id: $id) { id } }",
+        json!({ "id": hat }),
+    )
+    .await;
+    call(&ann, create, json!({ "i": { "type": "GAME", "name": "Ball game", "game": { "maxPlayers": 6, "supports": [{ "flag": "CHAT" }] } } })).await;
+
+    let browser = Browser::start().await;
+    sign_in(&browser, &app, &moderator).await;
+    browser.wait_for_text("accounts").await;
+    browser.click_link("Moderation").await;
+    browser.wait_for_text("1 items waiting").await;
+    assert!(
+        browser
+            .find("table.queue tbody")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("Suspicious hat")
+    );
+    browser.find("#claim").await.click().await.unwrap();
+    browser.wait_for_text("buy followers here").await;
+    browser.wait_for_text("Revision").await;
+    browser.screenshot("moderation-claimed").await;
+    browser
+        .find("select[name='decision']")
+        .await
+        .select_by_value("REJECT")
+        .await
+        .unwrap();
+    browser
+        .find("select[name='rejection-reason']")
+        .await
+        .select_by_value("ILLEGAL")
+        .await
+        .unwrap();
+    browser
+        .find("input[name='penalty']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser.fill("penalty-reason", "selling accounts").await;
+    browser.fill("penalty-days", "7").await;
+    browser.fill("description", "spam storefront").await;
+    browser
+        .find("form.decide button[type='submit']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .client
+        .accept_alert()
+        .await
+        .expect("a confirmation was asked");
+    browser
+        .wait_for_text("Decided: reject, creator banned.")
+        .await;
+    browser.wait_for_text("0 items waiting").await;
+    browser.screenshot("moderation-decided").await;
+
+    // The decision took effect through the API's own rules.
+    let banned = app
+        .gql_as(&ann.access, "{ me { username } }", json!({}))
+        .await;
+    assert_eq!(banned.codes(), ["BANNED"]);
+
+    browser.click_link("Content").await;
+    browser.fill("text", "suspicious").await;
+    browser
+        .find("[name='text']")
+        .await
+        .send_keys("\u{E007}")
+        .await
+        .unwrap();
+    browser.wait_for_text("1 items").await;
+    browser.click_link("Suspicious hat").await;
+    browser.wait_for_text("REJECTED").await;
+    browser.wait_for_text("spam storefront").await;
+    browser.screenshot("content-page").await;
+
+    browser.click_link("Audit log").await;
+    browser.wait_for_text("content.reject").await;
+    browser.click_link("Reports").await;
+    browser.wait_for_text("0 reports").await;
+    browser.click_link("Categories").await;
+    browser.wait_for_text("Wearables").await;
+    assert!(
+        browser
+            .client
+            .find(Locator::Css("form.category"))
+            .await
+            .is_err(),
+        "moderators do not manage categories"
+    );
+    browser.click_link("Games").await;
+    browser.wait_for_text("Ball game").await;
+    browser.wait_for_text("CHAT").await;
+    browser.screenshot("games").await;
     browser.close().await;
 }

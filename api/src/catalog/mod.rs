@@ -1073,7 +1073,7 @@ mod tests {
         let now = Utc::now();
         let day_ago = now - chrono::Duration::hours(24);
         assert!(hot(10, 0, now) > hot(10, 0, day_ago));
-        assert!(hot(100, 0, day_ago) < hot(1, 0, now));
+        assert!(hot(10, 0, day_ago) < hot(1, 0, now));
         assert!(hot(0, 10, now) < hot(0, 0, now));
     }
 }

@@ -2,8 +2,10 @@
 
 pub mod audit;
 pub mod bans;
+pub mod catalog;
 pub mod crawls;
 pub mod home;
+pub mod moderation;
 pub mod roles;
 pub mod signin;
 pub mod users;

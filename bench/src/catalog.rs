@@ -1,0 +1,173 @@
+//! `arena-catalog-load`: the public catalog listing under load. 50 items with their creators,
+//! categories and visual relations, ordered by best, in one category's subtree, by many
+//! concurrent anonymous clients; beside it, one client on the idle server and a plain
+//! database client running the statements the api sends for that page. The service's own
+//! p99 comes from the server's latency histogram. `bench/catalog.sh` fills the database,
+//! starts the server and runs this.
+
+use anyhow::{Context, bail};
+use arena_bench::{Target, drive, metrics, post, server_percentile, sql, statements};
+use clap::Parser;
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::json;
+
+/// Load against one Arena server.
+#[derive(Parser)]
+struct Args {
+    #[command(flatten)]
+    target: Target,
+    /// The category whose subtree is listed.
+    #[arg(long, default_value = "Wearables")]
+    category: String,
+}
+
+const PAGE: &str = "query CatalogPage($c: ID!) { contents(filter: { categoryId: $c }, orderBy: BEST, first: 50) \
+    { edges { cursor node { id name type score upVotes downVotes favoriteCount \
+    creator { id username } categories { name } thumbnails: relations(kind: VISUAL) { relationName other { id name } } } } } }";
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let graphql = format!("{}/graphql", args.target.url.trim_end_matches('/'));
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.target.connections)
+        .build()?;
+    let db = arena_api::db::connect_url(&args.target.database_url, 10).await?;
+    let backend = db.get_database_backend();
+    let (c, s) = (args.target.connections, args.target.seconds);
+    let category: i32 = db
+        .query_one_raw(Statement::from_string(
+            backend,
+            format!(
+                "SELECT id FROM content_categories WHERE category = '{}'",
+                args.category.replace('\'', "")
+            ),
+        ))
+        .await?
+        .context("no such category")?
+        .try_get("", "id")?;
+    let body = json!({ "query": PAGE, "variables": { "c": category.to_string() }, "operationName": "CatalogPage" });
+    let answer = post(&http, &graphql, None, &body)
+        .await
+        .context("the page query fails")?;
+    let edges = answer["data"]["contents"]["edges"]
+        .as_array()
+        .context("no edges")?;
+    println!(
+        "{c} connections, {s} s per scenario; category {} (id {category}); a page holds {} items",
+        args.category,
+        edges.len()
+    );
+
+    // The statements the api sends for one page, counted by the server.
+    let before = statements(&http, &args.target.url).await?;
+    for _ in 0..100 {
+        post(&http, &graphql, None, &body).await.context("page")?;
+    }
+    let per_page = (statements(&http, &args.target.url).await? - before) / 100.0;
+    println!("statements per page request: {per_page:.2} (server's count over 100 requests)");
+
+    // The same reads by a plain client: the category tree (read for the filter and again for
+    // the nested categories), the listing, the creators, the visual relations.
+    let types: Vec<String> = db
+        .query_all_raw(Statement::from_string(
+            backend,
+            format!(
+                "WITH RECURSIVE below(id) AS (SELECT {category} UNION ALL \
+                 SELECT c.id FROM content_categories c JOIN below b ON c.parent_id = b.id) \
+                 SELECT DISTINCT content_type FROM content_category_types WHERE category_id IN (SELECT id FROM below)"
+            ),
+        ))
+        .await?
+        .iter()
+        .filter_map(|r| r.try_get::<String>("", "content_type").ok())
+        .map(|t| format!("'{t}'"))
+        .collect();
+    let listing = format!(
+        "SELECT * FROM contents WHERE listed AND type IN ({}) ORDER BY best DESC, id DESC LIMIT 51",
+        types.join(", ")
+    );
+    let rows = db
+        .query_all_raw(Statement::from_string(backend, listing.clone()))
+        .await?;
+    let ids: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.try_get::<i32>("", "id").ok())
+        .map(|id| id.to_string())
+        .collect();
+    let creators: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.try_get::<uuid::Uuid>("", "user_id").ok())
+        .map(|id| format!("'{id}'"))
+        .collect();
+    let ids = ids.join(", ");
+    let tree = [
+        "SELECT * FROM content_categories ORDER BY category",
+        "SELECT * FROM content_category_types",
+    ];
+    let statements_sql: Vec<String> = tree
+        .iter()
+        .map(|s| (*s).to_owned())
+        .chain([
+            listing,
+            format!(
+                "SELECT * FROM users WHERE id IN ({}) AND deleted_at IS NULL",
+                creators.join(", ")
+            ),
+        ])
+        .chain(tree.iter().map(|s| (*s).to_owned()))
+        .chain([
+            format!(
+                "SELECT first_content_id AS owner, id FROM (SELECT first_content_id, id, row_number() OVER \
+                 (PARTITION BY first_content_id ORDER BY id DESC) AS n FROM content_relations \
+                 WHERE first_content_id IN ({ids}) AND relation <> 'comment') AS ranked WHERE n <= 100"
+            ),
+            "SELECT * FROM content_relations WHERE 1 = 2 ORDER BY id DESC".to_owned(),
+        ])
+        .collect();
+    let plain = {
+        let db = db.clone();
+        move |(): ()| {
+            let (db, statements) = (db.clone(), statements_sql.clone());
+            async move {
+                for one in &statements {
+                    if !sql(&db, one).await {
+                        return (false, ());
+                    }
+                }
+                (true, ())
+            }
+        }
+    };
+    let page = {
+        let (http, graphql, body) = (http.clone(), graphql.clone(), body.clone());
+        move |(): ()| {
+            let (http, graphql, body) = (http.clone(), graphql.clone(), body.clone());
+            async move { (post(&http, &graphql, None, &body).await.is_some(), ()) }
+        }
+    };
+
+    drive(s, vec![()], page.clone())
+        .await
+        .report("idle: one client, catalog page");
+    drive(s, vec![(); c], plain)
+        .await
+        .report("plain SQL: the page's statements");
+    let before = metrics(&http, &args.target.url).await?;
+    let loaded = drive(s, vec![(); c], page).await;
+    let after = metrics(&http, &args.target.url).await?;
+    loaded.report("api: catalog page (50 items)");
+    let bound = |p| {
+        server_percentile(&before, &after, "CatalogPage", p)
+            .map_or_else(|| "n/a".to_owned(), |b| format!("{:.1} ms", b * 1000.0))
+    };
+    println!(
+        "in the service under load (server histogram, bucket bound): p50 <= {}, p99 <= {}",
+        bound(0.5),
+        bound(0.99)
+    );
+    if loaded.errors > 0 {
+        bail!("some requests failed");
+    }
+    Ok(())
+}
