@@ -38,13 +38,13 @@ if [[ "${ARENA_BENCH_KEEP:-0}" != 1 || "$filled" != 1000000 ]]; then
     psql "$db" -v ON_ERROR_STOP=1 -q <<'SQL'
 INSERT INTO users (id, username, email, password, display_name)
 SELECT gen_random_uuid(), 'creator' || n, 'creator' || n || '@example.com', 'x', 'Creator ' || n
-FROM generate_series(1, 1000) AS n;
-CREATE TEMP TABLE creators AS SELECT row_number() OVER (ORDER BY id) - 1 AS n, id FROM users;
+FROM generate_series(1, 1000) AS g(n);
+CREATE TEMP TABLE creators AS SELECT row_number() OVER (ORDER BY id) - 1 AS slot, id FROM users;
 
 INSERT INTO content_categories (id, category, parent_id) VALUES
   (1, 'Wearables', NULL), (2, 'Hats', 1), (3, 'Body', 1), (4, 'Tools', 1),
   (5, 'Creations', NULL), (6, 'Models', 5), (7, 'Media', 5), (8, 'Play', NULL);
-SELECT setval('content_categories_id_seq', 8);
+SELECT setval('content_categories_id_seq', 8) \g /dev/null
 INSERT INTO content_category_types (category_id, content_type) VALUES
   (2, 'hat'), (2, 'accessory'), (3, 'front'), (3, 'back'), (3, 'character'), (4, 'tool'),
   (6, 'mesh'), (6, 'gameobject'), (6, 'animation'), (7, 'texture'), (7, 'sound'),
@@ -59,11 +59,11 @@ INSERT INTO contents (id, name, description, user_id, published, privacy, type, 
                       listed, up_votes, down_votes, published_at, created_by, created_at, updated_at)
 SELECT n, 'Item ' || n, 'generated item number ' || n || ' of kind ' || k.kind,
        c.id, true, 'public', k.kind, n, (n % 20 <> 0),
-       (n * 7919) % 500, (n * 104729) % 100,
+       (n::bigint * 7919) % 500, (n::bigint * 104729) % 100,
        now() - make_interval(secs => n), c.id, now() - make_interval(secs => n), now()
-FROM generate_series(1, 1000000) AS n
+FROM generate_series(1, 1000000) AS g(n)
 JOIN kinds k ON k.k = n % 15
-JOIN creators c ON c.n = n % 1000;
+JOIN creators c ON c.slot = n % 1000;
 UPDATE contents SET
   best = CASE WHEN up_votes + down_votes = 0 THEN 0 ELSE
     ((up_votes::float8 / (up_votes + down_votes)) + 1.959964^2 / (2 * (up_votes + down_votes))
@@ -72,10 +72,10 @@ UPDATE contents SET
     / (1 + 1.959964^2 / (up_votes + down_votes)) END,
   hot = sign(up_votes - down_votes) * log(greatest(abs(up_votes - down_votes), 1))
         + (extract(epoch FROM published_at) - 1700000000) / 45000;
-SELECT setval('contents_id_seq', 1000000);
+SELECT setval('contents_id_seq', 1000000) \g /dev/null
 INSERT INTO content_revisions (id, content_id, name, description, status, created_by)
 SELECT id, id, name, description, 'approved', user_id FROM contents;
-SELECT setval('content_revisions_id_seq', 1000000);
+SELECT setval('content_revisions_id_seq', 1000000) \g /dev/null
 VACUUM ANALYZE;
 SQL
 fi

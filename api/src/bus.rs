@@ -50,6 +50,8 @@ pub enum Change {
         /// The other.
         b: Uuid,
     },
+    /// A content category was created, changed or removed.
+    Categories,
     /// A content item changed: its fields, revisions, relations, counts or moderation.
     Content {
         /// The item.

@@ -90,6 +90,10 @@ impl Application {
             auth.access.clone(),
             auth.address_bans.clone(),
         ));
+        let categories = Arc::new(crate::catalog::categories::TreeCache::default());
+        bus.on_change(crate::catalog::categories::TreeCache::invalidation(
+            categories.clone(),
+        ));
         let preflight = Preflight::new(PARSED_QUERIES_KEPT, settings.graphql_complexity_limit)?;
         let ctx = AppContext {
             metrics,
@@ -100,6 +104,7 @@ impl Application {
             redis,
             bus,
             crawl_watch: Arc::default(),
+            categories,
             started_at: Utc::now(),
             shutdown,
             tasks,

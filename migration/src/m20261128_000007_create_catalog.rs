@@ -211,11 +211,12 @@ const INDEXES: &[&str] = &[
     "CREATE INDEX content_category_types_type ON content_category_types (content_type)",
     "CREATE INDEX contents_user ON contents (user_id, id)",
     "CREATE INDEX contents_parent ON contents (parent_id)",
-    // Public listings: one index per order, on the listed rows only.
-    "CREATE INDEX contents_listed_type ON contents (type, id) WHERE listed",
-    "CREATE INDEX contents_listed_best ON contents (best, id) WHERE listed",
-    "CREATE INDEX contents_listed_hot ON contents (hot, id) WHERE listed",
-    "CREATE INDEX contents_listed_favorites ON contents (favorite_count, id) WHERE listed",
+    // Listings: one index per order, on the rows a listing may show (the listed ones, and
+    // friends' items for signed-in readers); every listing repeats this predicate.
+    "CREATE INDEX contents_listed_type ON contents (type, id) WHERE listed OR privacy = 'friends'",
+    "CREATE INDEX contents_listed_best ON contents (best, id) WHERE listed OR privacy = 'friends'",
+    "CREATE INDEX contents_listed_hot ON contents (hot, id) WHERE listed OR privacy = 'friends'",
+    "CREATE INDEX contents_listed_favorites ON contents (favorite_count, id) WHERE listed OR privacy = 'friends'",
     "CREATE INDEX content_revisions_content ON content_revisions (content_id, id)",
     "CREATE INDEX content_revisions_creator ON content_revisions (created_by, status)",
     "CREATE UNIQUE INDEX content_relations_triple ON content_relations (first_content_id, second_content_id, relation)",

@@ -1315,3 +1315,129 @@ async fn nested_fields_cost_constant_statements() {
     );
     assert!(large <= 16, "{large} statements for a page");
 }
+
+both_configured!(hidden_items_stay_hidden_in_every_field, trusting, |app| {
+    let [ann, bob] = <[TestUser; 2]>::try_from(users(&app, &["ann", "bob"]).await).unwrap();
+    let public = item_published(&app, &ann, "Open thing").await;
+    let secret = item_published(&app, &ann, "Secret thing").await;
+    let relate = "mutation($a: ID!, $b: ID!) { relateContent(input: { firstId: $a, secondId: $b, relation: VISUAL }) { id } }";
+    app.gql_as(&ann.access, relate, json!({ "a": public, "b": secret }))
+        .await
+        .data();
+    let game = create(
+        &app,
+        &ann,
+        json!({ "type": "GAME", "name": "Quest", "game": { "supports": [{ "flag": "CHARACTER", "contentId": secret }] } }),
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    publish(&app, &ann, &game).await;
+    let part = create(
+        &app,
+        &ann,
+        json!({ "type": "CONTENT", "name": "Piece", "parentId": secret }),
+    )
+    .await;
+    publish(&app, &ann, part["id"].as_str().unwrap()).await;
+    update(&app, &ann, &secret, json!({ "privacy": "PRIVATE" }))
+        .await
+        .data();
+
+    let nested = app
+        .gql_as(
+            &bob.access,
+            "query($p: ID!, $g: ID!, $c: ID!) { content(id: $p) { relations { other { name } } } \
+             game(id: $g) { supports { flag content { name } } } piece: content(id: $c) { parent { name } } }",
+            json!({ "p": public, "g": game, "c": part["id"] }),
+        )
+        .await;
+    assert_eq!(nested.data()["content"]["relations"], json!([]));
+    assert_eq!(
+        nested.data()["game"]["supports"],
+        json!([{ "flag": "CHARACTER", "content": null }])
+    );
+    assert_eq!(nested.data()["piece"]["parent"], Value::Null);
+    assert!(
+        listing(&app, Some(&bob), "filter: { text: \"secret\" }")
+            .await
+            .is_empty()
+    );
+    assert_eq!(read(&app, Some(&bob), &secret).await.codes(), ["NOT_FOUND"]);
+    // Writes on what one may not see are NOT_FOUND too.
+    for (query, vars) in [
+        (
+            "mutation($id: ID!) { vote(contentId: $id, vote: UP) { id } }",
+            json!({ "id": secret }),
+        ),
+        (
+            "mutation($id: ID!) { favorite(contentId: $id) { id } }",
+            json!({ "id": secret }),
+        ),
+        (
+            "mutation($id: ID!) { comment(contentId: $id, text: \"hi\") { id } }",
+            json!({ "id": secret }),
+        ),
+        (
+            "mutation($id: ID!) { reportContent(input: { contentId: $id, reason: SPAM }) { id } }",
+            json!({ "id": secret }),
+        ),
+        (
+            "mutation($id: ID!) { updateContent(id: $id, input: { name: \"x\" }) { id } }",
+            json!({ "id": secret }),
+        ),
+        (
+            "mutation($id: ID!) { deleteContent(id: $id) }",
+            json!({ "id": secret }),
+        ),
+    ] {
+        assert_eq!(
+            app.gql_as(&bob.access, query, vars).await.codes(),
+            ["NOT_FOUND"],
+            "{query}"
+        );
+    }
+    // Its creator still sees every link.
+    let own = app
+        .gql_as(
+            &ann.access,
+            "query($p: ID!) { content(id: $p) { relations { other { name } } } }",
+            json!({ "p": public }),
+        )
+        .await;
+    assert_eq!(
+        own.data()["content"]["relations"],
+        json!([{ "other": { "name": "Secret thing" } }])
+    );
+});
+
+async fn names(instance: &TestApp) -> Vec<String> {
+    let tree = instance.gql("{ categories { name } }", json!({})).await;
+    tree.data()["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Each instance holds the category tree between writes; a write on one drops it on all.
+#[tokio::test]
+async fn a_category_write_reaches_every_instance() {
+    let app = TestApp::spawn_on(Backend::Postgres).await;
+    let other = app.another_instance().await;
+    let admin = UserBuilder::new("admin")
+        .with_role("admin")
+        .create(&app)
+        .await;
+    category(&app, &admin, json!({ "name": "First" }))
+        .await
+        .data();
+    assert_eq!(names(&other).await, ["First"]);
+    category(&app, &admin, json!({ "name": "Second" }))
+        .await
+        .data();
+    assert_eq!(names(&other).await, ["First", "Second"]);
+    assert_eq!(names(&app).await, ["First", "Second"]);
+}

@@ -229,7 +229,10 @@ pub fn invalidation(cache: Arc<AccessCache>, addresses: Arc<AddressBans>) -> Hoo
             cache.forget_all();
             addresses.forget();
         }
-        Change::CrawlRun { .. } | Change::Relationship { .. } | Change::Content { .. } => {}
+        Change::CrawlRun { .. }
+        | Change::Relationship { .. }
+        | Change::Content { .. }
+        | Change::Categories => {}
     })
 }
 

@@ -1,7 +1,13 @@
 //! Content categories: a tree (no cycles) whose nodes each hold some content types. Browsing
 //! a category shows the content of its types and of every category below it.
 
-use std::collections::{BTreeSet, HashMap};
+use std::{
+    collections::{BTreeSet, HashMap},
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
+};
 
 use arena_entity::catalog::{category, category_type, content::ContentType};
 use chrono::Utc;
@@ -15,6 +21,7 @@ use super::text_field;
 use crate::{
     audit::{self, Entry},
     auth::{privileges, viewer::Viewer},
+    bus::{Change, Hook},
     context::AppContext,
     db::lock_in_order,
     error::{ApiError, ApiResult, OnViolation},
@@ -106,6 +113,50 @@ impl Tree {
     }
 }
 
+/// The tree as last read, shared by every request of this instance until a category write
+/// (on any instance) or a bus resync drops it: listings and nested fields read no
+/// categories from the database while it holds.
+#[derive(Default)]
+pub struct TreeCache {
+    tree: RwLock<Option<Arc<Tree>>>,
+    /// Bumped by every drop, so a read that raced a write is not kept.
+    generation: AtomicU64,
+}
+
+impl TreeCache {
+    /// The tree, read from the database when not held.
+    pub async fn get(&self, db: &impl ConnectionTrait) -> ApiResult<Arc<Tree>> {
+        if let Some(tree) = self.tree.read().ok().and_then(|held| held.clone()) {
+            return Ok(tree);
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        let tree = Arc::new(Tree::load(db).await?);
+        if let Ok(mut held) = self.tree.write()
+            && self.generation.load(Ordering::Acquire) == generation
+        {
+            *held = Some(tree.clone());
+        }
+        Ok(tree)
+    }
+
+    /// Drops the held tree.
+    pub fn drop_tree(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        if let Ok(mut held) = self.tree.write() {
+            *held = None;
+        }
+    }
+
+    /// The bus hook that drops the tree when categories change anywhere.
+    pub fn invalidation(cache: Arc<Self>) -> Hook {
+        Arc::new(move |change| {
+            if matches!(change, Change::Categories | Change::Resync) {
+                cache.drop_tree();
+            }
+        })
+    }
+}
+
 /// A category to create or the changes to one.
 #[derive(Debug, Default)]
 pub struct CategoryFields {
@@ -127,8 +178,11 @@ pub async fn create_category(
     if fields.name.is_none() {
         return Err(ApiError::bad_input("name", "a category needs a name"));
     }
-    ctx.write(async |db, _| write_category_in(db, actor, None, fields).await)
-        .await
+    ctx.write(async |db, changes| {
+        changes.push(Change::Categories);
+        write_category_in(db, actor, None, fields).await
+    })
+    .await
 }
 
 /// Renames, moves or retypes a category; needs `catalog.manage`.
@@ -139,8 +193,11 @@ pub async fn update_category(
     fields: CategoryFields,
 ) -> ApiResult<category::Model> {
     let actor = viewer.require_privilege(privileges::CATALOG_MANAGE)?.id;
-    ctx.write(async |db, _| write_category_in(db, actor, Some(id), fields).await)
-        .await
+    ctx.write(async |db, changes| {
+        changes.push(Change::Categories);
+        write_category_in(db, actor, Some(id), fields).await
+    })
+    .await
 }
 
 /// Writes a category. Every category row is locked first, so two moves at once cannot make
@@ -238,7 +295,8 @@ async fn write_category_in(
 /// types and stays where the remaining categories put it.
 pub async fn delete_category(ctx: &AppContext, viewer: &Viewer, id: i32) -> ApiResult<()> {
     let actor = viewer.require_privilege(privileges::CATALOG_MANAGE)?.id;
-    ctx.write(async |db, _| {
+    ctx.write(async |db, changes| {
+        changes.push(Change::Categories);
         lock_in_order(db, category::Entity::find(), category::Column::Id).await?;
         let tree = Tree::load(db).await?;
         if !tree.nodes.contains_key(&id) {

@@ -34,8 +34,8 @@ use crate::{
         guards::{Privilege, SignedIn},
         load,
         loaders::{
-            BansOf, CategoryTree, ContentById, FavoriteOf, GameOf, RelationsOf, ReportsOf,
-            RevisionsOf, StandingWith, UserById, VoteOf,
+            BansOf, ContentById, FavoriteOf, GameOf, RelationsOf, ReportsOf, RevisionsOf,
+            StandingWith, UserById, VoteOf,
         },
         pagination::{IdConnection, KeyConnection, Keyset, OffsetConnection, OffsetWindow, Window},
         viewer,
@@ -345,7 +345,7 @@ impl Content {
     }
     /// The categories holding its type.
     async fn categories(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Category>> {
-        let tree = load(ctx).load_one(CategoryTree).await?.unwrap_or_default();
+        let tree = app(ctx).categories.get(&app(ctx).db).await?;
         Ok(tree
             .holding(self.0.content_type)
             .into_iter()
@@ -565,11 +565,12 @@ impl Category {
     }
     /// The categories right below it.
     async fn children(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Category>> {
-        let tree = load(ctx).load_one(CategoryTree).await?.unwrap_or_default();
+        let tree = app(ctx).categories.get(&app(ctx).db).await?;
         let mut below: Vec<Category> = tree
             .nodes
-            .into_values()
+            .values()
             .filter(|n| n.row.parent_id == Some(self.0.row.id))
+            .cloned()
             .map(Category)
             .collect();
         below.sort_by(|a, b| a.0.row.category.cmp(&b.0.row.category));
@@ -646,8 +647,10 @@ impl CatalogQuery {
         let keyset = Keyset::parse(after, before, first, last)?;
         let filter = filter.unwrap_or_default().parse()?;
         let order: ContentOrder = order_by.into();
+        let db = &app(ctx).db;
+        let tree = app(ctx).categories.get(db).await?;
         let (rows, total) =
-            super::listing::list(&app(ctx).db, viewer(ctx), filter, order, &keyset).await?;
+            super::listing::list(db, &tree, viewer(ctx), filter, order, &keyset).await?;
         Ok(keyset.page(rows, total, |row| order.cursor(row), Content))
     }
 
@@ -658,11 +661,12 @@ impl CatalogQuery {
         ctx: &Context<'_>,
         #[graphql(default)] roots: bool,
     ) -> async_graphql::Result<Vec<Category>> {
-        let tree = load(ctx).load_one(CategoryTree).await?.unwrap_or_default();
+        let tree = app(ctx).categories.get(&app(ctx).db).await?;
         let mut all: Vec<Category> = tree
             .nodes
-            .into_values()
+            .values()
             .filter(|n| !roots || n.row.parent_id.is_none())
+            .cloned()
             .map(Category)
             .collect();
         all.sort_by(|a, b| a.0.row.category.cmp(&b.0.row.category));
@@ -1089,7 +1093,7 @@ impl CatalogMutation {
 }
 
 async fn category_node(ctx: &Context<'_>, row: category::Model) -> async_graphql::Result<Category> {
-    let tree = super::categories::Tree::load(&app(ctx).db).await?;
+    let tree = app(ctx).categories.get(&app(ctx).db).await?;
     let node = tree
         .nodes
         .get(&row.id)

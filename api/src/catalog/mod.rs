@@ -36,7 +36,7 @@ use crate::{
     auth::{privileges, viewer::Viewer},
     bus::{Change, Changes},
     context::AppContext,
-    db::{grouped, lock_rows},
+    db::lock_rows,
     error::{ApiError, ApiResult, OnViolation},
     settings::Settings,
 };
@@ -868,30 +868,43 @@ pub async fn revisions_of(
     db: &impl ConnectionTrait,
     ids: &[i32],
 ) -> ApiResult<HashMap<i32, Vec<revision::Model>>> {
-    let rows: HashMap<i32, Vec<i32>> = grouped(
+    let rows = newest_per::<revision::Model>(
         db,
         ids,
-        |list| {
-            format!(
-                "SELECT content_id, id FROM (SELECT content_id, id, row_number() OVER \
-                 (PARTITION BY content_id ORDER BY id DESC) AS n FROM content_revisions \
-                 WHERE content_id IN ({list})) AS ranked WHERE n <= {NESTED_LIMIT}"
-            )
-        },
-        ("content_id", "id"),
+        "content_revisions",
+        "content_id",
+        "content_id IS NOT NULL",
     )
     .await?;
-    let wanted: Vec<i32> = rows.values().flatten().copied().collect();
     let mut found: HashMap<i32, Vec<revision::Model>> = HashMap::new();
-    for row in revision::Entity::find()
-        .filter(revision::Column::Id.is_in(wanted))
-        .order_by_desc(revision::Column::Id)
-        .all(db)
-        .await?
-    {
+    for row in rows {
         found.entry(row.content_id).or_default().push(row);
     }
     Ok(found)
+}
+
+/// The newest [`NESTED_LIMIT`] rows of `table` for each of `ids` in its column `owner`
+/// (where `also` holds), newest first, in one statement.
+async fn newest_per<M: sea_orm::FromQueryResult>(
+    db: &impl ConnectionTrait,
+    ids: &[i32],
+    table: &str,
+    owner: &str,
+    also: &str,
+) -> ApiResult<Vec<M>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT * FROM (SELECT t.*, row_number() OVER (PARTITION BY {owner} ORDER BY id DESC) \
+         AS nth FROM {table} t WHERE {owner} IN ({list}) AND {also}) AS ranked \
+         WHERE nth <= {NESTED_LIMIT} ORDER BY id DESC",
+        list = crate::db::placeholders(1, ids.len()),
+    );
+    let values = ids.iter().map(|&id| id.into()).collect();
+    Ok(M::find_by_statement(crate::db::raw(db, &sql, values))
+        .all(db)
+        .await?)
 }
 
 /// Which way a relation is read.
@@ -914,28 +927,11 @@ pub async fn relations_of(
         Direction::Outgoing => "first_content_id",
         Direction::Incoming => "second_content_id",
     };
-    let rows: HashMap<i32, Vec<i32>> = grouped(
-        db,
-        ids,
-        |list| {
-            format!(
-                "SELECT {side} AS owner, id FROM (SELECT {side}, id, row_number() OVER \
-                 (PARTITION BY {side} ORDER BY id DESC) AS n FROM content_relations \
-                 WHERE {side} IN ({list}) AND relation <> 'comment') AS ranked \
-                 WHERE n <= {NESTED_LIMIT}"
-            )
-        },
-        ("owner", "id"),
-    )
-    .await?;
-    let wanted: Vec<i32> = rows.values().flatten().copied().collect();
+    let rows =
+        newest_per::<relation::Model>(db, ids, "content_relations", side, "relation <> 'comment'")
+            .await?;
     let mut found: HashMap<i32, Vec<relation::Model>> = HashMap::new();
-    for row in relation::Entity::find()
-        .filter(relation::Column::Id.is_in(wanted))
-        .order_by_desc(relation::Column::Id)
-        .all(db)
-        .await?
-    {
+    for row in rows {
         let owner = match direction {
             Direction::Outgoing => row.first_content_id,
             Direction::Incoming => row.second_content_id,

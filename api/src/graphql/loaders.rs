@@ -427,19 +427,3 @@ fn by_caller<K: Copy + Eq + Hash>(
     }
     grouped
 }
-
-/// The whole category tree, read once per round of resolution.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct CategoryTree;
-
-impl Loader<CategoryTree> for Db {
-    type Value = catalog::categories::Tree;
-    type Error = async_graphql::Error;
-
-    async fn load(&self, _: &[CategoryTree]) -> Loaded<CategoryTree, Self::Value> {
-        let tree = catalog::categories::Tree::load(&self.0)
-            .await
-            .map_err(failed)?;
-        Ok(HashMap::from([(CategoryTree, tree)]))
-    }
-}
