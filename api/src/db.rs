@@ -82,12 +82,28 @@ pub async fn connect_url(
                 .busy_timeout(Duration::from_secs(10))
                 .foreign_keys(true)
         });
-    let db = Database::connect(options)
-        .await
-        .map_err(|source| DbStartError::Connect {
-            url: redact_url(url),
-            source,
-        })?;
+    // Opening SQLite sets WAL mode, which another process migrating the same new file can
+    // refuse at once with "database is locked" (SQLite skips the busy handler there to avoid
+    // a deadlock); such a refusal is retried for as long as the busy timeout would wait.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let db = loop {
+        match Database::connect(options.clone()).await {
+            Ok(db) => break db,
+            Err(source)
+                if backend == DatabaseBackend::Sqlite
+                    && source.to_string().contains("database is locked")
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(source) => {
+                return Err(DbStartError::Connect {
+                    url: redact_url(url),
+                    source,
+                });
+            }
+        }
+    };
     // A pool can open lazily; one round trip proves the server answers.
     db.ping().await.map_err(|source| DbStartError::Connect {
         url: redact_url(url),
