@@ -660,6 +660,24 @@ both_configured!(orders_votes_favorites_and_comments, trusting, |app| {
         thread["comments"]["edges"][1]["node"]["comments"]["edges"][0]["node"]["description"],
         "agreed"
     );
+    // Its author edits a comment: live at once, with its history.
+    update(&app, &bob, &top, json!({ "description": "very nice" }))
+        .await
+        .data();
+    let edited = app
+        .gql_as(
+            &cat.access,
+            "query($id: ID!) { content(id: $id) { description revisions { description status } } }",
+            json!({ "id": top }),
+        )
+        .await;
+    assert_eq!(
+        edited.data()["content"],
+        json!({ "description": "very nice", "revisions": [
+            { "description": "very nice", "status": "APPROVED" },
+            { "description": "nice", "status": "APPROVED" }
+        ] })
+    );
     assert_eq!(say(&bob, &ids[0], "").await.codes(), ["BAD_USER_INPUT"]);
     assert_eq!(
         say(&bob, &ids[0], &"x".repeat(5001)).await.codes(),
@@ -697,9 +715,9 @@ both_configured!(orders_votes_favorites_and_comments, trusting, |app| {
                 .collect::<Vec<_>>()
         }
     };
-    assert_eq!(comments_seen(&bob).await, ["nice"]);
+    assert_eq!(comments_seen(&bob).await, ["very nice"]);
     assert_eq!(comments_seen(&dan).await, ["meh"]);
-    assert_eq!(comments_seen(&cat).await, ["meh", "nice"]);
+    assert_eq!(comments_seen(&cat).await, ["meh", "very nice"]);
     assert_eq!(say(&bob, &dans, "reply").await.codes(), ["FORBIDDEN"]);
     // A comment on an item the reader may not see is not seen either.
     update(&app, &ann, &ids[0], json!({ "privacy": "PRIVATE" }))

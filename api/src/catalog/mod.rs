@@ -267,7 +267,7 @@ impl Substance {
     }
 }
 
-/// Checks `fields` and applies them to `row`, an item of type `kind`; the substance is
+/// Checks `fields` and applies them to `row`; the substance (name, description, license) is
 /// returned, not applied.
 fn apply_fields(
     row: &mut content::Model,
@@ -660,6 +660,8 @@ async fn submit(
         row.license = substance.license.clone();
     }
     let status = match (reviewed, live) {
+        // A comment's edit is live at once, as the comment was.
+        _ if row.content_type.is_comment() => RevisionStatus::Approved,
         (false, _) => RevisionStatus::Draft,
         (true, true) => RevisionStatus::Approved,
         (true, false) => RevisionStatus::Pending,
