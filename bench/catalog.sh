@@ -7,8 +7,9 @@
 # revision each, vote counts spread so `best` and `hot` differ) by 1,000 creators, under a
 # category tree, starts `arena` on it (or ARENA_BINARY), and runs `arena-catalog-load`: the
 # public listing of 50 items with their creators, categories and visual relations, ordered by
-# best, in one category's subtree. Beside it, in the same run: one client on the idle server,
-# and a plain database client running the same statements the api sends for that page.
+# best, in one category's subtree, anonymous and signed in. Beside it, in the same run: one
+# client on the idle server, and a plain database client running the same statements the
+# api sends for that page.
 #
 # ARENA_BENCH_DATABASE_URL picks the PostgreSQL server (default the local one); the database
 # arena_bench_catalog on it is dropped and made anew (set ARENA_BENCH_KEEP=1 to keep a filled
@@ -84,7 +85,8 @@ psql "$db" -qAtc "SELECT count(*) || ' contents (' || count(*) FILTER (WHERE lis
 port=$(free_port)
 echo "== serving: $arena"
 DATABASE_URL="$db" REDIS_URL="$redis" ARENA_REDIS_KEY_PREFIX="arena:bench:$$:" \
-    ARENA_BIND="127.0.0.1:$port" RUST_LOG=warn ARENA_DASHBOARD_DIR=/nonexistent \
+    ARENA_BIND="127.0.0.1:$port" ARENA_AUTH_RATE_PER_MINUTE=1000000 RUST_LOG=warn \
+    ARENA_DASHBOARD_DIR=/nonexistent \
     "$arena" serve & pids+=($!)
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/readyz" > /dev/null && break; sleep 0.2; done
 

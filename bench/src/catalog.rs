@@ -1,12 +1,12 @@
-//! `arena-catalog-load`: the public catalog listing under load. 50 items with their creators,
+//! `arena-catalog-load`: the catalog listing under load. 50 items with their creators,
 //! categories and visual relations, ordered by best, in one category's subtree, by many
-//! concurrent anonymous clients; beside it, one client on the idle server and a plain
-//! database client running the statements the api sends for that page. The service's own
+//! concurrent clients, anonymous and signed in; beside it, one client on the idle server and
+//! a plain database client running the statements the api sends for that page. The service's own
 //! p99 comes from the server's latency histogram. `bench/catalog.sh` fills the database,
 //! starts the server and runs this.
 
 use anyhow::{Context, bail};
-use arena_bench::{Target, drive, metrics, post, server_percentile, sql, statements};
+use arena_bench::{Target, accounts, drive, metrics, post, server_percentile, sql, statements};
 use clap::Parser;
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::json;
@@ -130,13 +130,18 @@ async fn main() -> anyhow::Result<()> {
     };
     let page = {
         let (http, graphql, body) = (http.clone(), graphql.clone(), body.clone());
-        move |(): ()| {
+        move |token: Option<String>| {
             let (http, graphql, body) = (http.clone(), graphql.clone(), body.clone());
-            async move { (post(&http, &graphql, None, &body).await.is_some(), ()) }
+            async move {
+                let ok = post(&http, &graphql, token.as_deref(), &body)
+                    .await
+                    .is_some();
+                (ok, token)
+            }
         }
     };
 
-    drive(s, vec![()], page.clone())
+    drive(s, vec![None], page.clone())
         .await
         .report("idle: one client, catalog page");
     drive(s, vec![(); c], plain)
@@ -145,13 +150,21 @@ async fn main() -> anyhow::Result<()> {
     // Under full load, and again with as many clients as the machine has cores, where
     // requests do not queue behind each other.
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    // Signed-in readers also see their friends' items: the listing adds that condition.
+    let tokens: Vec<Option<String>> = accounts(&http, &graphql, c)
+        .await?
+        .into_iter()
+        .map(|(access, _)| Some(access))
+        .collect();
     let mut failed = 0;
-    for (name, clients) in [
-        ("api: catalog page (50 items)", c),
-        ("api: same, one client per core", cores),
+    for (name, callers) in [
+        ("api: catalog page (50 items)", vec![None; c]),
+        ("api: same, one client per core", vec![None; cores]),
+        ("api: same, signed in", tokens),
     ] {
+        let clients = callers.len();
         let before = metrics(&http, &args.target.url).await?;
-        let loaded = drive(s, vec![(); clients], page.clone()).await;
+        let loaded = drive(s, callers, page.clone()).await;
         let after = metrics(&http, &args.target.url).await?;
         loaded.report(name);
         failed += loaded.errors;

@@ -11,7 +11,7 @@ use std::{
 
 use anyhow::Context;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The server under load, its database, and how hard and long to load it.
 #[derive(clap::Args)]
@@ -205,4 +205,37 @@ pub fn server_percentile(before: &str, after: &str, operation: &str, p: f64) -> 
         .iter()
         .find(|&&(_, n)| n >= total * p)
         .map(|&(bound, _)| bound)
+}
+
+/// Registers and signs in `n` accounts; their (access, refresh) tokens.
+pub async fn accounts(
+    http: &reqwest::Client,
+    url: &str,
+    n: usize,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let run = std::process::id();
+    let mut signed_in = Vec::with_capacity(n);
+    for i in 0..n {
+        let name = format!("load{run}x{i}");
+        let password = format!("{name}-long-password");
+        let register = json!({
+            "query": "mutation($i: RegisterInput!) { register(input: $i) { id } }",
+            "variables": { "i": { "username": name, "email": format!("{name}@example.com"), "password": password } }
+        });
+        post(http, url, None, &register).await.context("register")?;
+        let login = json!({
+            "query": "mutation($i: LoginInput!) { login(input: $i) { accessToken refreshToken } }",
+            "variables": { "i": { "login": name, "password": password } }
+        });
+        let session = post(http, url, None, &login).await.context("login")?;
+        let tokens = &session["data"]["login"];
+        signed_in.push((
+            tokens["accessToken"].as_str().context("access")?.to_owned(),
+            tokens["refreshToken"]
+                .as_str()
+                .context("refresh")?
+                .to_owned(),
+        ));
+    }
+    Ok(signed_in)
 }

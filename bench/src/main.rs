@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use arena_bench::{Target, drive, post, sql, statements};
+use arena_bench::{Target, accounts, drive, post, sql, statements};
 use clap::Parser;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use serde_json::{Value, json};
@@ -46,39 +46,6 @@ async fn transactions(db: &DatabaseConnection) -> anyhow::Result<f64> {
         .await?
         .context("pg_stat_database has the database")?;
     Ok(row.try_get("", "n")?)
-}
-
-/// Registers and signs in `n` accounts; their (access, refresh) tokens.
-async fn accounts(
-    http: &reqwest::Client,
-    url: &str,
-    n: usize,
-) -> anyhow::Result<Vec<(String, String)>> {
-    let run = std::process::id();
-    let mut signed_in = Vec::with_capacity(n);
-    for i in 0..n {
-        let name = format!("load{run}x{i}");
-        let password = format!("{name}-long-password");
-        let register = json!({
-            "query": "mutation($i: RegisterInput!) { register(input: $i) { id } }",
-            "variables": { "i": { "username": name, "email": format!("{name}@example.com"), "password": password } }
-        });
-        post(http, url, None, &register).await.context("register")?;
-        let login = json!({
-            "query": "mutation($i: LoginInput!) { login(input: $i) { accessToken refreshToken } }",
-            "variables": { "i": { "login": name, "password": password } }
-        });
-        let session = post(http, url, None, &login).await.context("login")?;
-        let tokens = &session["data"]["login"];
-        signed_in.push((
-            tokens["accessToken"].as_str().context("access")?.to_owned(),
-            tokens["refreshToken"]
-                .as_str()
-                .context("refresh")?
-                .to_owned(),
-        ));
-    }
-    Ok(signed_in)
 }
 
 #[tokio::main]
