@@ -1459,3 +1459,46 @@ async fn a_category_write_reaches_every_instance() {
     assert_eq!(names(&other).await, ["First", "Second"]);
     assert_eq!(names(&app).await, ["First", "Second"]);
 }
+
+/// Reports arrive while a moderator decides the item they gather on: every report lands, on
+/// the decided item or on a new one, and each item's count equals its reports.
+#[tokio::test]
+async fn reports_racing_a_decision_all_land() {
+    use arena_entity::catalog::{moderator_action, report};
+    let app = TestApp::spawn_with(Backend::Postgres, many_signups).await;
+    let ann = UserBuilder::new("ann").create(&app).await;
+    let moderator = UserBuilder::new("mod")
+        .with_role("moderator")
+        .create(&app)
+        .await;
+    let names: Vec<String> = (0..20).map(|i| format!("reporter{i}")).collect();
+    let reporters = join_all(names.iter().map(|n| UserBuilder::new(n).create(&app))).await;
+    let id = item_published(&app, &ann, "Contested").await;
+    report(&app, &reporters[0], &id, "SPAM").await.data();
+    let held = claim(&app, &moderator).await;
+    let decision = decide(
+        &app,
+        &moderator,
+        json!({ "itemId": held["id"], "decision": "APPROVE" }),
+    );
+    let reports = join_all(reporters[1..].iter().map(|r| report(&app, r, &id, "HATE")));
+    let (decided, filed) = tokio::join!(decision, reports);
+    decided.data();
+    for one in &filed {
+        one.data();
+    }
+    let items = moderator_action::Entity::find()
+        .all(&app.ctx.db)
+        .await
+        .unwrap();
+    let filed = report::Entity::find().all(&app.ctx.db).await.unwrap();
+    assert_eq!(filed.len(), 20);
+    for item in &items {
+        let gathered = filed
+            .iter()
+            .filter(|r| r.action_id == Some(item.id))
+            .count();
+        assert_eq!(item.report_count as usize, gathered, "{item:?}");
+    }
+    assert!(filed.iter().all(|r| r.action_id.is_some()));
+}

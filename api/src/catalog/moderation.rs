@@ -370,11 +370,20 @@ pub async fn decide_in(
             "a penalty goes with a rejection",
         ));
     }
-    let (me, item) = lock_held(db, viewer, decision.item_id).await?;
-    let mut row = lock_rows::<content::Entity, _>(db, content::Column::Id, [item.content_id])
+    // The item's content row first, then the item, in the order reports and edits take
+    // them, so a decision racing a report waits instead of deadlocking.
+    let content_id: i32 = moderator_action::Entity::find_by_id(decision.item_id)
+        .select_only()
+        .column(moderator_action::Column::ContentId)
+        .into_tuple()
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound("moderation item"))?;
+    let mut row = lock_rows::<content::Entity, _>(db, content::Column::Id, [content_id])
         .await?
         .pop()
         .ok_or(ApiError::NotFound("content"))?;
+    let (me, item) = lock_held(db, viewer, decision.item_id).await?;
     let revision = revision::Entity::find_by_id(item.revision_id)
         .one(db)
         .await?
