@@ -11,8 +11,6 @@ use crate::{
     graphql::{
         app,
         guards::Privilege,
-        load,
-        loaders::UserById,
         pagination::{IdConnection, Window},
         viewer,
     },
@@ -29,11 +27,7 @@ impl AuditEntry {
     }
     /// Who did it; null for the system.
     async fn actor(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        let Some(actor) = self.0.actor_id else {
-            return Ok(None);
-        };
-        let found = load(ctx).load_one(UserById(actor)).await?;
-        Ok(found.map(|model| User::for_viewer(ctx, model)))
+        User::load(ctx, self.0.actor_id).await
     }
     /// What was done, such as `ban.create`.
     async fn action(&self) -> &str {

@@ -13,7 +13,6 @@ use arena_entity::catalog::{
 };
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object};
 use chrono::{DateTime, Duration, Utc};
-use uuid::Uuid;
 
 use super::{
     Direction, Fields, NewContent, NewRelation, Sight,
@@ -35,7 +34,7 @@ use crate::{
         load,
         loaders::{
             BansOf, ContentById, FavoriteOf, GameOf, RelationsOf, ReportsOf, RevisionsOf,
-            StandingWith, UserById, VoteOf,
+            StandingWith, VoteOf,
         },
         pagination::{IdConnection, KeyConnection, Keyset, OffsetConnection, OffsetWindow, Window},
         viewer,
@@ -174,18 +173,11 @@ pub(crate) fn content_id(id: &ID) -> ApiResult<i32> {
     parse_int_id(id, "contentId")
 }
 
-/// A live account, as the caller may see it.
-async fn user_of(ctx: &Context<'_>, id: Option<Uuid>) -> async_graphql::Result<Option<User>> {
-    let Some(id) = id else { return Ok(None) };
-    let found = load(ctx).load_one(UserById(id)).await?;
-    Ok(found.map(|model| User::for_viewer(ctx, model)))
-}
-
 /// A content item as the caller may see it.
 pub struct Content(pub(crate) content::Model);
 
-/// `row` when the caller may see it, through the DataLoaders: friendships by the standing
-/// loader and a comment's thread by the content loader.
+/// `row` when the caller may see it: [`super::may_see`]'s walk, reading friendships through
+/// the standing loader and a comment's thread through the content loader.
 pub(crate) async fn seen(
     ctx: &Context<'_>,
     row: content::Model,
@@ -334,7 +326,7 @@ impl Content {
     }
     /// Its creator; null once their account is deleted.
     async fn creator(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        user_of(ctx, self.0.user_id).await
+        User::load(ctx, self.0.user_id).await
     }
     /// The item it belongs to (a set, or what a comment is on), when the caller may see it.
     async fn parent(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Content>> {
@@ -684,11 +676,10 @@ impl CatalogQuery {
         last: Option<i32>,
         before: Option<String>,
     ) -> async_graphql::Result<OffsetConnection<ModerationItem>> {
-        let db = &app(ctx).db;
-        let (_, total) = super::moderation::queue(db, viewer(ctx), 0, 0).await?;
-        let window = OffsetWindow::parse(after, before, first, last, total)?;
-        let (rows, _) =
-            super::moderation::queue(db, viewer(ctx), window.offset, window.limit).await?;
+        let (rows, window) = super::moderation::queue(&app(ctx).db, viewer(ctx), |total| {
+            OffsetWindow::parse(after, before, first, last, total)
+        })
+        .await?;
         Ok(window.page(rows, ModerationItem))
     }
 
@@ -1300,7 +1291,7 @@ impl ContentReport {
     /// The reporter, for moderators.
     #[graphql(guard = "Privilege(privileges::CONTENT_MODERATE)")]
     async fn reporter(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        user_of(ctx, Some(self.0.user_id)).await
+        User::load(ctx, Some(self.0.user_id)).await
     }
     /// The moderator's notes, once decided.
     async fn notes(&self) -> Option<&str> {
@@ -1362,7 +1353,7 @@ impl ModerationItem {
     }
     /// The moderator holding it (while pending) or who decided it.
     async fn moderator(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        user_of(ctx, self.0.user_id).await
+        User::load(ctx, self.0.user_id).await
     }
     /// Until when the claim holds.
     async fn claimed_until(&self) -> Option<DateTime<Utc>> {

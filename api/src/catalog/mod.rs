@@ -16,13 +16,10 @@ pub mod moderation;
 
 use std::collections::HashMap;
 
-use arena_entity::{
-    catalog::{
-        content::{self, ContentType, Privacy},
-        relation::{self, RelationKind},
-        revision::{self, RevisionStatus},
-    },
-    games::game,
+use arena_entity::catalog::{
+    content::{self, ContentType, Privacy},
+    relation::{self, RelationKind},
+    revision::{self, RevisionStatus},
 };
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -109,7 +106,8 @@ pub fn sight(viewer: &Viewer, row: &content::Model) -> Sight {
 }
 
 /// Whether `viewer` may see `row`, with its parents for a comment: a comment is seen only by
-/// those who may see what it is on.
+/// those who may see what it is on. GraphQL's `seen` walks the same way through the
+/// DataLoaders.
 pub async fn may_see(
     db: &impl ConnectionTrait,
     viewer: &Viewer,
@@ -621,14 +619,7 @@ async fn supersede_pending(db: &impl ConnectionTrait, content_id: i32) -> ApiRes
     if pending.is_empty() {
         return Ok(());
     }
-    revision::Entity::update_many()
-        .col_expr(
-            revision::Column::Status,
-            sea_orm::sea_query::Expr::value(RevisionStatus::Superseded),
-        )
-        .filter(revision::Column::Id.is_in(pending.iter().copied()))
-        .exec(db)
-        .await?;
+    mark_revisions(db, pending.iter().copied(), RevisionStatus::Superseded).await?;
     moderator_action::Entity::delete_many()
         .filter(moderator_action::Column::RevisionId.is_in(pending))
         .filter(moderator_action::Column::Action.eq(ModAction::Pending))
@@ -791,10 +782,10 @@ pub async fn publish_content_in(
             .ok_or(ApiError::NotFound("revision"))?;
         if newest.status == RevisionStatus::Draft {
             if row.content_type.is_comment() || trusted(db, viewer, rules).await? {
-                mark_revision(db, newest.id, RevisionStatus::Approved).await?;
+                mark_revisions(db, [newest.id], RevisionStatus::Approved).await?;
                 row.live_revision_id = Some(newest.id);
             } else {
-                mark_revision(db, newest.id, RevisionStatus::Pending).await?;
+                mark_revisions(db, [newest.id], RevisionStatus::Pending).await?;
                 moderation::enqueue_in(db, id, newest.id, rules, false).await?;
             }
         } else if newest.status == RevisionStatus::Rejected && row.live_revision_id.is_none() {
@@ -808,19 +799,24 @@ pub async fn publish_content_in(
     Ok(saved)
 }
 
-async fn mark_revision(
+/// Sets the status of the revisions `ids`.
+pub(crate) async fn mark_revisions(
     db: &impl ConnectionTrait,
-    id: i32,
+    ids: impl IntoIterator<Item = i32>,
     status: RevisionStatus,
 ) -> ApiResult<()> {
-    revision::ActiveModel {
-        id: sea_orm::ActiveValue::Unchanged(id),
-        status: Set(status),
-        updated_at: Set(Utc::now()),
-        ..Default::default()
-    }
-    .update(db)
-    .await?;
+    revision::Entity::update_many()
+        .col_expr(
+            revision::Column::Status,
+            sea_orm::sea_query::Expr::value(status),
+        )
+        .col_expr(
+            revision::Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(Utc::now()),
+        )
+        .filter(revision::Column::Id.is_in(ids))
+        .exec(db)
+        .await?;
     Ok(())
 }
 
@@ -1035,20 +1031,6 @@ pub async fn unrelate_in(
     relation::Entity::delete_by_id(id).exec(db).await?;
     changed(changes, found.first_content_id);
     Ok(())
-}
-
-/// Game rows of items, by id.
-pub async fn games_of(
-    db: &impl ConnectionTrait,
-    ids: &[i32],
-) -> ApiResult<HashMap<i32, game::Model>> {
-    Ok(game::Entity::find()
-        .filter(game::Column::Id.is_in(ids.iter().copied()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|g| (g.id, g))
-        .collect())
 }
 
 #[cfg(test)]

@@ -38,7 +38,7 @@ use crate::{
     context::AppContext,
     db::lock_rows,
     error::{ApiError, ApiResult, OnViolation},
-    graphql::pagination::TotalCount,
+    graphql::pagination::{OffsetWindow, TotalCount},
 };
 
 /// Longest report description or moderator note, in characters.
@@ -188,22 +188,22 @@ fn queue_order(
         .order_by(moderator_action::Column::Id, Order::Asc)
 }
 
-/// One page of the queue in queue order, and its length. Needs `content.moderate`.
+/// One page of the queue in queue order, the page picked by `window` from the queue's
+/// length. Needs `content.moderate`.
 pub async fn queue(
     db: &DatabaseConnection,
     viewer: &Viewer,
-    offset: u64,
-    limit: u64,
-) -> ApiResult<(Vec<moderator_action::Model>, u64)> {
+    window: impl FnOnce(u64) -> ApiResult<OffsetWindow>,
+) -> ApiResult<(Vec<moderator_action::Model>, OffsetWindow)> {
     viewer.require_privilege(privileges::CONTENT_MODERATE)?;
     let matching = moderator_action::Entity::find().filter(takeable(viewer));
-    let total = matching.clone().count(db).await?;
+    let window = window(matching.clone().count(db).await?)?;
     let rows = queue_order(matching, Utc::now())
-        .offset(offset)
-        .limit(limit)
+        .offset(window.offset)
+        .limit(window.limit)
         .all(db)
         .await?;
-    Ok((rows, total))
+    Ok((rows, window))
 }
 
 /// Claims the next item for the caller; see [`claim_in`].
@@ -392,7 +392,7 @@ pub async fn decide_in(
     let (action, resolution, audit_action) = match decision.verdict {
         Verdict::Approve => {
             if revision.status == RevisionStatus::Pending {
-                set_status(db, revision.id, RevisionStatus::Approved).await?;
+                super::mark_revisions(db, [revision.id], RevisionStatus::Approved).await?;
                 if row.live_revision_id.is_none_or(|live| live < revision.id) {
                     row.name = revision.name.clone();
                     row.description = revision.description.clone();
@@ -407,7 +407,7 @@ pub async fn decide_in(
             )
         }
         Verdict::Reject(_) => {
-            set_status(db, revision.id, RevisionStatus::Rejected).await?;
+            super::mark_revisions(db, [revision.id], RevisionStatus::Rejected).await?;
             if row.live_revision_id == Some(revision.id) {
                 row.restricted = true;
             }
@@ -517,16 +517,6 @@ pub async fn decide_in(
     save(db, row).await?;
     changed(changes, item.content_id);
     Ok(decided)
-}
-
-async fn set_status(db: &impl ConnectionTrait, id: i32, status: RevisionStatus) -> ApiResult<()> {
-    revision::Entity::update_many()
-        .col_expr(revision::Column::Status, Expr::value(status))
-        .col_expr(revision::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(revision::Column::Id.eq(id))
-        .exec(db)
-        .await?;
-    Ok(())
 }
 
 /// The reports gathered on each item, newest first, in one statement.

@@ -156,6 +156,20 @@ pub async fn update_game_in(
     Ok(saved)
 }
 
+/// Game rows of items, by id, in one statement.
+pub async fn games_of(
+    db: &impl ConnectionTrait,
+    ids: &[i32],
+) -> ApiResult<HashMap<i32, game::Model>> {
+    Ok(game::Entity::find()
+        .filter(game::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|g| (g.id, g))
+        .collect())
+}
+
 /// The support flags of each game, in one statement.
 pub async fn supports_of(
     db: &impl ConnectionTrait,

@@ -305,7 +305,7 @@ by_id!(
 );
 by_id!(
     /// The game row of an item.
-    GameOf => game::Model, catalog::games_of
+    GameOf => game::Model, games::games_of
 );
 by_id!(
     /// A game's support flags.

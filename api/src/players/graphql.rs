@@ -15,7 +15,7 @@ use crate::{
         app,
         guards::SignedIn,
         live, load,
-        loaders::{StandingWith, UserById},
+        loaders::StandingWith,
         pagination::{IdConnection, Window},
         viewer,
     },
@@ -52,7 +52,7 @@ impl Relationship {
 impl Relationship {
     /// The other player; null once their account is deleted.
     async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        user(ctx, self.other).await
+        User::load(ctx, Some(self.other)).await
     }
     /// As friends.
     async fn friend(&self) -> FriendStatus {
@@ -70,11 +70,6 @@ impl Relationship {
     async fn blocked(&self) -> bool {
         self.standing.blocked
     }
-}
-
-async fn user(ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Option<User>> {
-    let found = load(ctx).load_one(UserById(id)).await?;
-    Ok(found.map(|model| User::for_viewer(ctx, model)))
 }
 
 /// The caller's standing with `other`, through the DataLoader: null for anonymous callers
@@ -103,7 +98,7 @@ pub struct PlayerLink {
 impl PlayerLink {
     /// The player; null once their account is deleted.
     async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        user(ctx, self.other).await
+        User::load(ctx, Some(self.other)).await
     }
     /// When the link was made (the request sent, the friendship accepted, the follow, the
     /// block).

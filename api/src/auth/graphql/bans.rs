@@ -13,7 +13,7 @@ use crate::{
         app,
         guards::Privilege,
         load,
-        loaders::{BannedPrivileges, UserById},
+        loaders::BannedPrivileges,
         pagination::{IdConnection, Window},
         viewer,
     },
@@ -30,11 +30,7 @@ impl Ban {
     }
     /// The banned account, for a user ban.
     async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        let Some(id) = self.0.user_id else {
-            return Ok(None);
-        };
-        let found = load(ctx).load_one(UserById(id)).await?;
-        Ok(found.map(|model| User::for_viewer(ctx, model)))
+        User::load(ctx, self.0.user_id).await
     }
     /// The banned address or range in CIDR form, for an address ban.
     async fn address(&self) -> Option<String> {
@@ -58,8 +54,7 @@ impl Ban {
     }
     /// Who placed it.
     async fn admin(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
-        let found = load(ctx).load_one(UserById(self.0.admin_id)).await?;
-        Ok(found.map(|model| User::for_viewer(ctx, model)))
+        User::load(ctx, Some(self.0.admin_id)).await
     }
     /// When it was placed.
     async fn created_at(&self) -> DateTime<Utc> {

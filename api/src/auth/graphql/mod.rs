@@ -25,7 +25,7 @@ use crate::{
         app,
         guards::{Privilege, SignedIn},
         load,
-        loaders::{PrivilegesOf, RolesOf, TwoFactorOf},
+        loaders::{PrivilegesOf, RolesOf, TwoFactorOf, UserById},
         pagination::{KeyConnection, Keyset},
         viewer,
     },
@@ -112,6 +112,17 @@ impl User {
     pub(crate) fn for_viewer(ctx: &Context<'_>, model: user::Model) -> Self {
         let private = viewer(ctx).is_self_or(model.id, privileges::USER_READ_PRIVATE);
         Self { model, private }
+    }
+
+    /// The live account `id` through the DataLoader, as `ctx`'s viewer may see it; null for
+    /// no id or a deleted account.
+    pub(crate) async fn load(
+        ctx: &Context<'_>,
+        id: Option<Uuid>,
+    ) -> async_graphql::Result<Option<Self>> {
+        let Some(id) = id else { return Ok(None) };
+        let found = load(ctx).load_one(UserById(id)).await?;
+        Ok(found.map(|model| Self::for_viewer(ctx, model)))
     }
 }
 
