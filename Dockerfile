@@ -15,7 +15,8 @@ FROM debian:bookworm-slim
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates curl \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10001 --home-dir /var/lib/arena --create-home arena
+    && useradd --system --uid 10001 --home-dir /var/lib/arena --create-home arena \
+    && install -d -o arena /var/lib/arena/assets
 COPY --from=build /arena /usr/local/bin/arena
 COPY --from=build /arena-crawler /usr/local/bin/arena-crawler
 COPY --from=build /dashboard /usr/share/arena/dashboard

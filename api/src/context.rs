@@ -43,6 +43,8 @@ pub struct AppContext {
     pub bus: ChangeBus,
     /// Subscribers following crawl runs on this instance.
     pub crawl_watch: Arc<crate::battles::RunWatch>,
+    /// Stored files: the object store and the address signer.
+    pub assets: Arc<crate::assets::Assets>,
     /// The content category tree, held between category writes.
     pub categories: Arc<crate::catalog::categories::TreeCache>,
     /// The settings the process started with.

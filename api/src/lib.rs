@@ -1,6 +1,8 @@
 //! Arena: a game-platform backend — one GraphQL API over one SeaORM schema.
 
 #[cfg(feature = "server")]
+pub mod assets;
+#[cfg(feature = "server")]
 pub mod audit;
 #[cfg(feature = "server")]
 pub mod auth;

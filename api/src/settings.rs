@@ -55,6 +55,17 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("ARENA_WS_INIT_TIMEOUT_SECONDS", "ws_init_timeout_seconds"),
     ("ARENA_WS_MAX_PER_ADDRESS", "ws_max_per_address"),
     ("ARENA_WS_MAX_TOTAL", "ws_max_total"),
+    ("ARENA_ASSETS_DIR", "assets_dir"),
+    ("ARENA_ASSETS_S3_BUCKET", "assets_s3_bucket"),
+    ("ARENA_ASSETS_S3_ENDPOINT", "assets_s3_endpoint"),
+    ("ARENA_ASSETS_S3_REGION", "assets_s3_region"),
+    ("ARENA_ASSETS_S3_ACCESS_KEY_ID", "assets_s3_access_key_id"),
+    (
+        "ARENA_ASSETS_S3_SECRET_ACCESS_KEY",
+        "assets_s3_secret_access_key",
+    ),
+    ("ARENA_ASSET_URL_SECONDS", "asset_url_seconds"),
+    ("ARENA_RENDER_WORKERS", "render_workers"),
 ];
 
 /// The variable that names the settings file (read by the CLI, not by the loader).
@@ -158,6 +169,30 @@ pub struct Settings {
     /// `ARENA_WS_MAX_TOTAL`: websockets the server holds open; more are refused with 503.
     /// 0 means three quarters of the process's open-file limit.
     pub ws_max_total: usize,
+    /// `ARENA_ASSETS_DIR`: where uploaded files are kept when no S3 bucket is configured.
+    pub assets_dir: std::path::PathBuf,
+    /// `ARENA_ASSETS_S3_BUCKET`: keep files in this S3-compatible bucket instead.
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub assets_s3_bucket: Option<String>,
+    /// `ARENA_ASSETS_S3_ENDPOINT`: the S3 endpoint, for a service other than AWS; `http://`
+    /// is allowed.
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub assets_s3_endpoint: Option<String>,
+    /// `ARENA_ASSETS_S3_REGION`: the bucket's region.
+    pub assets_s3_region: String,
+    /// `ARENA_ASSETS_S3_ACCESS_KEY_ID`: the S3 access key; when unset, the usual AWS
+    /// environment variables and instance credentials apply.
+    #[serde(default, deserialize_with = "blank_as_none")]
+    pub assets_s3_access_key_id: Option<String>,
+    /// `ARENA_ASSETS_S3_SECRET_ACCESS_KEY`: its secret.
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub assets_s3_secret_access_key: Option<Secret>,
+    /// `ARENA_ASSET_URL_SECONDS`: how long a signed address of a private file, or a signed
+    /// upload address, stays valid.
+    pub asset_url_seconds: u64,
+    /// `ARENA_RENDER_WORKERS`: thumbnail jobs this instance works on at once; 0 renders
+    /// nothing here (another instance does).
+    pub render_workers: usize,
 }
 
 impl Default for Settings {
@@ -199,6 +234,14 @@ impl Default for Settings {
             ws_init_timeout_seconds: 10,
             ws_max_per_address: 32,
             ws_max_total: 0,
+            assets_dir: "assets".into(),
+            assets_s3_bucket: None,
+            assets_s3_endpoint: None,
+            assets_s3_region: "us-east-1".into(),
+            assets_s3_access_key_id: None,
+            assets_s3_secret_access_key: None,
+            asset_url_seconds: 300,
+            render_workers: 1,
         }
     }
 }
@@ -422,8 +465,12 @@ fn valid_origin(origin: &str) -> bool {
 }
 
 fn empty_as_none<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Secret>, D::Error> {
+    Ok(blank_as_none(de)?.map(Secret))
+}
+
+fn blank_as_none<'de, D: Deserializer<'de>>(de: D) -> Result<Option<String>, D::Error> {
     let value = Option::<String>::deserialize(de)?;
-    Ok(value.filter(|v| !v.trim().is_empty()).map(Secret))
+    Ok(value.filter(|v| !v.trim().is_empty()))
 }
 
 fn comma_list<'de, D: Deserializer<'de>>(de: D) -> Result<Vec<String>, D::Error> {

@@ -33,6 +33,9 @@ pub enum StartError {
     /// The mail settings are unusable.
     #[error("{0}")]
     Mail(String),
+    /// The asset store cannot be opened.
+    #[error("{0}")]
+    Assets(String),
     /// The threads that hash passwords and parse queries could not start.
     #[error("cannot start worker threads: {0}")]
     Threads(#[from] std::io::Error),
@@ -94,6 +97,9 @@ impl Application {
         bus.on_change(crate::catalog::categories::TreeCache::invalidation(
             categories.clone(),
         ));
+        let assets = Arc::new(
+            crate::assets::Assets::new(&settings, &auth.keys).map_err(StartError::Assets)?,
+        );
         let preflight = Preflight::new(PARSED_QUERIES_KEPT, settings.graphql_complexity_limit)?;
         let ctx = AppContext {
             metrics,
@@ -105,12 +111,14 @@ impl Application {
             bus,
             crawl_watch: Arc::default(),
             categories,
+            assets,
             started_at: Utc::now(),
             shutdown,
             tasks,
         };
         crate::mail::sender::spawn(&ctx).map_err(StartError::Mail)?;
         crate::mail::spawn_janitor(&ctx);
+        crate::assets::jobs::spawn(&ctx);
         ctx.tasks.spawn(crate::battles::watch_runs(ctx.clone()));
         Ok(Self { listener, ctx })
     }

@@ -1,5 +1,6 @@
 //! SeaORM entities of the Arena schema: one module per table, grouped by domain folder.
 
+pub mod assets;
 pub mod audit;
 pub mod auth;
 pub mod battles;

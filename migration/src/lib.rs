@@ -14,6 +14,7 @@ mod m20261128_000004_add_token_address;
 mod m20261128_000005_create_battle_rollups;
 mod m20261128_000006_create_social_graph;
 mod m20261128_000007_create_catalog;
+mod m20261128_000008_create_assets;
 
 pub use m20261122_000003_create_battle_tables::COUNTERS as BATTLE_COUNTERS;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000005_create_battle_rollups::Migration),
             Box::new(m20261128_000006_create_social_graph::Migration),
             Box::new(m20261128_000007_create_catalog::Migration),
+            Box::new(m20261128_000008_create_assets::Migration),
         ]
     }
 }

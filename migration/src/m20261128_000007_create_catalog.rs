@@ -160,7 +160,8 @@ enum GameSupports {
     ContentId,
 }
 
-fn stamps(table: &mut TableCreateStatement) -> &mut TableCreateStatement {
+/// `created_at` and `updated_at`, both defaulting to now.
+pub(crate) fn stamps(table: &mut TableCreateStatement) -> &mut TableCreateStatement {
     table
         .col(timestamp_with_time_zone_default_now(Alias::new(
             "created_at",

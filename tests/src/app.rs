@@ -33,6 +33,8 @@ pub struct TestApp {
     db: TestDb,
     /// Keys to delete at the end; only the instance that owns the prefix does.
     redis_prefix: Option<String>,
+    /// The stored files' directory, removed with the first instance.
+    _assets: Option<std::sync::Arc<tempfile::TempDir>>,
 }
 
 /// One GraphQL answer: HTTP status and JSON body.
@@ -129,7 +131,9 @@ impl TestApp {
     /// like production; SQLite apps run without, like `cargo run`.
     pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> Self {
         let (db, database_url) = TestDb::create(backend).await;
+        let assets = tempfile::tempdir().expect("a directory for stored files");
         let mut settings = Settings {
+            assets_dir: assets.path().to_owned(),
             database_url: Secret::new(database_url),
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             redis_url: (backend == Backend::Postgres).then(|| Secret::new(db::redis_url())),
@@ -151,7 +155,7 @@ impl TestApp {
             .redis_url
             .as_ref()
             .map(|_| settings.redis_key_prefix.clone());
-        Self::start(backend, settings, db, prefix).await
+        Self::start(backend, settings, db, prefix, Some(assets.into())).await
     }
 
     async fn start(
@@ -159,6 +163,7 @@ impl TestApp {
         settings: Settings,
         db: TestDb,
         redis_prefix: Option<String>,
+        assets: Option<std::sync::Arc<tempfile::TempDir>>,
     ) -> Self {
         let app = Application::build(settings.clone())
             .await
@@ -177,17 +182,56 @@ impl TestApp {
             server: Some(server),
             db,
             redis_prefix,
+            _assets: assets,
         }
     }
 
     /// A second instance on this one's database and Redis prefix, as a load-balanced
     /// deployment runs; declare it after this one, so it stops first.
     pub async fn another_instance(&self) -> Self {
-        let settings = Settings {
+        self.another_instance_with(|_| {}).await
+    }
+
+    /// [`Self::another_instance`] with settings of its own.
+    pub async fn another_instance_with(&self, configure: impl FnOnce(&mut Settings)) -> Self {
+        let mut settings = Settings {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             ..self.settings.clone()
         };
-        Self::start(self.backend, settings, TestDb::Borrowed, None).await
+        configure(&mut settings);
+        Self::start(self.backend, settings, TestDb::Borrowed, None, None).await
+    }
+
+    /// Runs `query` as a GraphQL multipart request with one file as variable `$file`.
+    pub async fn upload(
+        &self,
+        token: &str,
+        query: &str,
+        variables: Value,
+        (name, content_type, bytes): (&str, &str, Vec<u8>),
+    ) -> GqlResponse {
+        let mut variables = variables;
+        variables["file"] = Value::Null;
+        let operations = json!({ "query": query, "variables": variables });
+        let form = reqwest::multipart::Form::new()
+            .text("operations", operations.to_string())
+            .text("map", json!({ "0": ["variables.file"] }).to_string())
+            .part(
+                "0",
+                reqwest::multipart::Part::bytes(bytes)
+                    .file_name(name.to_owned())
+                    .mime_str(content_type)
+                    .expect("a content type"),
+            );
+        let response = self
+            .http
+            .post(self.url("/graphql"))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .expect("POST /graphql");
+        Self::read(response).await
     }
 
     /// Statements this server sent to the database while `work` ran, and its result.

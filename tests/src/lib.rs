@@ -14,6 +14,7 @@
 mod app;
 mod browser;
 mod db;
+mod s3;
 mod smtp;
 mod users;
 mod ws;
@@ -21,6 +22,7 @@ mod ws;
 pub use app::{GqlResponse, TestApp, assert_one_wins, assert_refused, behind_local_proxy};
 pub use browser::{Browser, screenshot_dir};
 pub use db::Backend;
+pub use s3::{S3Server, files_under};
 pub use smtp::{Received, SmtpSink, outbox_message_once};
 pub use users::{TestUser, UserBuilder, login};
 pub use ws::{WsClient, WsEvent, WsProtocol};

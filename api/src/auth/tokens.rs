@@ -25,6 +25,8 @@ pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     access_ttl: Duration,
+    /// The secret's digest, from which keys for other signatures are derived.
+    root: [u8; 32],
 }
 
 impl TokenKeys {
@@ -47,7 +49,18 @@ impl TokenKeys {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             access_ttl: ACCESS_TTL,
+            root: Sha256::digest(secret).into(),
         }
+    }
+
+    /// A key for signing something other than access tokens (asset addresses), derived from
+    /// the same secret so every instance agrees on it, and different for each `purpose`.
+    pub fn derived_key(&self, purpose: &str) -> [u8; 32] {
+        use hmac::{Mac, digest::KeyInit};
+        let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(&self.root)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
     }
 
     /// The same keys issuing access tokens that live `ttl`.

@@ -201,7 +201,7 @@ pub(crate) async fn seen(
         if !ok {
             return Ok(None);
         }
-        match (at.content_type.is_comment(), at.parent_id) {
+        match (at.follows_parent(), at.parent_id) {
             (true, Some(parent)) => match load(ctx).load_one(ContentById(parent)).await? {
                 Some(parent) => at = parent,
                 None => return Ok(None),
@@ -447,6 +447,22 @@ impl Content {
         let order = ContentOrder::Newest;
         Ok(keyset.page(rows, total, |row| order.cursor(row), Content))
     }
+    /// The files of the revision readers see (the newest draft's, while none is live).
+    async fn assets(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<crate::assets::graphql::ObjectAsset>> {
+        let revision = crate::assets::graphql::current_revision(ctx, &self.0).await?;
+        crate::assets::graphql::files(ctx, revision).await
+    }
+    /// Its thumbnail, rendered from its files; see `relations(kind: VISUAL)`.
+    async fn thumbnail(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] format: crate::assets::graphql::ThumbnailFormat,
+    ) -> async_graphql::Result<Option<crate::assets::graphql::Asset>> {
+        crate::assets::graphql::thumbnail(ctx, self.0.id, format.mime()).await
+    }
     /// Its game settings, for an item of type `GAME`.
     async fn game(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Game>> {
         if self.0.content_type != ContentType::Game {
@@ -489,6 +505,13 @@ impl Revision {
     /// The license it gives the item.
     async fn license(&self) -> Option<&str> {
         self.0.license.as_deref()
+    }
+    /// The files it gives the item, with their thumbnails.
+    async fn assets(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<crate::assets::graphql::ObjectAsset>> {
+        crate::assets::graphql::files(ctx, Some(self.0.id)).await
     }
     /// When it was made.
     async fn created_at(&self) -> DateTime<Utc> {
@@ -1206,6 +1229,9 @@ pub struct DecideModerationInput {
     description: Option<String>,
     /// A ban on the creator (with `REJECT` only).
     penalty: Option<PenaltyInput>,
+    /// Delete the revision's files and purge their bytes (with `REJECT` only).
+    #[graphql(default)]
+    delete_assets: bool,
 }
 
 impl DecideModerationInput {
@@ -1251,6 +1277,7 @@ impl DecideModerationInput {
             verdict,
             description: self.description,
             penalty,
+            delete_assets: self.delete_assets,
         })
     }
 }
@@ -1380,6 +1407,10 @@ impl ModerationItem {
     /// A penalty went with it.
     async fn penalty(&self) -> bool {
         self.0.penalty
+    }
+    /// The moderator ordered the revision's files deleted.
+    async fn asset_delete(&self) -> bool {
+        self.0.asset_delete
     }
     /// The bans its penalty placed.
     async fn ban_ids(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ID>> {

@@ -13,6 +13,7 @@ pub mod community;
 pub mod graphql;
 pub mod listing;
 pub mod moderation;
+pub mod thumbnails;
 
 use std::collections::HashMap;
 
@@ -29,6 +30,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::{
+    assets::AssetEdit,
     audit::{self, Entry},
     auth::{privileges, viewer::Viewer},
     bus::{Change, Changes},
@@ -126,7 +128,7 @@ pub async fn may_see(
         if !seen {
             return Ok(false);
         }
-        match (row.content_type.is_comment(), row.parent_id) {
+        match (row.follows_parent(), row.parent_id) {
             (true, Some(parent)) => match find(db, parent).await? {
                 Some(parent) => row = parent,
                 None => return Ok(false),
@@ -377,7 +379,7 @@ fn listed(row: &content::Model) -> bool {
         && !row.restricted
         && row.deleted_at.is_none()
         && row.privacy == Privacy::Public
-        && !row.content_type.is_comment()
+        && !row.follows_parent()
 }
 
 /// The Wilson score interval's lower bound at 95%: how good an item is at least, given its
@@ -550,6 +552,7 @@ pub(crate) fn blank(
         created_at: now,
         updated_at: now,
         deleted_at: None,
+        derived: false,
     }
 }
 
@@ -638,7 +641,16 @@ async fn submit(
     mut row: content::Model,
     substance: Substance,
     rules: Rules,
+    files: &AssetEdit,
 ) -> ApiResult<content::Model> {
+    // The revision this one follows: the one waiting for review, else the newest.
+    let base = revision::Entity::find()
+        .filter(revision::Column::ContentId.eq(row.id))
+        .filter(revision::Column::Status.ne(RevisionStatus::Superseded))
+        .order_by_desc(revision::Column::Id)
+        .one(db)
+        .await?
+        .map(|r| r.id);
     supersede_pending(db, row.id).await?;
     // Once anything of it was approved, every change of an untrusted creator's is reviewed,
     // published or not: it would show when published again.
@@ -658,6 +670,7 @@ async fn submit(
         (true, false) => RevisionStatus::Pending,
     };
     let added = add_revision(db, &row, &substance, status).await?;
+    crate::assets::carry_in(db, row.id, base, added.id, files).await?;
     match status {
         RevisionStatus::Approved => row.live_revision_id = Some(added.id),
         RevisionStatus::Pending => {
@@ -715,7 +728,7 @@ pub async fn update_content_in(
     row.updated_at = Utc::now();
     let pending_differs = pending_substance(db, row.id).await?.unwrap_or(before) != substance;
     let saved = if pending_differs {
-        submit(db, viewer, row, substance, rules).await?
+        submit(db, viewer, row, substance, rules, &AssetEdit::Keep).await?
     } else {
         save(db, row).await?
     };
@@ -739,6 +752,56 @@ async fn pending_substance(
         description: r.description,
         license: r.license,
     }))
+}
+
+/// Attaches a file to, or detaches one from, an item of the caller's; see
+/// [`change_files_in`].
+pub async fn change_files(
+    ctx: &AppContext,
+    viewer: &Viewer,
+    id: i32,
+    edit: AssetEdit,
+) -> ApiResult<content::Model> {
+    let rules = Rules::of(&ctx.settings);
+    ctx.write(async |db, changes| change_files_in(db, viewer, id, edit, rules, changes).await)
+        .await
+}
+
+/// A new revision of an item of the caller's with the same text and its files changed by
+/// `edit`: files are substance, reviewed as text is (see [`submit`]). An attached file must
+/// be the caller's own and not deleted.
+pub async fn change_files_in(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    id: i32,
+    edit: AssetEdit,
+    rules: Rules,
+    changes: &mut Changes,
+) -> ApiResult<content::Model> {
+    let mut row = lock_own(db, viewer, id).await?;
+    let me = viewer.require_user()?.id;
+    if let AssetEdit::Put(slot) = &edit {
+        // The file's row lock orders this with its render job's recording of thumbnails.
+        lock_rows::<arena_entity::assets::asset::Entity, _>(
+            db,
+            arena_entity::assets::asset::Column::Id,
+            [slot.asset_id],
+        )
+        .await?;
+        let file = crate::assets::find_own(db, viewer, slot.asset_id).await?;
+        if file.user_id != Some(me) {
+            return Err(ApiError::NotFound("asset"));
+        }
+    }
+    let substance = pending_substance(db, row.id)
+        .await?
+        .unwrap_or_else(|| Substance::of(&row));
+    row.updated_by = Some(me);
+    row.updated_at = Utc::now();
+    let saved = submit(db, viewer, row, substance, rules, &edit).await?;
+    thumbnails::link_in(db, &saved, changes).await?;
+    changed(changes, id);
+    Ok(saved)
 }
 
 /// Publishes or unpublishes an item of the caller's; see [`publish_content_in`].

@@ -337,6 +337,8 @@ pub struct Decision {
     pub description: Option<String>,
     /// A ban on the creator (rejections only).
     pub penalty: Option<Penalty>,
+    /// Delete the revision's files and purge their bytes (rejections only).
+    pub delete_assets: bool,
 }
 
 /// Decides an item the caller holds; see [`decide_in`].
@@ -368,6 +370,12 @@ pub async fn decide_in(
         return Err(ApiError::bad_input(
             "penalty",
             "a penalty goes with a rejection",
+        ));
+    }
+    if decision.delete_assets && !matches!(decision.verdict, Verdict::Reject(_)) {
+        return Err(ApiError::bad_input(
+            "deleteAssets",
+            "files are deleted with a rejection",
         ));
     }
     // The item's content row first, then the item, in the order reports and edits take
@@ -429,6 +437,7 @@ pub async fn decide_in(
     decided.rejection_reason = Set(reason);
     decided.description = Set(description.clone());
     decided.penalty = Set(decision.penalty.is_some());
+    decided.asset_delete = Set(decision.delete_assets);
     decided.claimed_until = Set(None);
     decided.decided_at = Set(Some(now));
     decided.updated_at = Set(now);
@@ -475,6 +484,9 @@ pub async fn decide_in(
             details["forwardedTo"] = json!(successor.id);
         }
     }
+    if decision.delete_assets {
+        details["deletedAssets"] = json!(crate::assets::purge_revision_in(db, revision.id).await?);
+    }
     if let Some(penalty) = decision.penalty {
         let creator = row.user_id.ok_or_else(|| {
             ApiError::bad_input("penalty", "the creator's account no longer exists")
@@ -514,7 +526,8 @@ pub async fn decide_in(
     )
     .await?;
     row.updated_at = now;
-    save(db, row).await?;
+    let saved = save(db, row).await?;
+    super::thumbnails::link_in(db, &saved, changes).await?;
     changed(changes, item.content_id);
     Ok(decided)
 }

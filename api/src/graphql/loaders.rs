@@ -9,6 +9,7 @@ use std::{
 };
 
 use arena_entity::{
+    assets::{asset, job as asset_job, object_asset},
     auth::user,
     battles::{crawl_sample, crawl_worker},
     catalog::{
@@ -22,7 +23,7 @@ use chrono::NaiveDate;
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
-use crate::{auth, battles, catalog, error::ApiError, games, players};
+use crate::{assets, auth, battles, catalog, error::ApiError, games, players};
 
 /// The loader every resolver shares: `ctx.data_unchecked::<Loaders>()`.
 pub type Loaders = DataLoader<Db>;
@@ -275,12 +276,15 @@ impl Loader<StandingWith> for Db {
 }
 
 /// Implements `Loader<$key>` for a key wrapping an `i32` id through a batch function
-/// `fn(&DatabaseConnection, &[i32]) -> ApiResult<HashMap<i32, $value>>`.
+/// `fn(&DatabaseConnection, &[i32]) -> ApiResult<HashMap<i32, $value>>` (or another id type).
 macro_rules! by_id {
     ($(#[$doc:meta])* $key:ident => $value:ty, $batch:expr) => {
+        by_id!($(#[$doc])* $key(i32) => $value, $batch);
+    };
+    ($(#[$doc:meta])* $key:ident($id:ty) => $value:ty, $batch:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub struct $key(pub i32);
+        pub struct $key(pub $id);
 
         impl Loader<$key> for Db {
             type Value = $value;
@@ -318,6 +322,22 @@ by_id!(
 by_id!(
     /// The bans a decision placed.
     BansOf => Vec<i32>, catalog::moderation::bans_of
+);
+by_id!(
+    /// The files of a revision.
+    FilesOf => Vec<object_asset::Model>, assets::files_of
+);
+by_id!(
+    /// A stored file, deleted or not.
+    AssetById(Uuid) => asset::Model, assets::assets_by_id
+);
+by_id!(
+    /// The thumbnails rendered from a file.
+    ThumbnailsOf(Uuid) => Vec<asset::Model>, assets::thumbnails_of
+);
+by_id!(
+    /// The newest render job of a file.
+    RenderOf(Uuid) => asset_job::Model, assets::jobs_of
 );
 
 /// An item's relations read one way.

@@ -10,7 +10,7 @@ use async_graphql::{Context, MergedObject, MergedSubscription, Schema, SchemaBui
 use futures_util::{Stream, StreamExt};
 
 use crate::{
-    audit, auth,
+    assets, audit, auth,
     auth::viewer::{SocketCaller, Viewer},
     battles, catalog,
     context::AppContext,
@@ -34,6 +34,7 @@ pub struct QueryRoot(
     players::graphql::SocialQuery,
     catalog::graphql::CatalogQuery,
     games::graphql::GamesQuery,
+    assets::graphql::AssetsQuery,
 );
 
 /// Every domain's mutations.
@@ -48,6 +49,7 @@ pub struct MutationRoot(
     players::graphql::SocialMutation,
     catalog::graphql::CatalogMutation,
     games::graphql::GamesMutation,
+    assets::graphql::AssetsMutation,
 );
 
 /// Every domain's subscriptions.

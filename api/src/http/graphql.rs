@@ -1,8 +1,8 @@
 //! GraphQL over HTTP (POST and GET) and over websockets (both subscription protocols).
 
 use async_graphql::{
-    BatchRequest, BatchResponse, Request as GqlRequest, Response as GqlResponse,
-    http::{ALL_WEBSOCKET_PROTOCOLS, parse_query_string},
+    BatchRequest, BatchResponse, ParseRequestError, Request as GqlRequest, Response as GqlResponse,
+    http::{ALL_WEBSOCKET_PROTOCOLS, MultipartOptions, parse_query_string},
     parser::types::OperationType,
 };
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
@@ -107,7 +107,45 @@ pub(super) async fn graphql_post(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/json");
-    let batch = if content_type.starts_with("application/graphql") {
+    let multipart = content_type.starts_with("multipart/form-data");
+    // The route admits files; anything else keeps the ordinary limit.
+    let limit = state.ctx.settings.body_limit_bytes;
+    if !multipart && body.len() > limit {
+        return refuse(
+            &state,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            RequestFault::BodyTooLarge,
+            &format!("request body is larger than {limit} bytes"),
+        );
+    }
+    let batch = if multipart {
+        let options = MultipartOptions::default()
+            .max_file_size(crate::assets::check::largest())
+            .max_num_files(MAX_BATCH);
+        let reader = futures_util::io::Cursor::new(body);
+        match async_graphql::http::receive_batch_body(Some(content_type), reader, options).await {
+            Ok(batch) => batch,
+            Err(ParseRequestError::PayloadTooLarge) => {
+                return refuse(
+                    &state,
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    RequestFault::BodyTooLarge,
+                    &format!(
+                        "a file is larger than {} bytes",
+                        crate::assets::check::largest()
+                    ),
+                );
+            }
+            Err(err) => {
+                return refuse(
+                    &state,
+                    StatusCode::BAD_REQUEST,
+                    RequestFault::MalformedRequest,
+                    &format!("the multipart request is unusable: {err}"),
+                );
+            }
+        }
+    } else if content_type.starts_with("application/graphql") {
         match String::from_utf8(body.to_vec()) {
             Ok(query) => BatchRequest::Single(GqlRequest::new(query)),
             Err(_) => {
@@ -136,7 +174,7 @@ pub(super) async fn graphql_post(
             &state,
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             RequestFault::MalformedRequest,
-            "send application/json or application/graphql",
+            "send application/json, application/graphql or multipart/form-data",
         );
     };
     let requests: &[GqlRequest] = match &batch {

@@ -1,5 +1,6 @@
 //! The HTTP surface: routes, middleware and the layers every request passes.
 
+mod assets;
 mod dashboard;
 mod graphiql;
 mod graphql;
@@ -12,7 +13,7 @@ use axum::{
     Router,
     extract::{DefaultBodyLimit, Request},
     http::{HeaderName, HeaderValue, Method, header},
-    routing::{any, get},
+    routing::{any, get, put},
 };
 use tower::ServiceBuilder;
 use tower_http::{
@@ -40,6 +41,8 @@ pub(crate) struct HttpState {
 /// The whole application as a router, without a socket (tests call it directly too).
 pub fn router(ctx: AppContext) -> Router {
     let body_limit = ctx.settings.body_limit_bytes;
+    // Uploads: GraphQL multipart requests and upload tickets take files this large.
+    let upload_limit = body_limit + crate::assets::check::largest();
     let dashboard = dashboard::routes(&ctx.settings.dashboard_dir);
     let cors = cors_layer(&ctx.settings.cors_allowed_origins);
     let state = HttpState {
@@ -53,7 +56,14 @@ pub fn router(ctx: AppContext) -> Router {
     Router::new()
         .route(
             "/graphql",
-            get(graphql::graphql_get).post(graphql::graphql_post),
+            get(graphql::graphql_get)
+                .post(graphql::graphql_post)
+                .layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route("/assets/{id}", get(assets::download))
+        .route(
+            "/assets/uploads/{ticket}",
+            put(assets::upload).layer(DefaultBodyLimit::max(upload_limit)),
         )
         .route("/graphql/ws", any(graphql::graphql_ws))
         .route("/graphiql", get(graphiql::page))

@@ -136,9 +136,20 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub deleted_at: Option<DateTimeUtc>,
+    /// Made by the platform from its parent's files (a thumbnail): seen by whoever sees the
+    /// parent, never listed.
+    pub derived: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// Seen only by those who may see its parent: a comment, or what the platform made from
+    /// its parent's files.
+    pub fn follows_parent(&self) -> bool {
+        self.content_type.is_comment() || self.derived
+    }
+}
