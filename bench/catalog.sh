@@ -4,10 +4,12 @@
 #   bench/catalog.sh [ARENA_BINARY]
 #
 # Fills a fresh database with 1,000,000 published contents of every type (one approved
-# revision each, vote counts spread so `best` and `hot` differ) by 1,000 creators, under a
+# revision each, vote counts spread so `best` and `hot` differ, and a rendered thumbnail each:
+# a derived item holding a PNG asset, related as `visual`) by 1,000 creators, under a
 # category tree, starts `arena` on it (or ARENA_BINARY), and runs `arena-catalog-load`: the
-# public listing of 50 items with their creators, categories and visual relations, ordered by
-# best, in one category's subtree, anonymous and signed in. Beside it, in the same run: one
+# public listing of 50 items with their creators, categories and thumbnails, ordered by
+# best, in one category's subtree, anonymous (from the public cache, and computed each time)
+# and signed in. Beside it, in the same run: one
 # client on the idle server, and a plain database client running the same statements the
 # api sends for that page.
 #
@@ -30,7 +32,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
 
-filled=$(psql "$db" -qAtc "SELECT count(*) FROM contents" 2>/dev/null || echo 0)
+filled=$(psql "$db" -qAtc "SELECT count(*) FROM assets" 2>/dev/null || echo 0)
 if [[ "${ARENA_BENCH_KEEP:-0}" != 1 || "$filled" != 1000000 ]]; then
     psql "$admin" -qc "DROP DATABASE IF EXISTS arena_bench_catalog WITH (FORCE)" \
         -c "CREATE DATABASE arena_bench_catalog"
@@ -76,7 +78,27 @@ UPDATE contents SET
 SELECT setval('contents_id_seq', 1000000) \g /dev/null
 INSERT INTO content_revisions (id, content_id, name, description, status, created_by)
 SELECT id, id, name, description, 'approved', user_id FROM contents;
-SELECT setval('content_revisions_id_seq', 1000000) \g /dev/null
+-- Thumbnails as rendering makes them (their source files are left out: the page reads
+-- only the thumbnails).
+INSERT INTO contents (id, name, description, user_id, parent_id, published, privacy, type,
+                      live_revision_id, listed, derived, comments_enabled, published_at,
+                      created_at, updated_at)
+SELECT id + 1000000, 'Thumbnail of ' || name, '', user_id, id, true, 'unlisted', 'texture',
+       id + 1000000, false, true, false, published_at, created_at, now()
+FROM contents;
+SELECT setval('contents_id_seq', 2000000) \g /dev/null
+INSERT INTO content_revisions (id, content_id, name, description, status)
+SELECT id, id, name, '', 'approved' FROM contents WHERE derived;
+SELECT setval('content_revisions_id_seq', 2000000) \g /dev/null
+INSERT INTO assets (id, user_id, kind, asset_tag, source_uri, source, originalname, mimetype,
+                    filesize, public)
+SELECT md5('thumbnail ' || id)::uuid, user_id, 'image', 'thumbnail', 'assets/bench-' || id,
+       'render', 'thumbnail.png', 'image/png', 2048, true
+FROM contents WHERE derived;
+INSERT INTO object_assets (content_id, revision_id, asset_id, type, type_name, "index")
+SELECT id, id, md5('thumbnail ' || id)::uuid, 'image', 'thumbnail', 0 FROM contents WHERE derived;
+INSERT INTO content_relations (first_content_id, second_content_id, relation, relation_name)
+SELECT parent_id, id, 'visual', 'thumbnail' FROM contents WHERE derived;
 VACUUM ANALYZE;
 SQL
 fi

@@ -45,6 +45,8 @@ pub struct AppContext {
     pub crawl_watch: Arc<crate::battles::RunWatch>,
     /// Stored files: the object store and the address signer.
     pub assets: Arc<crate::assets::Assets>,
+    /// Answers to anonymous catalog reads, reused until a change.
+    pub public_cache: Arc<crate::graphql::public_cache::PublicCache>,
     /// The content category tree, held between category writes.
     pub categories: Arc<crate::catalog::categories::TreeCache>,
     /// The settings the process started with.

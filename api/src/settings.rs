@@ -66,6 +66,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ),
     ("ARENA_ASSET_URL_SECONDS", "asset_url_seconds"),
     ("ARENA_RENDER_WORKERS", "render_workers"),
+    ("ARENA_PUBLIC_CACHE_SECONDS", "public_cache_seconds"),
 ];
 
 /// The variable that names the settings file (read by the CLI, not by the loader).
@@ -193,6 +194,9 @@ pub struct Settings {
     /// `ARENA_RENDER_WORKERS`: thumbnail jobs this instance works on at once; 0 renders
     /// nothing here (another instance does).
     pub render_workers: usize,
+    /// `ARENA_PUBLIC_CACHE_SECONDS`: longest an anonymous catalog read's answer is reused;
+    /// any change to content, categories or accounts drops it at once. 0 reuses nothing.
+    pub public_cache_seconds: u64,
 }
 
 impl Default for Settings {
@@ -242,6 +246,7 @@ impl Default for Settings {
             assets_s3_secret_access_key: None,
             asset_url_seconds: 300,
             render_workers: 1,
+            public_cache_seconds: 5,
         }
     }
 }

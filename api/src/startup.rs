@@ -21,6 +21,9 @@ use crate::{
 /// Distinct query texts whose parsed documents are kept.
 const PARSED_QUERIES_KEPT: usize = 1024;
 
+/// Anonymous catalog answers kept at once.
+const PUBLIC_ANSWERS_KEPT: usize = 4096;
+
 /// Why Arena could not start; each message is one line naming what to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -100,6 +103,13 @@ impl Application {
         let assets = Arc::new(
             crate::assets::Assets::new(&settings, &auth.keys).map_err(StartError::Assets)?,
         );
+        let public_cache = Arc::new(crate::graphql::public_cache::PublicCache::new(
+            PUBLIC_ANSWERS_KEPT,
+            std::time::Duration::from_secs(settings.public_cache_seconds),
+        ));
+        bus.on_change(crate::graphql::public_cache::PublicCache::invalidation(
+            public_cache.clone(),
+        ));
         let preflight = Preflight::new(PARSED_QUERIES_KEPT, settings.graphql_complexity_limit)?;
         let ctx = AppContext {
             metrics,
@@ -112,6 +122,7 @@ impl Application {
             crawl_watch: Arc::default(),
             categories,
             assets,
+            public_cache,
             started_at: Utc::now(),
             shutdown,
             tasks,

@@ -1,9 +1,9 @@
 //! `arena-catalog-load`: the catalog listing under load. 50 items with their creators,
-//! categories and visual relations, ordered by best, in one category's subtree, by many
-//! concurrent clients, anonymous and signed in; beside it, one client on the idle server and
-//! a plain database client running the statements the api sends for that page. The service's own
-//! p99 comes from the server's latency histogram. `bench/catalog.sh` fills the database,
-//! starts the server and runs this.
+//! categories and thumbnails, ordered by best, in one category's subtree, by many concurrent
+//! clients: anonymous (answered from the public cache), anonymous computed each time, and
+//! signed in. Beside it, one client on the idle server and a plain database client running
+//! the statements the api sends for that page. The service's own p99 comes from the server's
+//! latency histogram. `bench/catalog.sh` fills the database, starts the server and runs this.
 
 use anyhow::{Context, bail};
 use arena_bench::{Target, accounts, drive, metrics, post, server_percentile, sql, statements};
@@ -23,7 +23,18 @@ struct Args {
 
 const PAGE: &str = "query CatalogPage($c: ID!) { contents(filter: { categoryId: $c }, orderBy: BEST, first: 50) \
     { edges { cursor node { id name type score upVotes downVotes favoriteCount \
-    creator { id username } categories { name } thumbnails: relations(kind: VISUAL) { relationName other { id name } } } } } }";
+    creator { id username } categories { name } thumbnail { url } } } } }";
+
+/// Who asks for the page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Caller {
+    /// Anyone: the answer may come from the public cache.
+    Anonymous,
+    /// Anyone, with a variable that makes each request distinct: computed each time.
+    Fresh,
+    /// A signed-in player, whose listing adds friends' items; never cached.
+    Signed(String),
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -101,7 +112,44 @@ async fn main() -> anyhow::Result<()> {
         .map(|id| format!("'{id}'"))
         .collect();
     let ids = ids.join(", ");
-    // The api reads the category tree from its cache, so the page is three statements.
+    let column = |sql: String, name: &'static str| {
+        let db = db.clone();
+        async move {
+            let rows = db
+                .query_all_raw(Statement::from_string(backend, sql))
+                .await?;
+            anyhow::Ok(
+                rows.iter()
+                    .filter_map(|r| {
+                        r.try_get::<i32>("", name)
+                            .map(|v| v.to_string())
+                            .or_else(|_| {
+                                r.try_get::<uuid::Uuid>("", name).map(|v| format!("'{v}'"))
+                            })
+                            .ok()
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            )
+        }
+    };
+    // The thumbnail: the visual relation, its derived item, that item's files, the file.
+    let thumbnail_items = column(
+        format!("SELECT second_content_id FROM content_relations WHERE first_content_id IN ({ids}) AND relation = 'visual'"),
+        "second_content_id",
+    )
+    .await?;
+    let thumbnail_revisions = column(
+        format!("SELECT live_revision_id FROM contents WHERE id IN ({thumbnail_items})"),
+        "live_revision_id",
+    )
+    .await?;
+    let thumbnail_files = column(
+        format!("SELECT asset_id FROM object_assets WHERE revision_id IN ({thumbnail_revisions})"),
+        "asset_id",
+    )
+    .await?;
+    // The api reads the category tree from its cache, so the page is six statements.
     let statements_sql = vec![
         listing,
         format!(
@@ -113,6 +161,12 @@ async fn main() -> anyhow::Result<()> {
              AS nth FROM content_relations t WHERE first_content_id IN ({ids}) AND relation <> 'comment') \
              AS ranked WHERE nth <= 100 ORDER BY id DESC"
         ),
+        format!("SELECT * FROM contents WHERE id IN ({thumbnail_items})"),
+        format!(
+            "SELECT * FROM object_assets WHERE revision_id IN ({thumbnail_revisions}) \
+             ORDER BY type, \"index\", id"
+        ),
+        format!("SELECT * FROM assets WHERE id IN ({thumbnail_files})"),
     ];
     let plain = {
         let db = db.clone();
@@ -128,22 +182,32 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     };
+    // `Fresh` callers add a variable the query ignores, unique per request: the public
+    // cache never holds their answer, so every request is computed.
+    let nonce = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let page = {
         let (http, graphql, body) = (http.clone(), graphql.clone(), body.clone());
-        move |token: Option<String>| {
-            let (http, graphql, body) = (http.clone(), graphql.clone(), body.clone());
+        move |caller: Caller| {
+            let (http, graphql, mut body) = (http.clone(), graphql.clone(), body.clone());
+            let nonce = nonce.clone();
             async move {
-                let ok = post(&http, &graphql, token.as_deref(), &body)
-                    .await
-                    .is_some();
-                (ok, token)
+                if caller == Caller::Fresh {
+                    let n = nonce.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    body["variables"]["nonce"] = json!(n);
+                }
+                let token = match &caller {
+                    Caller::Signed(token) => Some(token.as_str()),
+                    _ => None,
+                };
+                let ok = post(&http, &graphql, token, &body).await.is_some();
+                (ok, caller)
             }
         }
     };
 
-    drive(s, vec![None], page.clone())
+    drive(s, vec![Caller::Fresh], page.clone())
         .await
-        .report("idle: one client, catalog page");
+        .report("idle: one client, catalog page, computed each time");
     drive(s, vec![(); c], plain)
         .await
         .report("plain SQL: the page's statements");
@@ -151,16 +215,30 @@ async fn main() -> anyhow::Result<()> {
     // requests do not queue behind each other.
     let cores = std::thread::available_parallelism().map_or(2, usize::from);
     // Signed-in readers also see their friends' items: the listing adds that condition.
-    let tokens: Vec<Option<String>> = accounts(&http, &graphql, c)
+    let tokens: Vec<Caller> = accounts(&http, &graphql, c)
         .await?
         .into_iter()
-        .map(|(access, _)| Some(access))
+        .map(|(access, _)| Caller::Signed(access))
         .collect();
     let mut failed = 0;
     for (name, callers) in [
-        ("api: catalog page (50 items)", vec![None; c]),
-        ("api: same, one client per core", vec![None; cores]),
-        ("api: same, signed in", tokens),
+        (
+            "api: catalog page (50 items), anonymous",
+            vec![Caller::Anonymous; c],
+        ),
+        (
+            "api: same, one client per core",
+            vec![Caller::Anonymous; cores],
+        ),
+        (
+            "api: same, anonymous, computed each time",
+            vec![Caller::Fresh; c],
+        ),
+        (
+            "api: same, computed each time, one client per core",
+            vec![Caller::Fresh; cores],
+        ),
+        ("api: same, signed in (never reused)", tokens),
     ] {
         let clients = callers.len();
         let before = metrics(&http, &args.target.url).await?;

@@ -1502,3 +1502,67 @@ async fn reports_racing_a_decision_all_land() {
     }
     assert!(filed.iter().all(|r| r.action_id.is_some()));
 }
+
+/// Anonymous catalog reads are answered from the public cache until a change: on this
+/// instance at once, on another through the bus; signed-in reads, other roots and answers
+/// with errors are never kept.
+#[tokio::test]
+async fn anonymous_listings_are_reused_until_a_change() {
+    let app = TestApp::spawn_with(Backend::Postgres, |s| {
+        trusting(s);
+        s.public_cache_seconds = 60;
+    })
+    .await;
+    let other = app.another_instance().await;
+    let [ann, bob] = <[TestUser; 2]>::try_from(users(&app, &["ann", "bob"]).await).unwrap();
+    let hat = item(&app, &ann, "HAT", "Green hat").await;
+    publish(&app, &ann, &hat).await;
+    let page = "{ contents(orderBy: BEST, first: 10) { edges { node { name upVotes creator { username } } } } }";
+    let up_votes = |response: &arena_tests::GqlResponse| {
+        response.data()["contents"]["edges"][0]["node"]["upVotes"].clone()
+    };
+    let first = app.gql(page, json!({})).await;
+    assert_eq!(up_votes(&first), 0);
+    other.gql(page, json!({})).await.data();
+    let (statements, again) = app.statements_during(app.gql(page, json!({}))).await;
+    assert_eq!((statements, up_votes(&again)), (0, json!(0)), "reused");
+    let (statements, _) = app
+        .statements_during(app.gql_as(&bob.access, page, json!({})))
+        .await;
+    assert!(statements > 0, "a signed-in read is never reused");
+
+    vote(&app, &bob, &hat, Some("UP")).await.data();
+    assert_eq!(
+        up_votes(&app.gql(page, json!({})).await),
+        1,
+        "dropped here at once"
+    );
+    let mut seen = json!(0);
+    for _ in 0..100 {
+        seen = up_votes(&other.gql(page, json!({})).await);
+        if seen == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(seen, 1, "dropped on the other instance through the bus");
+
+    // Restricted or deleted: gone from the next anonymous answer.
+    app.gql_as(
+        &ann.access,
+        "mutation($id: ID!) { deleteContent(id: $id) }",
+        json!({ "id": hat }),
+    )
+    .await
+    .data();
+    let after = app.gql(page, json!({})).await;
+    assert_eq!(after.data()["contents"]["edges"], json!([]));
+    // Answers with errors are computed each time.
+    let missing = "query($id: ID!) { content(id: $id) { name } }";
+    app.gql(missing, json!({ "id": hat })).await;
+    let (statements, refused) = app
+        .statements_during(app.gql(missing, json!({ "id": hat })))
+        .await;
+    assert_eq!(refused.codes(), ["NOT_FOUND"]);
+    assert!(statements > 0);
+}

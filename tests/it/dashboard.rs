@@ -3,6 +3,7 @@
 
 use arena_tests::{Browser, TestApp, TestUser, UserBuilder};
 use fantoccini::Locator;
+use sea_orm::EntityTrait;
 use serde_json::json;
 
 async fn sign_in(browser: &Browser, app: &TestApp, user: &TestUser) {
@@ -411,6 +412,39 @@ async fn a_moderator_works_the_queue_rejecting_with_a_ban() {
     )
     .await;
     call(&ann, create, json!({ "i": { "type": "GAME", "name": "Ball game", "game": { "maxPlayers": 6, "supports": [{ "flag": "CHAT" }] } } })).await;
+    // A picture on the hat: the moderator sees its thumbnail beside the revision.
+    let picture = {
+        let pixels =
+            image::RgbaImage::from_fn(120, 80, |x, _| image::Rgba([x as u8 * 2, 40, 90, 255]));
+        let mut out = std::io::Cursor::new(Vec::new());
+        pixels.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    };
+    let uploaded = app
+        .upload(
+            &ann.access,
+            "mutation($file: Upload!) { uploadAsset(file: $file, input: { kind: IMAGE }) { id } }",
+            json!({}),
+            ("storefront.png", "image/png", picture),
+        )
+        .await;
+    let asset = uploaded.data()["uploadAsset"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    call(
+        &ann,
+        "mutation($c: ID!, $a: ID!) { attachAsset(input: { contentId: $c, assetId: $a, typeName: \"preview\" }) { id } }",
+        json!({ "c": hat, "a": asset }),
+    )
+    .await;
+    let render = "query($id: ID!) { asset(id: $id) { deleted render { status } } }";
+    for _ in 0..100 {
+        if call(&ann, render, json!({ "id": asset })).await["asset"]["render"]["status"] == "DONE" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 
     let browser = Browser::start().await;
     sign_in(&browser, &app, &moderator).await;
@@ -429,6 +463,21 @@ async fn a_moderator_works_the_queue_rejecting_with_a_ban() {
     browser.find("#claim").await.click().await.unwrap();
     browser.wait_for_text("buy followers here").await;
     browser.wait_for_text("Revision").await;
+    browser.wait_for_text("storefront.png").await;
+    let thumbnail = browser.find("img.thumb").await;
+    let loaded = browser
+        .client
+        .execute(
+            "const img = arguments[0]; return img.complete && img.naturalWidth;",
+            vec![serde_json::to_value(&thumbnail).unwrap()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        loaded,
+        json!(256),
+        "the thumbnail was served to the dashboard"
+    );
     browser.screenshot("moderation-claimed").await;
     browser
         .find("select[name='decision']")
@@ -448,6 +497,12 @@ async fn a_moderator_works_the_queue_rejecting_with_a_ban() {
         .click()
         .await
         .unwrap();
+    browser
+        .find("input[name='delete-assets']")
+        .await
+        .click()
+        .await
+        .unwrap();
     browser.fill("penalty-reason", "selling accounts").await;
     browser.fill("penalty-days", "7").await;
     browser.fill("description", "spam storefront").await;
@@ -463,7 +518,12 @@ async fn a_moderator_works_the_queue_rejecting_with_a_ban() {
         .await
         .expect("a confirmation was asked");
     browser
-        .wait_for_text("Decided: reject, creator banned.")
+        .client
+        .accept_alert()
+        .await
+        .expect("a second confirmation was asked for the files");
+    browser
+        .wait_for_text("Decided: reject, creator banned, files deleted.")
         .await;
     browser.wait_for_text("0 items waiting").await;
     browser.screenshot("moderation-decided").await;
@@ -473,6 +533,13 @@ async fn a_moderator_works_the_queue_rejecting_with_a_ban() {
         .gql_as(&ann.access, "{ me { username } }", json!({}))
         .await;
     assert_eq!(banned.codes(), ["BANNED"]);
+    let gone =
+        arena_entity::assets::asset::Entity::find_by_id(uuid::Uuid::parse_str(&asset).unwrap())
+            .one(&app.ctx.db)
+            .await
+            .unwrap()
+            .unwrap();
+    assert!(gone.deleted_at.is_some(), "the file was deleted");
 
     browser.click_link("Content").await;
     browser.fill("text", "suspicious").await;

@@ -148,6 +148,9 @@ impl TestApp {
             // Statement counts must not depend on how busy the machine is: gather every key
             // of a page into one batch even when tests run side by side.
             dataloader_delay_ms: 25,
+            // Fixtures write rows directly, past the change bus that empties the cache;
+            // the cache's own tests turn it on.
+            public_cache_seconds: 0,
             ..Settings::default()
         };
         configure(&mut settings);

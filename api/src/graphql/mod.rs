@@ -5,6 +5,7 @@ pub mod guards;
 pub mod loaders;
 pub mod pagination;
 pub mod preflight;
+pub mod public_cache;
 
 use async_graphql::{Context, MergedObject, MergedSubscription, Schema, SchemaBuilder};
 use futures_util::{Stream, StreamExt};

@@ -21,7 +21,7 @@ use axum::{
         rejection::BytesRejection,
         ws::{CloseFrame, Message, WebSocket},
     },
-    http::{HeaderMap, StatusCode, header},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use futures_util::{SinkExt, StreamExt};
@@ -205,8 +205,49 @@ pub(super) async fn graphql_post(
         Ok(viewer) => viewer,
         Err(response) => return response,
     };
+    let cache = &state.ctx.public_cache;
+    let key = match &batch {
+        BatchRequest::Single(request)
+            if viewer.user().is_none() && viewer.address_bans().is_empty() =>
+        {
+            cache.key(&state.ctx.preflight, request).await
+        }
+        _ => None,
+    };
+    let Some(key) = key else {
+        let response: BatchResponse = state.schema.execute_batch(batch.data(viewer)).await;
+        return Json(response).into_response();
+    };
+    let started = std::time::Instant::now();
+    let operation = requests.first().and_then(|r| r.operation_name.clone());
+    if let Some(body) = cache.get(&key) {
+        state
+            .ctx
+            .metrics
+            .observe_request(operation.as_deref(), false, "query", started.elapsed());
+        return json_body(body);
+    }
+    let generation = cache.generation();
     let response: BatchResponse = state.schema.execute_batch(batch.data(viewer)).await;
-    Json(response).into_response()
+    let Ok(body) = serde_json::to_vec(&response) else {
+        return Json(response).into_response();
+    };
+    let body = Bytes::from(body);
+    if response.is_ok() {
+        cache.put(key, body.clone(), generation);
+    }
+    json_body(body)
+}
+
+fn json_body(body: Bytes) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
 }
 
 /// `GET /graphql?query=…&variables=…&operationName=…`; queries only, never mutations.

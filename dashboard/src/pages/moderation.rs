@@ -22,6 +22,7 @@ fn ClaimedItem(item: Claimed, done: Callback<String>) -> impl IntoView {
     let reason = RwSignal::new("TOS".to_owned());
     let description = RwSignal::new(String::new());
     let penalty = RwSignal::new(false);
+    let delete_files = RwSignal::new(false);
     let penalty_reason = RwSignal::new(String::new());
     let penalty_days = RwSignal::new(String::new());
     let error = RwSignal::new(None::<Failure>);
@@ -46,7 +47,11 @@ fn ClaimedItem(item: Claimed, done: Callback<String>) -> impl IntoView {
                 reason: penalty_reason.get_untracked(),
                 days: penalty_days.get_untracked().trim().parse().ok(),
             });
+            let delete_assets = rejecting && delete_files.get_untracked();
             if penalty.is_some() && !confirm("Reject and ban the creator?") {
+                return;
+            }
+            if delete_assets && !confirm("Reject and delete the revision's files for good?") {
                 return;
             }
             let text = description.get_untracked();
@@ -56,6 +61,7 @@ fn ClaimedItem(item: Claimed, done: Callback<String>) -> impl IntoView {
                 rejection_reason,
                 description: Some(text).filter(|t| !t.trim().is_empty()),
                 penalty,
+                delete_assets,
             };
             let verdict_name = decision.get_untracked();
             run::<api::DecideModeration>(
@@ -65,7 +71,15 @@ fn ClaimedItem(item: Claimed, done: Callback<String>) -> impl IntoView {
                 move |data| {
                     let bans = data.decide_moderation.ban_ids.len();
                     let banned = if bans > 0 { ", creator banned" } else { "" };
-                    done.run(format!("Decided: {}{banned}.", verdict_name.to_lowercase()));
+                    let deleted = if data.decide_moderation.asset_delete {
+                        ", files deleted"
+                    } else {
+                        ""
+                    };
+                    done.run(format!(
+                        "Decided: {}{banned}{deleted}.",
+                        verdict_name.to_lowercase()
+                    ));
                 },
             );
         }
@@ -86,6 +100,10 @@ fn ClaimedItem(item: Claimed, done: Callback<String>) -> impl IntoView {
         .map(|c| c.thumbnails.clone())
         .unwrap_or_default();
     let revision = item.revision.clone();
+    let files = revision
+        .as_ref()
+        .map(|r| r.assets.clone())
+        .unwrap_or_default();
     view! {
         <section class="card claimed">
             <h2>{content.as_ref().map(|c| format!("{} ({:?})", c.name, c.type_)).unwrap_or_default()}</h2>
@@ -109,6 +127,38 @@ fn ClaimedItem(item: Claimed, done: Callback<String>) -> impl IntoView {
                 <p><strong>{l.name}</strong></p>
                 <pre>{l.description}</pre>
             })}
+            <h3>"Files of this revision"</h3>
+            <ul class="files">
+                {if files.is_empty() {
+                    view! { <li class="muted">"none"</li> }.into_any()
+                } else {
+                    files.into_iter().map(|f| {
+                        let Some(asset) = f.asset else {
+                            return view! { <li class="muted">"a file no longer stored"</li> }.into_any();
+                        };
+                        let label = format!(
+                            "{:?} {} · {} · {}",
+                            f.type_,
+                            f.type_name.unwrap_or_default(),
+                            asset.original_name.unwrap_or_default(),
+                            asset.mime_type,
+                        );
+                        let thumbnail = asset.thumbnails.iter().find(|t| t.mime_type == "image/png").and_then(|t| t.url.clone());
+                        let render = asset.render.map(|r| match r.reason {
+                            Some(reason) => format!("render {:?}: {reason}", r.status),
+                            None => format!("render {:?}", r.status),
+                        });
+                        view! {
+                            <li>
+                                {thumbnail.map(|src| view! { <img class="thumb" src=src alt=label.clone()/> })}
+                                <span>{label.clone()}</span>
+                                {render.map(|r| view! { <span class="muted">{format!(" ({r})")}</span> })}
+                                {asset.url.map(|url| view! { " " <a href=url target="_blank" rel="noopener">"open"</a> })}
+                            </li>
+                        }.into_any()
+                    }).collect_view().into_any()
+                }}
+            </ul>
             <h3>"Thumbnails"</h3>
             <ul class="thumbnails">
                 {if thumbnails.is_empty() {
@@ -150,6 +200,10 @@ fn ClaimedItem(item: Claimed, done: Callback<String>) -> impl IntoView {
                     <label class="check">
                         <input type="checkbox" name="penalty" on:change=move |ev| penalty.set(event_target_checked(&ev))/>
                         "Ban the creator"
+                    </label>
+                    <label class="check">
+                        <input type="checkbox" name="delete-assets" on:change=move |ev| delete_files.set(event_target_checked(&ev))/>
+                        "Delete its files"
                     </label>
                     <Show when=move || penalty.get()>
                         <label>"Ban reason" <input name="penalty-reason" on:input=move |ev| penalty_reason.set(event_target_value(&ev))/></label>
