@@ -57,6 +57,8 @@ pub enum Change {
         /// The item.
         content_id: i32,
     },
+    /// Jobs on stored files were queued: idle workers look for them.
+    AssetJobs,
     /// Changes may have been missed (the bus reconnected): listeners drop what they cached.
     Resync,
 }

@@ -110,6 +110,7 @@ impl Application {
         bus.on_change(crate::graphql::public_cache::PublicCache::invalidation(
             public_cache.clone(),
         ));
+        bus.on_change(crate::assets::wake_on_jobs(assets.clone()));
         let preflight = Preflight::new(PARSED_QUERIES_KEPT, settings.graphql_complexity_limit)?;
         let ctx = AppContext {
             metrics,

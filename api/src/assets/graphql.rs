@@ -21,9 +21,7 @@ use crate::{
         app,
         guards::SignedIn,
         load,
-        loaders::{
-            AssetById, ContentById, FilesOf, RelationsOf, RenderOf, RevisionsOf, ThumbnailsOf,
-        },
+        loaders::{AssetById, FilesOf, RenderOf, RevisionsOf, ThumbnailOf, ThumbnailsOf},
         viewer,
     },
 };
@@ -223,42 +221,19 @@ pub async fn current_revision(
         .map(|r| r.id))
 }
 
-/// An item's first thumbnail in `mime`: the visual relation named thumbnail, its derived
-/// item, that item's file of that type.
+/// An item's thumbnail in `mime`, through one loader.
 pub async fn thumbnail(
     ctx: &Context<'_>,
     content_id: i32,
     mime: &str,
 ) -> async_graphql::Result<Option<Asset>> {
-    let relations = load(ctx)
-        .load_one(RelationsOf {
-            id: content_id,
-            direction: crate::catalog::Direction::Outgoing,
-        })
+    Ok(load(ctx)
+        .load_one(ThumbnailOf(content_id))
         .await?
-        .unwrap_or_default();
-    let Some(relation) = relations.into_iter().find(|r| {
-        r.relation == arena_entity::catalog::relation::RelationKind::Visual
-            && r.relation_name.as_deref() == Some(crate::catalog::thumbnails::THUMBNAIL)
-    }) else {
-        return Ok(None);
-    };
-    let Some(item) = load(ctx)
-        .load_one(ContentById(relation.second_content_id))
-        .await?
-        .filter(|c| c.derived && c.deleted_at.is_none())
-    else {
-        return Ok(None);
-    };
-    for file in files(ctx, item.live_revision_id).await? {
-        if let Some(found) = load(ctx).load_one(AssetById(file.0.asset_id)).await?
-            && found.mimetype == mime
-            && found.deleted_at.is_none()
-        {
-            return Ok(Some(Asset(found)));
-        }
-    }
-    Ok(None)
+        .unwrap_or_default()
+        .into_iter()
+        .find(|a| a.mimetype == mime)
+        .map(Asset))
 }
 
 /// A thumbnail's format.

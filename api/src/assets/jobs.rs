@@ -29,8 +29,10 @@ use crate::{context::AppContext, error::ApiError};
 pub const LEASE: Duration = Duration::from_secs(300);
 /// Takings before a job that never finished is given up.
 pub const MAX_ATTEMPTS: i32 = 3;
-/// How often an idle worker looks for jobs queued by other instances.
-const POLL: Duration = Duration::from_secs(2);
+/// How often an idle worker looks for jobs on its own: new jobs wake it through the change
+/// bus, so this only finds jobs whose worker died (their lease ended) or whose wake-up was
+/// lost.
+const POLL: Duration = Duration::from_secs(30);
 
 /// Starts the configured number of workers.
 pub fn spawn(ctx: &AppContext) {

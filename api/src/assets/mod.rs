@@ -32,6 +32,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::{privileges, viewer::Viewer},
+    bus::{Change, Changes, Hook},
     context::AppContext,
     error::{ApiError, ApiResult},
     settings::Settings,
@@ -43,8 +44,17 @@ pub struct Assets {
     pub store: store::Store,
     /// Signs and checks addresses.
     pub signer: sign::Signer,
-    /// Woken when a job is queued on this instance.
+    /// Woken when a job is queued on any instance.
     pub wake: Notify,
+}
+
+/// Wakes an idle worker of this instance when a job is queued anywhere.
+pub fn wake_on_jobs(assets: std::sync::Arc<Assets>) -> Hook {
+    std::sync::Arc::new(move |change| {
+        if matches!(change, Change::AssetJobs | Change::Resync) {
+            assets.wake.notify_one();
+        }
+    })
 }
 
 impl Assets {
@@ -133,21 +143,16 @@ pub async fn upload(
     };
     let renders = render::renders(mime);
     let stored = ctx
-        .write(async |db, _changes| {
+        .write(async |db, changes| {
             let row = insert_in(db, row).await?;
             if renders {
-                queue_in(db, row.id, JobKind::Render).await?;
+                queue_in(db, row.id, JobKind::Render, changes).await?;
             }
             Ok(row)
         })
         .await;
     match stored {
-        Ok(row) => {
-            if renders {
-                ctx.assets.wake.notify_one();
-            }
-            Ok(row)
-        }
+        Ok(row) => Ok(row),
         Err(err) => {
             if let Err(gone) = ctx.assets.store.delete(&key).await {
                 tracing::warn!(key, error = %gone, "could not remove the bytes of a refused upload");
@@ -166,8 +171,14 @@ async fn insert_in(db: &impl ConnectionTrait, row: asset::Model) -> ApiResult<as
         .on_unique("this upload address was used already")
 }
 
-/// Queues a job on an asset.
-pub async fn queue_in(db: &impl ConnectionTrait, asset_id: Uuid, kind: JobKind) -> ApiResult<()> {
+/// Queues a job on an asset; workers on every instance hear of it after the commit.
+pub async fn queue_in(
+    db: &impl ConnectionTrait,
+    asset_id: Uuid,
+    kind: JobKind,
+    changes: &mut Changes,
+) -> ApiResult<()> {
+    changes.push(Change::AssetJobs);
     let now = Utc::now();
     job::ActiveModel {
         asset_id: Set(asset_id),
@@ -237,7 +248,11 @@ pub async fn mark_deleted_in(db: &impl ConnectionTrait, ids: &[Uuid]) -> ApiResu
 
 /// What a moderator's `deleteAssets` does: the revision's files are deleted and their bytes
 /// purged from the store by a job queued in the same transaction.
-pub async fn purge_revision_in(db: &impl ConnectionTrait, revision_id: i32) -> ApiResult<usize> {
+pub async fn purge_revision_in(
+    db: &impl ConnectionTrait,
+    revision_id: i32,
+    changes: &mut Changes,
+) -> ApiResult<usize> {
     let ids: Vec<Uuid> = object_asset::Entity::find()
         .filter(object_asset::Column::RevisionId.eq(revision_id))
         .all(db)
@@ -247,7 +262,7 @@ pub async fn purge_revision_in(db: &impl ConnectionTrait, revision_id: i32) -> A
         .collect();
     mark_deleted_in(db, &ids).await?;
     for id in &ids {
-        queue_in(db, *id, JobKind::Purge).await?;
+        queue_in(db, *id, JobKind::Purge, changes).await?;
     }
     Ok(ids.len())
 }
@@ -373,6 +388,37 @@ pub async fn thumbnails_of(
         if let Some(source) = thumb.derived_from {
             out.entry(source).or_default().push(thumb);
         }
+    }
+    Ok(out)
+}
+
+/// The live thumbnail files of many items, by item, in one statement: each item's `visual`
+/// relation named thumbnail, its derived item, that item's live files.
+pub async fn item_thumbnails(
+    db: &impl ConnectionTrait,
+    items: &[i32],
+) -> Result<HashMap<i32, Vec<asset::Model>>, sea_orm::DbErr> {
+    use sea_orm::FromQueryResult;
+    let mut out: HashMap<i32, Vec<asset::Model>> = HashMap::new();
+    if items.is_empty() {
+        return Ok(out);
+    }
+    let sql = format!(
+        "SELECT r.first_content_id AS owner, a.* FROM content_relations r \
+         JOIN contents c ON c.id = r.second_content_id AND c.derived AND c.deleted_at IS NULL \
+         JOIN object_assets o ON o.revision_id = c.live_revision_id \
+         JOIN assets a ON a.id = o.asset_id AND a.deleted_at IS NULL \
+         WHERE r.first_content_id IN ({}) AND r.relation = 'visual' AND r.relation_name = '{}' \
+         ORDER BY r.id DESC, o.\"index\", o.id",
+        crate::db::placeholders(1, items.len()),
+        crate::catalog::thumbnails::THUMBNAIL,
+    );
+    let values = items.iter().map(|&id| id.into()).collect();
+    for row in db.query_all_raw(crate::db::raw(db, &sql, values)).await? {
+        let owner: i32 = row.try_get("", "owner")?;
+        out.entry(owner)
+            .or_default()
+            .push(asset::Model::from_query_result(&row, "")?);
     }
     Ok(out)
 }

@@ -232,7 +232,8 @@ pub fn invalidation(cache: Arc<AccessCache>, addresses: Arc<AddressBans>) -> Hoo
         Change::CrawlRun { .. }
         | Change::Relationship { .. }
         | Change::Content { .. }
-        | Change::Categories => {}
+        | Change::Categories
+        | Change::AssetJobs => {}
     })
 }
 

@@ -485,7 +485,8 @@ pub async fn decide_in(
         }
     }
     if decision.delete_assets {
-        details["deletedAssets"] = json!(crate::assets::purge_revision_in(db, revision.id).await?);
+        details["deletedAssets"] =
+            json!(crate::assets::purge_revision_in(db, revision.id, changes).await?);
     }
     if let Some(penalty) = decision.penalty {
         let creator = row.user_id.ok_or_else(|| {

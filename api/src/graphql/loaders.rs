@@ -336,6 +336,10 @@ by_id!(
     ThumbnailsOf(Uuid) => Vec<asset::Model>, assets::thumbnails_of
 );
 by_id!(
+    /// An item's thumbnail files (PNG, WebP).
+    ThumbnailOf => Vec<asset::Model>, assets::item_thumbnails
+);
+by_id!(
     /// The newest render job of a file.
     RenderOf(Uuid) => asset_job::Model, assets::jobs_of
 );

@@ -72,7 +72,7 @@ impl PublicCache {
         Arc::new(move |change| {
             if !matches!(
                 change,
-                Change::CrawlRun { .. } | Change::Relationship { .. }
+                Change::CrawlRun { .. } | Change::Relationship { .. } | Change::AssetJobs
             ) {
                 cache.clear();
             }
