@@ -74,6 +74,12 @@ const SIGNED_IN: &[&str] = &[
     "Mutation.unrelateContent",
     "Mutation.reportContent",
     "Mutation.updateGame",
+    "Query.asset",
+    "Mutation.uploadAsset",
+    "Mutation.createAssetUpload",
+    "Mutation.attachAsset",
+    "Mutation.detachAsset",
+    "Mutation.deleteAsset",
 ];
 
 const SCHEMA: &str = r"{
@@ -236,7 +242,23 @@ async fn every_non_public_field_refuses_anonymous_callers_and_privileged_fields_
                 continue;
             }
             let (query, variables) = schema.call(operation, &field);
-            let anonymous = app.gql(&query, variables.clone()).await;
+            // A file argument (`$file: Upload!`) travels as a multipart request.
+            let uploads = query.contains("$file: Upload!");
+            let send = |token: Option<String>| {
+                let (app, query, variables) = (&app, query.clone(), variables.clone());
+                async move {
+                    if uploads {
+                        let file = ("a.png", "image/png", b"\x89PNG".to_vec());
+                        app.upload_from(token.as_deref(), &query, variables, file)
+                            .await
+                    } else if let Some(token) = token {
+                        app.gql_as(&token, &query, variables).await
+                    } else {
+                        app.gql(&query, variables).await
+                    }
+                }
+            };
+            let anonymous = send(None).await;
             assert_eq!(
                 first_code(&anonymous),
                 "UNAUTHENTICATED",
@@ -244,7 +266,7 @@ async fn every_non_public_field_refuses_anonymous_callers_and_privileged_fields_
                 anonymous.body
             );
             if !SIGNED_IN.contains(&qualified.as_str()) {
-                let as_member = app.gql_as(&member.access, &query, variables).await;
+                let as_member = send(Some(member.access.clone())).await;
                 assert_eq!(
                     first_code(&as_member),
                     "FORBIDDEN",

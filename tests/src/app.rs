@@ -211,6 +211,17 @@ impl TestApp {
         token: &str,
         query: &str,
         variables: Value,
+        file: (&str, &str, Vec<u8>),
+    ) -> GqlResponse {
+        self.upload_from(Some(token), query, variables, file).await
+    }
+
+    /// [`Self::upload`], signed in or not.
+    pub async fn upload_from(
+        &self,
+        token: Option<&str>,
+        query: &str,
+        variables: Value,
         (name, content_type, bytes): (&str, &str, Vec<u8>),
     ) -> GqlResponse {
         let mut variables = variables;
@@ -226,15 +237,11 @@ impl TestApp {
                     .mime_str(content_type)
                     .expect("a content type"),
             );
-        let response = self
-            .http
-            .post(self.url("/graphql"))
-            .bearer_auth(token)
-            .multipart(form)
-            .send()
-            .await
-            .expect("POST /graphql");
-        Self::read(response).await
+        let mut request = self.http.post(self.url("/graphql")).multipart(form);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        Self::read(request.send().await.expect("POST /graphql")).await
     }
 
     /// Statements this server sent to the database while `work` ran, and its result.
