@@ -81,7 +81,7 @@ async fn main() -> anyhow::Result<()> {
     let per_page = (statements(&http, &args.target.url).await? - before) / 100.0;
     println!("statements per page request: {per_page:.2} (server's count over 100 requests)");
 
-    // The same reads by a plain client: the listing, the creators, the visual relations.
+    // The same reads by a plain client: the listing, the creators, the thumbnails.
     let types: Vec<String> = db
         .query_all_raw(Statement::from_string(
             backend,
@@ -121,11 +121,6 @@ async fn main() -> anyhow::Result<()> {
         format!(
             "SELECT * FROM users WHERE id IN ({}) AND deleted_at IS NULL",
             creators.join(", ")
-        ),
-        format!(
-            "SELECT * FROM (SELECT t.*, row_number() OVER (PARTITION BY first_content_id ORDER BY id DESC) \
-             AS nth FROM content_relations t WHERE first_content_id IN ({ids}) AND relation <> 'comment') \
-             AS ranked WHERE nth <= 100 ORDER BY id DESC"
         ),
         format!(
             "SELECT r.first_content_id AS owner, a.* FROM content_relations r \
