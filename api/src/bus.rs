@@ -59,6 +59,11 @@ pub enum Change {
     },
     /// Jobs on stored files were queued: idle workers look for them.
     AssetJobs,
+    /// A player's balances changed.
+    Balances {
+        /// The player.
+        user_id: Uuid,
+    },
     /// Changes may have been missed (the bus reconnected): listeners drop what they cached.
     Resync,
 }

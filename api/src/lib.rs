@@ -7,6 +7,8 @@ pub mod audit;
 #[cfg(feature = "server")]
 pub mod auth;
 #[cfg(feature = "server")]
+pub mod bank;
+#[cfg(feature = "server")]
 pub mod battles;
 #[cfg(feature = "server")]
 pub mod bus;

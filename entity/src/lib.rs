@@ -3,8 +3,10 @@
 pub mod assets;
 pub mod audit;
 pub mod auth;
+pub mod bank;
 pub mod battles;
 pub mod catalog;
+pub mod events;
 pub mod games;
 pub mod mail;
 pub mod players;

@@ -15,6 +15,7 @@ mod m20261128_000005_create_battle_rollups;
 mod m20261128_000006_create_social_graph;
 mod m20261128_000007_create_catalog;
 mod m20261128_000008_create_assets;
+mod m20261128_000009_create_bank;
 
 pub use m20261122_000003_create_battle_tables::COUNTERS as BATTLE_COUNTERS;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000006_create_social_graph::Migration),
             Box::new(m20261128_000007_create_catalog::Migration),
             Box::new(m20261128_000008_create_assets::Migration),
+            Box::new(m20261128_000009_create_bank::Migration),
         ]
     }
 }

@@ -33,6 +33,7 @@ const PUBLIC: &[&str] = &[
     "Query.contents",
     "Query.categories",
     "Query.game",
+    "Query.currencies",
 ];
 
 /// Fields any signed-in caller may call; every other field needs a privilege.
@@ -80,6 +81,9 @@ const SIGNED_IN: &[&str] = &[
     "Mutation.attachAsset",
     "Mutation.detachAsset",
     "Mutation.deleteAsset",
+    "Query.balances",
+    "Query.ledger",
+    "Mutation.transfer",
 ];
 
 const SCHEMA: &str = r"{

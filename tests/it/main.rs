@@ -8,6 +8,7 @@ mod account;
 mod assets;
 mod auth;
 mod backbone;
+mod bank;
 mod bans;
 mod battles;
 mod catalog;

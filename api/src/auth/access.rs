@@ -233,7 +233,8 @@ pub fn invalidation(cache: Arc<AccessCache>, addresses: Arc<AddressBans>) -> Hoo
         | Change::Relationship { .. }
         | Change::Content { .. }
         | Change::Categories
-        | Change::AssetJobs => {}
+        | Change::AssetJobs
+        | Change::Balances { .. } => {}
     })
 }
 

@@ -11,6 +11,7 @@ use std::{
 use arena_entity::{
     assets::{asset, job as asset_job, object_asset},
     auth::user,
+    bank::currency as bank_currency,
     battles::{crawl_sample, crawl_worker},
     catalog::{
         content as catalog_content, relation as catalog_relation, report as catalog_report,
@@ -23,7 +24,7 @@ use chrono::NaiveDate;
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
-use crate::{assets, auth, battles, catalog, error::ApiError, games, players};
+use crate::{assets, auth, bank, battles, catalog, error::ApiError, games, players};
 
 /// The loader every resolver shares: `ctx.data_unchecked::<Loaders>()`.
 pub type Loaders = DataLoader<Db>;
@@ -334,6 +335,10 @@ by_id!(
 by_id!(
     /// The thumbnails rendered from a file.
     ThumbnailsOf(Uuid) => Vec<asset::Model>, assets::thumbnails_of
+);
+by_id!(
+    /// A currency.
+    CurrencyById => bank_currency::Model, bank::currencies_by_id
 );
 by_id!(
     /// An item's thumbnail files (PNG, WebP).

@@ -13,7 +13,7 @@ use futures_util::{Stream, StreamExt};
 use crate::{
     assets, audit, auth,
     auth::viewer::{SocketCaller, Viewer},
-    battles, catalog,
+    bank, battles, catalog,
     context::AppContext,
     error::ApiResult,
     games, mail, players, system,
@@ -36,6 +36,7 @@ pub struct QueryRoot(
     catalog::graphql::CatalogQuery,
     games::graphql::GamesQuery,
     assets::graphql::AssetsQuery,
+    bank::graphql::BankQuery,
 );
 
 /// Every domain's mutations.
@@ -51,6 +52,7 @@ pub struct MutationRoot(
     catalog::graphql::CatalogMutation,
     games::graphql::GamesMutation,
     assets::graphql::AssetsMutation,
+    bank::graphql::BankMutation,
 );
 
 /// Every domain's subscriptions.

@@ -72,7 +72,10 @@ impl PublicCache {
         Arc::new(move |change| {
             if !matches!(
                 change,
-                Change::CrawlRun { .. } | Change::Relationship { .. } | Change::AssetJobs
+                Change::CrawlRun { .. }
+                    | Change::Relationship { .. }
+                    | Change::AssetJobs
+                    | Change::Balances { .. }
             ) {
                 cache.clear();
             }

@@ -1,0 +1,369 @@
+//! The bank over GraphQL: currencies, balances, the ledger, transfers, mints and burns.
+
+use arena_entity::bank::{
+    currency::{self, CurrencyType},
+    transaction::{self, TransactionKind},
+};
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use super::{Applied, Balance, Issue, LedgerFilter, NewTransfer, Totals};
+use crate::{
+    auth::{
+        graphql::{User, parse_int_id, parse_uuid},
+        privileges,
+    },
+    graphql::{
+        app,
+        guards::{Privilege, SignedIn},
+        load,
+        loaders::CurrencyById,
+        pagination::{IdConnection, Window},
+        viewer,
+    },
+};
+
+/// The seed's two kinds of currency.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "CurrencyType")]
+pub enum CurrencyKind {
+    /// Whole units.
+    Whole,
+    /// The denominated currency.
+    Denom,
+}
+
+/// Why money moved.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "TransactionKind")]
+pub enum TransactionType {
+    /// From one player to another.
+    Transfer,
+    /// Created by the platform.
+    Mint,
+    /// Taken out of circulation by the platform.
+    Burn,
+    /// Undoes an earlier transaction.
+    Refund,
+}
+
+/// A currency.
+pub struct Currency(currency::Model);
+
+#[Object]
+impl Currency {
+    /// Its id.
+    async fn id(&self) -> ID {
+        self.0.id.into()
+    }
+    /// Whole or denominated.
+    #[graphql(name = "type")]
+    async fn kind(&self) -> CurrencyKind {
+        self.0.currency_type.into()
+    }
+    /// Its name.
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+}
+
+/// What a player holds of one currency.
+pub struct BalanceOf(Balance);
+
+#[Object(name = "Balance")]
+impl BalanceOf {
+    /// The currency.
+    async fn currency(&self) -> Currency {
+        Currency(self.0.currency.clone())
+    }
+    /// How much.
+    async fn amount(&self) -> i64 {
+        self.0.amount
+    }
+}
+
+/// One ledger row: `amount` moved from `payer` to `recipient` (null: the platform).
+pub struct Transaction(transaction::Model);
+
+#[Object]
+impl Transaction {
+    /// Its id.
+    async fn id(&self) -> ID {
+        self.0.id.into()
+    }
+    /// Why money moved.
+    async fn kind(&self) -> TransactionType {
+        self.0.kind.into()
+    }
+    /// The currency.
+    async fn currency(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Currency>> {
+        Ok(load(ctx)
+            .load_one(CurrencyById(self.0.currency_id))
+            .await?
+            .map(Currency))
+    }
+    /// Who paid; null is the platform.
+    async fn payer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        User::load(ctx, self.0.user_id).await
+    }
+    /// Who received; null is the platform.
+    async fn recipient(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        User::load(ctx, self.0.recipient_id).await
+    }
+    /// How much.
+    async fn amount(&self) -> i64 {
+        self.0.amount
+    }
+    /// What the payer (or the platform) wrote.
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+    /// Applied.
+    async fn confirmed(&self) -> bool {
+        self.0.confirmed
+    }
+    /// Made by the platform, not a player.
+    async fn automated(&self) -> bool {
+        self.0.automated
+    }
+    /// The transaction this one undoes.
+    async fn previous_transaction_id(&self) -> Option<ID> {
+        self.0.previous_transaction_id.map(Into::into)
+    }
+    /// When.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// A transaction a request asked for.
+#[derive(SimpleObject)]
+pub struct TransactionResult {
+    /// The transaction.
+    transaction: Transaction,
+    /// An earlier request with the same idempotency key made it; nothing moved this time.
+    already_applied: bool,
+}
+
+impl From<Applied> for TransactionResult {
+    fn from(applied: Applied) -> Self {
+        Self {
+            transaction: Transaction(applied.row),
+            already_applied: applied.already_applied,
+        }
+    }
+}
+
+/// One currency's books.
+pub struct CurrencyTotals(Totals);
+
+#[Object]
+impl CurrencyTotals {
+    /// The currency.
+    async fn currency(&self) -> Currency {
+        Currency(self.0.currency.clone())
+    }
+    /// What players hold together.
+    async fn circulating(&self) -> i64 {
+        self.0.circulating
+    }
+    /// The platform's system account: minus what circulates.
+    async fn system_balance(&self) -> i64 {
+        self.0.system
+    }
+    /// Everything ever minted.
+    async fn minted(&self) -> i64 {
+        self.0.minted
+    }
+    /// Everything ever burned.
+    async fn burned(&self) -> i64 {
+        self.0.burned
+    }
+    /// Circulating equals minted minus burned, and the system account holds its opposite.
+    async fn balanced(&self) -> bool {
+        self.0.circulating == self.0.minted - self.0.burned && self.0.system == -self.0.circulating
+    }
+}
+
+/// Which ledger rows.
+#[derive(InputObject, Default)]
+pub struct LedgerFilterInput {
+    /// In this currency.
+    currency_id: Option<ID>,
+    /// From this time on.
+    since: Option<DateTime<Utc>>,
+    /// Before this time.
+    until: Option<DateTime<Utc>>,
+}
+
+/// Money to send.
+#[derive(InputObject)]
+pub struct TransferInput {
+    /// The player who receives it.
+    recipient_id: ID,
+    /// The currency.
+    currency_id: ID,
+    /// How much, 1 or more.
+    amount: i64,
+    /// Up to 128 characters, unique per payer: a retried request with the same key and
+    /// content returns the first result; with other content it is `CONFLICT`.
+    idempotency_key: String,
+    /// Up to 500 characters.
+    description: Option<String>,
+}
+
+/// Money the platform creates for a player, or takes back.
+#[derive(InputObject)]
+pub struct IssueInput {
+    /// The player.
+    user_id: ID,
+    /// The currency.
+    currency_id: ID,
+    /// How much, 1 or more.
+    amount: i64,
+    /// Why, 1 to 500 characters; kept in the audit log.
+    reason: String,
+    /// Unique among the platform's mints (or burns).
+    idempotency_key: String,
+}
+
+impl IssueInput {
+    fn parse(self) -> async_graphql::Result<Issue> {
+        Ok(Issue {
+            user_id: parse_uuid(&self.user_id, "userId")?,
+            currency_id: parse_int_id(&self.currency_id, "currencyId")?,
+            amount: self.amount,
+            reason: self.reason,
+            key: self.idempotency_key,
+        })
+    }
+}
+
+/// Bank queries.
+#[derive(Default)]
+pub struct BankQuery;
+
+#[Object]
+impl BankQuery {
+    /// Every currency.
+    async fn currencies(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Currency>> {
+        Ok(super::currencies(&app(ctx).db)
+            .await?
+            .into_iter()
+            .map(Currency)
+            .collect())
+    }
+    /// The caller's balances, or another player's with `bank.mint`. Signed in.
+    #[graphql(guard = "SignedIn")]
+    async fn balances(
+        &self,
+        ctx: &Context<'_>,
+        user_id: Option<ID>,
+    ) -> async_graphql::Result<Vec<BalanceOf>> {
+        let me = viewer(ctx).require_user()?.id;
+        let who = user_id
+            .map(|id| parse_uuid(&id, "userId"))
+            .transpose()?
+            .unwrap_or(me);
+        Ok(super::balances(&app(ctx).db, viewer(ctx), who)
+            .await?
+            .into_iter()
+            .map(BalanceOf)
+            .collect())
+    }
+    /// The caller's ledger (or another player's with `bank.mint`), newest first. Signed in.
+    #[graphql(guard = "SignedIn")]
+    #[allow(clippy::too_many_arguments)] // the Relay arguments
+    async fn ledger(
+        &self,
+        ctx: &Context<'_>,
+        user_id: Option<ID>,
+        filter: Option<LedgerFilterInput>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<IdConnection<Transaction>> {
+        let me = viewer(ctx).require_user()?.id;
+        let who = user_id
+            .map(|id| parse_uuid(&id, "userId"))
+            .transpose()?
+            .unwrap_or(me);
+        let window = Window::parse(after, before, first, last)?;
+        let filter = filter.unwrap_or_default();
+        let filter = LedgerFilter {
+            currency_id: filter
+                .currency_id
+                .map(|id| parse_int_id(&id, "currencyId"))
+                .transpose()?,
+            since: filter.since,
+            until: filter.until,
+        };
+        let (rows, total) = super::ledger(&app(ctx).db, viewer(ctx), who, filter, window).await?;
+        Ok(window.page(rows, total, |row| i64::from(row.id), Transaction))
+    }
+    /// Each currency's books: what circulates, minted and burned. Needs `bank.mint`.
+    #[graphql(guard = "Privilege(privileges::BANK_MINT)")]
+    async fn currency_totals(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<CurrencyTotals>> {
+        Ok(super::totals(&app(ctx).db, viewer(ctx))
+            .await?
+            .into_iter()
+            .map(CurrencyTotals)
+            .collect())
+    }
+}
+
+/// Bank mutations.
+#[derive(Default)]
+pub struct BankMutation;
+
+#[Object]
+impl BankMutation {
+    /// Sends money to another player: `INSUFFICIENT_FUNDS` when the caller holds too little,
+    /// `FORBIDDEN` across a block. Signed in.
+    #[graphql(guard = "SignedIn")]
+    async fn transfer(
+        &self,
+        ctx: &Context<'_>,
+        input: TransferInput,
+    ) -> async_graphql::Result<TransactionResult> {
+        let new = NewTransfer {
+            to: parse_uuid(&input.recipient_id, "recipientId")?,
+            currency_id: parse_int_id(&input.currency_id, "currencyId")?,
+            amount: input.amount,
+            key: input.idempotency_key,
+            description: input.description,
+        };
+        Ok(super::transfer(app(ctx), viewer(ctx), new).await?.into())
+    }
+    /// Creates money for a player, audited with the reason. Needs `bank.mint`.
+    #[graphql(guard = "Privilege(privileges::BANK_MINT)")]
+    async fn mint(
+        &self,
+        ctx: &Context<'_>,
+        input: IssueInput,
+    ) -> async_graphql::Result<TransactionResult> {
+        Ok(
+            super::issue(app(ctx), viewer(ctx), TransactionKind::Mint, input.parse()?)
+                .await?
+                .into(),
+        )
+    }
+    /// Takes money from a player out of circulation, audited with the reason. Needs
+    /// `bank.mint`.
+    #[graphql(guard = "Privilege(privileges::BANK_MINT)")]
+    async fn burn(
+        &self,
+        ctx: &Context<'_>,
+        input: IssueInput,
+    ) -> async_graphql::Result<TransactionResult> {
+        Ok(
+            super::issue(app(ctx), viewer(ctx), TransactionKind::Burn, input.parse()?)
+                .await?
+                .into(),
+        )
+    }
+}
