@@ -61,6 +61,7 @@ enum Transactions {
     Automated,
     Kind,
     IdempotencyKey,
+    ConversionId,
 }
 
 #[derive(DeriveIden, Clone, Copy)]
@@ -83,6 +84,7 @@ const STATEMENTS: &[&str] = &[
     "CREATE UNIQUE INDEX transactions_system_idempotency ON transactions (idempotency_key) WHERE idempotency_key IS NOT NULL AND user_id IS NULL",
     "CREATE INDEX transactions_payer ON transactions (user_id, id)",
     "CREATE INDEX transactions_recipient ON transactions (recipient_id, id)",
+    "CREATE INDEX transactions_conversion ON transactions (conversion_id) WHERE conversion_id IS NOT NULL",
     // A transaction is rolled back once.
     "CREATE UNIQUE INDEX transactions_rollback ON transactions (previous_transaction_id) WHERE previous_transaction_id IS NOT NULL",
     "INSERT INTO currencies (type, name) VALUES ('whole', 'coins'), ('denom', 'gems')",
@@ -170,6 +172,7 @@ impl MigrationTrait for Migration {
             .col(boolean(Transactions::Automated).default(false))
             .col(string_len(Transactions::Kind, 16))
             .col(string_len_null(Transactions::IdempotencyKey, 128))
+            .col(integer_null(Transactions::ConversionId))
             .check(
                 Expr::col(Transactions::UserId)
                     .is_not_null()
@@ -192,6 +195,11 @@ impl MigrationTrait for Migration {
             .foreign_key(&mut fk(
                 (Transactions::Table, Transactions::PreviousTransactionId),
                 (Transactions::Table, Transactions::Id),
+                ForeignKeyAction::Restrict,
+            ))
+            .foreign_key(&mut fk(
+                (Transactions::Table, Transactions::ConversionId),
+                (CurrencyConversions::Table, CurrencyConversions::Id),
                 ForeignKeyAction::Restrict,
             ));
         manager

@@ -344,3 +344,136 @@ async fn parallel_transfers_conserve_every_unit_sqlite() {
     )
     .await;
 }
+
+arena_tests::on_both_backends! {
+    async fn a_transaction_is_refunded_once_even_when_asked_at_once(app) {
+        let admin = UserBuilder::new("admin").with_role("admin").create(&app).await;
+        let ann = UserBuilder::new("ann").create(&app).await;
+        let bob = UserBuilder::new("bob").create(&app).await;
+        let coins = coins(&app).await;
+        issue(&app, &admin, "mint", &ann, &coins, 50, "m").await.data();
+        let sent = send(&app, &ann, &bob.id, &coins, 20, "k").await;
+        let id = sent.data()["transfer"]["transaction"]["id"].as_str().unwrap().to_owned();
+        let refund = "mutation($t: ID!, $r: String!) { refund(transactionId: $t, reason: $r) { alreadyApplied transaction { id kind amount previousTransactionId payer { username } recipient { username } } } }";
+        assert_eq!(
+            app.gql_as(&ann.access, refund, json!({ "t": id, "r": "mistake" })).await.codes(),
+            ["FORBIDDEN"]
+        );
+        let answers = join_all((0..10).map(|_| app.gql_as(&admin.access, refund, json!({ "t": id, "r": "mistake" })))).await;
+        let mut refunds = Vec::new();
+        for answer in &answers {
+            match answer.body["errors"][0]["extensions"]["code"].as_str() {
+                None => refunds.push(answer.data()["refund"]["transaction"].clone()),
+                Some(code) => assert_eq!(code, "CONFLICT", "{:#}", answer.body),
+            }
+        }
+        assert!(!refunds.is_empty());
+        assert!(refunds.iter().all(|r| r["id"] == refunds[0]["id"]), "one refund: {refunds:?}");
+        assert_eq!(refunds[0]["kind"], "REFUND");
+        assert_eq!(refunds[0]["previousTransactionId"], id);
+        assert_eq!(refunds[0]["payer"]["username"], "bob");
+        assert_eq!(refunds[0]["recipient"]["username"], "ann");
+        assert_eq!((balance(&app, &ann).await, balance(&app, &bob).await), (50, 0));
+        let audited = audit_entry::Entity::find()
+            .filter(audit_entry::Column::Action.eq("bank.refund"))
+            .count(&app.ctx.db)
+            .await
+            .unwrap();
+        assert_eq!(audited, 1);
+        // A refund is not refunded; a spent payment cannot be taken back.
+        let again = app
+            .gql_as(&admin.access, refund, json!({ "t": refunds[0]["id"], "r": "again" }))
+            .await;
+        assert_eq!(again.codes(), ["BAD_USER_INPUT"]);
+        let spent = send(&app, &ann, &bob.id, &coins, 50, "k2").await;
+        let spent_id = spent.data()["transfer"]["transaction"]["id"].clone();
+        send(&app, &bob, &admin.id, &coins, 10, "k3").await.data();
+        let short = app.gql_as(&admin.access, refund, json!({ "t": spent_id, "r": "late" })).await;
+        assert_eq!(short.codes(), ["INSUFFICIENT_FUNDS"]);
+        let missing = app.gql_as(&admin.access, refund, json!({ "t": "999999", "r": "none" })).await;
+        assert_eq!(missing.codes(), ["NOT_FOUND"]);
+    }
+}
+
+async fn balances_of(app: &TestApp, who: &TestUser) -> (i64, i64) {
+    let found = app
+        .gql_as(&who.access, "{ balances { amount } }", json!({}))
+        .await;
+    let all = &found.data()["balances"];
+    (
+        all[0]["amount"].as_i64().unwrap(),
+        all[1]["amount"].as_i64().unwrap(),
+    )
+}
+
+arena_tests::on_both_backends! {
+    async fn conversions_follow_the_rule_valid_now_and_its_volume(app) {
+        let admin = UserBuilder::new("admin").with_role("admin").create(&app).await;
+        let ann = UserBuilder::new("ann").create(&app).await;
+        let coins = coins(&app).await;
+        let gems = "2";
+        let rule = "mutation($i: ConversionInput!) { createConversion(input: $i) { id ratio volume source { name } destination { name } } }";
+        let hour = chrono::Duration::hours(1);
+        let now = chrono::Utc::now();
+        assert_eq!(
+            app.gql_as(&ann.access, rule, json!({ "i": { "sourceId": coins, "destinationId": gems, "ratio": 10 } })).await.codes(),
+            ["FORBIDDEN"]
+        );
+        for bad in [
+            json!({ "sourceId": coins, "destinationId": coins, "ratio": 10 }),
+            json!({ "sourceId": coins, "destinationId": gems, "ratio": 0 }),
+            json!({ "sourceId": coins, "destinationId": gems, "ratio": 2, "validFrom": now, "validTo": now - hour }),
+        ] {
+            assert_eq!(app.gql_as(&admin.access, rule, json!({ "i": bad })).await.codes(), ["BAD_USER_INPUT"]);
+        }
+        let made = app
+            .gql_as(&admin.access, rule, json!({ "i": { "sourceId": coins, "destinationId": gems, "ratio": 10, "volume": 50 } }))
+            .await;
+        assert_eq!(made.data()["createConversion"]["destination"]["name"], "gems");
+        // Rules that ended, or have not begun, apply to nobody.
+        for (from, to) in [(now - hour * 2, Some(now - hour)), (now + hour, None)] {
+            app.gql_as(&admin.access, rule, json!({ "i": { "sourceId": gems, "destinationId": coins, "ratio": 1, "validFrom": from, "validTo": to } }))
+                .await
+                .data();
+        }
+        issue(&app, &admin, "mint", &ann, &coins, 100, "m").await.data();
+        let convert = |from: &str, to: &str, amount: i64, key: &str| {
+            let (app, token) = (&app, ann.access.clone());
+            let variables = json!({ "i": { "fromCurrencyId": from, "toCurrencyId": to, "amount": amount, "idempotencyKey": key } });
+            async move {
+                app.gql_as(&token, "mutation($i: ConvertInput!) { convert(input: $i) { alreadyApplied paid { kind amount } received { kind amount } } }", variables).await
+            }
+        };
+        assert_eq!(convert(gems, &coins, 1, "g").await.codes(), ["BAD_USER_INPUT"]);
+        let first = convert(&coins, gems, 30, "c1").await;
+        assert_eq!(
+            first.data()["convert"],
+            json!({ "alreadyApplied": false, "paid": { "kind": "BURN", "amount": 30 }, "received": { "kind": "MINT", "amount": 300 } })
+        );
+        assert_eq!(convert(&coins, gems, 30, "c1").await.data()["convert"]["alreadyApplied"], true);
+        assert_eq!(balances_of(&app, &ann).await, (70, 300));
+        let over = convert(&coins, gems, 30, "c2").await;
+        assert_eq!(over.codes(), ["CONFLICT"]);
+        assert!(over.body["errors"][0]["message"].as_str().unwrap().contains("20 of its 50"));
+        convert(&coins, gems, 20, "c3").await.data();
+        assert_eq!(balances_of(&app, &ann).await, (50, 500));
+        // A newer unlimited rule takes over; a conversion beyond the balance moves nothing.
+        app.gql_as(&admin.access, rule, json!({ "i": { "sourceId": coins, "destinationId": gems, "ratio": 2 } }))
+            .await
+            .data();
+        assert_eq!(convert(&coins, gems, 60, "c4").await.codes(), ["INSUFFICIENT_FUNDS"]);
+        assert_eq!(balances_of(&app, &ann).await, (50, 500));
+        let totals = app
+            .gql_as(&admin.access, "{ currencyTotals { circulating minted burned balanced } }", json!({}))
+            .await;
+        assert_eq!(
+            totals.data()["currencyTotals"],
+            json!([
+                { "circulating": 50, "minted": 100, "burned": 50, "balanced": true },
+                { "circulating": 500, "minted": 500, "burned": 0, "balanced": true },
+            ])
+        );
+        let listed = app.gql("{ conversions { ratio volume } }", json!({})).await;
+        assert_eq!(listed.data()["conversions"].as_array().unwrap().len(), 4);
+    }
+}

@@ -34,6 +34,7 @@ const PUBLIC: &[&str] = &[
     "Query.categories",
     "Query.game",
     "Query.currencies",
+    "Query.conversions",
 ];
 
 /// Fields any signed-in caller may call; every other field needs a privilege.
@@ -84,6 +85,7 @@ const SIGNED_IN: &[&str] = &[
     "Query.balances",
     "Query.ledger",
     "Mutation.transfer",
+    "Mutation.convert",
 ];
 
 const SCHEMA: &str = r"{

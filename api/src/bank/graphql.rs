@@ -1,13 +1,16 @@
 //! The bank over GraphQL: currencies, balances, the ledger, transfers, mints and burns.
 
 use arena_entity::bank::{
+    conversion,
     currency::{self, CurrencyType},
     transaction::{self, TransactionKind},
 };
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use super::{Applied, Balance, Issue, LedgerFilter, NewTransfer, Totals};
+use super::{
+    Applied, Balance, Issue, LedgerFilter, NewConversion, NewConversionRequest, NewTransfer, Totals,
+};
 use crate::{
     auth::{
         graphql::{User, parse_int_id, parse_uuid},
@@ -152,6 +155,88 @@ impl From<Applied> for TransactionResult {
             already_applied: applied.already_applied,
         }
     }
+}
+
+/// A rate from one currency to another, for a time.
+pub struct Conversion(conversion::Model);
+
+#[Object]
+impl Conversion {
+    /// Its id.
+    async fn id(&self) -> ID {
+        self.0.id.into()
+    }
+    /// What is converted.
+    async fn source(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Currency>> {
+        Ok(load(ctx)
+            .load_one(CurrencyById(self.0.currency_source_id))
+            .await?
+            .map(Currency))
+    }
+    /// What it becomes.
+    async fn destination(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Currency>> {
+        Ok(load(ctx)
+            .load_one(CurrencyById(self.0.currency_destination_id))
+            .await?
+            .map(Currency))
+    }
+    /// Destination units per source unit.
+    async fn ratio(&self) -> i32 {
+        self.0.ratio
+    }
+    /// Most source units converted under it; null is unlimited.
+    async fn volume(&self) -> Option<i64> {
+        self.0.volume
+    }
+    /// When it begins.
+    async fn valid_from(&self) -> DateTime<Utc> {
+        self.0.valid_from
+    }
+    /// When it ends; null never.
+    async fn valid_to(&self) -> Option<DateTime<Utc>> {
+        self.0.valid_to
+    }
+}
+
+/// A conversion rule to make.
+#[derive(InputObject)]
+pub struct ConversionInput {
+    /// What is converted.
+    source_id: ID,
+    /// What it becomes.
+    destination_id: ID,
+    /// Destination units per source unit, 1 or more.
+    ratio: i32,
+    /// Most source units converted under it; unlimited when left out.
+    volume: Option<i64>,
+    /// When it begins; now when left out.
+    valid_from: Option<DateTime<Utc>>,
+    /// When it ends; never when left out.
+    valid_to: Option<DateTime<Utc>>,
+}
+
+/// Money to convert.
+#[derive(InputObject)]
+pub struct ConvertInput {
+    /// The currency paid.
+    from_currency_id: ID,
+    /// The currency received.
+    to_currency_id: ID,
+    /// Units of the currency paid, 1 or more.
+    amount: i64,
+    /// Unique per player, as a transfer's.
+    idempotency_key: String,
+}
+
+/// Both legs of a conversion.
+#[derive(SimpleObject)]
+pub struct ConversionResult {
+    /// The source units taken out of circulation.
+    paid: Transaction,
+    /// The destination units received.
+    received: Transaction,
+    /// An earlier request with the same key made them; nothing moved this time.
+    already_applied: bool,
 }
 
 /// One currency's books.
@@ -302,6 +387,14 @@ impl BankQuery {
         let (rows, total) = super::ledger(&app(ctx).db, viewer(ctx), who, filter, window).await?;
         Ok(window.page(rows, total, |row| i64::from(row.id), Transaction))
     }
+    /// Every conversion rule, newest first.
+    async fn conversions(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Conversion>> {
+        Ok(super::conversions(&app(ctx).db)
+            .await?
+            .into_iter()
+            .map(Conversion)
+            .collect())
+    }
     /// Each currency's books: what circulates, minted and burned. Needs `bank.mint`.
     #[graphql(guard = "Privilege(privileges::BANK_MINT)")]
     async fn currency_totals(
@@ -339,6 +432,47 @@ impl BankMutation {
         };
         Ok(super::transfer(app(ctx), viewer(ctx), new).await?.into())
     }
+    /// Converts the caller's money by the rule valid now: `BAD_USER_INPUT` outside every
+    /// rule, `CONFLICT` past its volume, `INSUFFICIENT_FUNDS` when the caller holds too
+    /// little. Both legs apply or neither. Signed in.
+    #[graphql(guard = "SignedIn")]
+    async fn convert(
+        &self,
+        ctx: &Context<'_>,
+        input: ConvertInput,
+    ) -> async_graphql::Result<ConversionResult> {
+        let request = NewConversionRequest {
+            source_id: parse_int_id(&input.from_currency_id, "fromCurrencyId")?,
+            destination_id: parse_int_id(&input.to_currency_id, "toCurrencyId")?,
+            amount: input.amount,
+            key: input.idempotency_key,
+        };
+        let (paid, received) = super::convert(app(ctx), viewer(ctx), request).await?;
+        Ok(ConversionResult {
+            already_applied: paid.already_applied,
+            paid: Transaction(paid.row),
+            received: Transaction(received.row),
+        })
+    }
+    /// Makes a conversion rule, audited. Needs `bank.mint`.
+    #[graphql(guard = "Privilege(privileges::BANK_MINT)")]
+    async fn create_conversion(
+        &self,
+        ctx: &Context<'_>,
+        input: ConversionInput,
+    ) -> async_graphql::Result<Conversion> {
+        let new = NewConversion {
+            source_id: parse_int_id(&input.source_id, "sourceId")?,
+            destination_id: parse_int_id(&input.destination_id, "destinationId")?,
+            ratio: input.ratio,
+            volume: input.volume,
+            valid_from: input.valid_from.unwrap_or_else(Utc::now),
+            valid_to: input.valid_to,
+        };
+        Ok(Conversion(
+            super::create_conversion(app(ctx), viewer(ctx), new).await?,
+        ))
+    }
     /// Creates money for a player, audited with the reason. Needs `bank.mint`.
     #[graphql(guard = "Privilege(privileges::BANK_MINT)")]
     async fn mint(
@@ -351,6 +485,21 @@ impl BankMutation {
                 .await?
                 .into(),
         )
+    }
+    /// Undoes a transaction: the same amount back from its recipient to its payer, pointing
+    /// to it (`previousTransactionId`), audited with the reason. Once per transaction. Needs
+    /// `bank.mint`.
+    #[graphql(guard = "Privilege(privileges::BANK_MINT)")]
+    async fn refund(
+        &self,
+        ctx: &Context<'_>,
+        transaction_id: ID,
+        reason: String,
+    ) -> async_graphql::Result<TransactionResult> {
+        let id = parse_int_id(&transaction_id, "transactionId")?;
+        Ok(super::refund(app(ctx), viewer(ctx), id, &reason)
+            .await?
+            .into())
     }
     /// Takes money from a player out of circulation, audited with the reason. Needs
     /// `bank.mint`.

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 
 use arena_entity::{
     bank::{
-        account_balance, currency,
+        account_balance, conversion, currency,
         transaction::{self, TransactionKind},
     },
     events::platform_event,
@@ -61,6 +61,10 @@ pub struct Movement {
     pub description: Option<String>,
     /// Initiated by the platform.
     pub automated: bool,
+    /// The transaction this one undoes.
+    pub previous: Option<i32>,
+    /// The conversion rule applied.
+    pub conversion: Option<i32>,
 }
 
 /// A transaction, and whether an earlier request with the same key had made it.
@@ -203,7 +207,8 @@ pub async fn move_in(
         currency_id: Set(movement.currency_id),
         user_id: Set(movement.from),
         recipient_id: Set(movement.to),
-        previous_transaction_id: Set(None),
+        previous_transaction_id: Set(movement.previous),
+        conversion_id: Set(movement.conversion),
         description: Set(movement.description.clone()),
         amount: Set(movement.amount),
         confirmed: Set(true),
@@ -368,6 +373,8 @@ pub async fn transfer_in(
             key: new.key,
             description,
             automated: false,
+            previous: None,
+            conversion: None,
         },
         changes,
     )
@@ -420,6 +427,8 @@ pub async fn issue(
                 key: format!("{action}:{}", issue.key),
                 description: Some(reason.clone()),
                 automated: true,
+                previous: None,
+                conversion: None,
             },
             changes,
         )
@@ -442,6 +451,76 @@ pub async fn issue(
             )
             .await?;
         }
+        Ok(applied)
+    })
+    .await
+}
+
+/// Undoes transaction `id` with `bank.mint`: a new transaction of the same amount back from
+/// its recipient to its payer, pointing to it, with an audit row naming the reason. A
+/// transaction is undone once; a recipient who no longer holds the amount is
+/// `INSUFFICIENT_FUNDS`.
+pub async fn refund(
+    ctx: &AppContext,
+    viewer: &Viewer,
+    id: i32,
+    reason: &str,
+) -> ApiResult<Applied> {
+    let admin = viewer.require_privilege(privileges::BANK_MINT)?.id;
+    let reason = crate::catalog::text_field(reason, "reason", 1, MAX_DESCRIPTION)?;
+    ctx.write(async |db, changes| {
+        let original = transaction::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .ok_or(ApiError::NotFound("transaction"))?;
+        if original.kind == TransactionKind::Refund {
+            return Err(ApiError::bad_input(
+                "transactionId",
+                "a refund is not refunded; make a transfer or a mint instead",
+            ));
+        }
+        if let Some(done) = transaction::Entity::find()
+            .filter(transaction::Column::PreviousTransactionId.eq(id))
+            .one(db)
+            .await?
+        {
+            return Err(ApiError::Conflict(format!(
+                "transaction {id} was refunded already, by transaction {}",
+                done.id
+            )));
+        }
+        let applied = move_in(
+            db,
+            Movement {
+                from: original.recipient_id,
+                to: original.user_id,
+                currency_id: original.currency_id,
+                amount: original.amount,
+                kind: TransactionKind::Refund,
+                key: format!("refund:{id}"),
+                description: Some(reason.clone()),
+                automated: true,
+                previous: Some(id),
+                conversion: None,
+            },
+            changes,
+        )
+        .await?;
+        if applied.already_applied {
+            return Ok(applied);
+        }
+        audit::record(
+            db,
+            Some(admin),
+            Entry {
+                action: "bank.refund",
+                target_type: "transaction",
+                target_id: Some(id.to_string()),
+                reason: Some(reason.clone()),
+                details: Some(json!({ "refundId": applied.row.id, "amount": original.amount })),
+            },
+        )
+        .await?;
         Ok(applied)
     })
     .await
@@ -574,4 +653,210 @@ pub async fn totals(db: &impl ConnectionTrait, viewer: &Viewer) -> ApiResult<Vec
         }
     }
     Ok(out)
+}
+
+/// A conversion rule to make.
+#[derive(Debug, Clone)]
+pub struct NewConversion {
+    pub source_id: i32,
+    pub destination_id: i32,
+    /// Units of the destination per unit of the source.
+    pub ratio: i32,
+    /// Most source units converted under the rule; unlimited when none.
+    pub volume: Option<i64>,
+    pub valid_from: DateTime<Utc>,
+    pub valid_to: Option<DateTime<Utc>>,
+}
+
+/// Makes a conversion rule with `bank.mint`, audited.
+pub async fn create_conversion(
+    ctx: &AppContext,
+    viewer: &Viewer,
+    new: NewConversion,
+) -> ApiResult<conversion::Model> {
+    let admin = viewer.require_privilege(privileges::BANK_MINT)?.id;
+    if new.source_id == new.destination_id {
+        return Err(ApiError::bad_input(
+            "destinationId",
+            "a conversion goes to another currency",
+        ));
+    }
+    if new.ratio < 1 {
+        return Err(ApiError::bad_input("ratio", "a ratio is 1 or more"));
+    }
+    if new.volume.is_some_and(|v| !(1..=MAX_AMOUNT).contains(&v)) {
+        return Err(ApiError::bad_input(
+            "volume",
+            format!("a volume is 1 to {MAX_AMOUNT}, or none"),
+        ));
+    }
+    if new.valid_to.is_some_and(|to| to <= new.valid_from) {
+        return Err(ApiError::bad_input(
+            "validTo",
+            "a rule ends after it begins",
+        ));
+    }
+    ctx.write(async |db, _changes| {
+        find_currency(db, new.source_id).await?;
+        find_currency(db, new.destination_id).await?;
+        let now = Utc::now();
+        let made = conversion::ActiveModel {
+            currency_source_id: Set(new.source_id),
+            currency_destination_id: Set(new.destination_id),
+            ratio: Set(new.ratio),
+            volume: Set(new.volume),
+            valid_from: Set(new.valid_from),
+            valid_to: Set(new.valid_to),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(db)
+        .await?;
+        audit::record(
+            db,
+            Some(admin),
+            Entry {
+                action: "bank.conversion",
+                target_type: "conversion",
+                target_id: Some(made.id.to_string()),
+                reason: None,
+                details: Some(json!({
+                    "sourceId": new.source_id,
+                    "destinationId": new.destination_id,
+                    "ratio": new.ratio,
+                    "volume": new.volume,
+                })),
+            },
+        )
+        .await?;
+        Ok(made)
+    })
+    .await
+}
+
+/// Every conversion rule, newest first.
+pub async fn conversions(db: &impl ConnectionTrait) -> ApiResult<Vec<conversion::Model>> {
+    Ok(conversion::Entity::find()
+        .order_by_desc(conversion::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// A conversion a player asks for.
+#[derive(Debug, Clone)]
+pub struct NewConversionRequest {
+    pub source_id: i32,
+    pub destination_id: i32,
+    /// Source units to convert.
+    pub amount: i64,
+    pub key: String,
+}
+
+/// Converts the caller's money; see [`convert_in`].
+pub async fn convert(
+    ctx: &AppContext,
+    viewer: &Viewer,
+    request: NewConversionRequest,
+) -> ApiResult<(Applied, Applied)> {
+    let me = viewer.require_user()?.id;
+    ctx.write(async |db, changes| convert_in(db, me, request, changes).await)
+        .await
+}
+
+/// Converts by the rule valid now (the latest to begin): the source units leave circulation
+/// and `amount × ratio` destination units enter it, as a burn and a mint that apply together
+/// or not at all. Outside every rule, or past a rule's volume, it is refused.
+pub async fn convert_in(
+    db: &impl ConnectionTrait,
+    player: Uuid,
+    request: NewConversionRequest,
+    changes: &mut Changes,
+) -> ApiResult<(Applied, Applied)> {
+    check_amount(request.amount)?;
+    check_key(&request.key)?;
+    let now = Utc::now();
+    let rule = conversion::Entity::find()
+        .filter(conversion::Column::CurrencySourceId.eq(request.source_id))
+        .filter(conversion::Column::CurrencyDestinationId.eq(request.destination_id))
+        .filter(conversion::Column::ValidFrom.lte(now))
+        .filter(
+            Condition::any()
+                .add(conversion::Column::ValidTo.is_null())
+                .add(conversion::Column::ValidTo.gt(now)),
+        )
+        .order_by_desc(conversion::Column::ValidFrom)
+        .order_by_desc(conversion::Column::Id)
+        .one(db)
+        .await?
+        .ok_or_else(|| {
+            ApiError::bad_input(
+                "toCurrencyId",
+                "no conversion between these currencies is valid now",
+            )
+        })?;
+    let produced = request
+        .amount
+        .checked_mul(i64::from(rule.ratio))
+        .filter(|n| *n <= MAX_AMOUNT)
+        .ok_or_else(|| ApiError::bad_input("amount", "the converted amount is too large"))?;
+    // The rule's row orders conversions under it, so its volume is never overrun.
+    crate::db::lock_rows::<conversion::Entity, _>(db, conversion::Column::Id, [rule.id]).await?;
+    let key = format!("convert:{}", request.key);
+    let replay = find_by_key(db, Some(player), &key).await?;
+    if let (Some(volume), None) = (rule.volume, &replay) {
+        let used: i64 = transaction::Entity::find()
+            .filter(transaction::Column::ConversionId.eq(rule.id))
+            .filter(transaction::Column::Kind.eq(TransactionKind::Burn))
+            .all(db)
+            .await?
+            .iter()
+            .map(|t| t.amount)
+            .sum();
+        if used + request.amount > volume {
+            return Err(ApiError::Conflict(format!(
+                "this conversion has {} of its {volume} units left",
+                Ord::max(volume - used, 0)
+            )));
+        }
+    }
+    let leg = |from, to, currency_id, amount, kind, key: String| Movement {
+        from,
+        to,
+        currency_id,
+        amount,
+        kind,
+        key,
+        description: Some(format!("conversion by rule {}", rule.id)),
+        automated: true,
+        previous: None,
+        conversion: Some(rule.id),
+    };
+    let paid = move_in(
+        db,
+        leg(
+            Some(player),
+            None,
+            request.source_id,
+            request.amount,
+            TransactionKind::Burn,
+            key.clone(),
+        ),
+        changes,
+    )
+    .await?;
+    let received = move_in(
+        db,
+        leg(
+            None,
+            Some(player),
+            request.destination_id,
+            produced,
+            TransactionKind::Mint,
+            format!("{player}:{key}"),
+        ),
+        changes,
+    )
+    .await?;
+    Ok((paid, received))
 }

@@ -40,6 +40,8 @@ pub struct Model {
     pub automated: bool,
     pub kind: TransactionKind,
     pub idempotency_key: Option<String>,
+    /// The conversion rule a conversion's two legs used.
+    pub conversion_id: Option<i32>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
