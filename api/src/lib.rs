@@ -39,6 +39,8 @@ pub mod settings;
 #[cfg(feature = "server")]
 pub mod startup;
 #[cfg(feature = "server")]
+pub mod store;
+#[cfg(feature = "server")]
 pub mod system;
 #[cfg(feature = "server")]
 pub mod telemetry;

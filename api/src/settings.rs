@@ -67,6 +67,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("ARENA_ASSET_URL_SECONDS", "asset_url_seconds"),
     ("ARENA_RENDER_WORKERS", "render_workers"),
     ("ARENA_PUBLIC_CACHE_SECONDS", "public_cache_seconds"),
+    ("ARENA_STORE_FEE_PERCENT", "store_fee_percent"),
 ];
 
 /// The variable that names the settings file (read by the CLI, not by the loader).
@@ -197,6 +198,9 @@ pub struct Settings {
     /// `ARENA_PUBLIC_CACHE_SECONDS`: longest an anonymous catalog read's answer is reused;
     /// any change to content, categories or accounts drops it at once. 0 reuses nothing.
     pub public_cache_seconds: u64,
+    /// `ARENA_STORE_FEE_PERCENT`: the platform's share of a purchase's price (0 to 100),
+    /// taken out of circulation; the creator gets the rest.
+    pub store_fee_percent: u32,
 }
 
 impl Default for Settings {
@@ -247,6 +251,7 @@ impl Default for Settings {
             asset_url_seconds: 300,
             render_workers: 1,
             public_cache_seconds: 5,
+            store_fee_percent: 10,
         }
     }
 }
@@ -272,6 +277,9 @@ impl Settings {
                 "DATABASE_URL must start with postgres:// or sqlite:, got {}",
                 redact_url(url)
             )));
+        }
+        if self.store_fee_percent > 100 {
+            return Err(SettingsError("ARENA_STORE_FEE_PERCENT is 0 to 100".into()));
         }
         if self.graphql_depth_limit == 0 || self.graphql_complexity_limit == 0 {
             return Err(SettingsError("GraphQL limits must be positive".into()));

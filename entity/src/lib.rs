@@ -10,4 +10,5 @@ pub mod events;
 pub mod games;
 pub mod mail;
 pub mod players;
+pub mod store;
 pub mod system;

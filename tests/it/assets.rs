@@ -130,25 +130,11 @@ async fn rendered(app: &TestApp, who: &TestUser, id: &str) -> Value {
 }
 
 async fn item(app: &TestApp, who: &TestUser, name: &str, privacy: &str) -> String {
-    let made = app
-        .gql_as(
-            &who.access,
-            "mutation($i: CreateContentInput!) { createContent(input: $i) { id } }",
-            json!({ "i": { "type": "HAT", "name": name, "privacy": privacy } }),
-        )
-        .await;
-    let id = made.data()["createContent"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    app.gql_as(
+    app.published_item(
         &who.access,
-        "mutation($id: ID!) { publishContent(id: $id) { id } }",
-        json!({ "id": id }),
+        json!({ "type": "HAT", "name": name, "privacy": privacy }),
     )
     .await
-    .data();
-    id
 }
 
 async fn attach(

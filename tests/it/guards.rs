@@ -86,6 +86,10 @@ const SIGNED_IN: &[&str] = &[
     "Query.ledger",
     "Mutation.transfer",
     "Mutation.convert",
+    "Query.inventory",
+    "Query.ownershipChain",
+    "Mutation.setPrice",
+    "Mutation.purchase",
 ];
 
 const SCHEMA: &str = r"{

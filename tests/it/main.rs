@@ -24,4 +24,5 @@ mod roles;
 mod schema;
 mod services;
 mod social;
+mod store;
 mod system;

@@ -205,6 +205,29 @@ impl TestApp {
         Self::start(self.backend, settings, TestDb::Borrowed, None, None).await
     }
 
+    /// Creates a content item with `input` as `token`'s caller and publishes it; its id.
+    pub async fn published_item(&self, token: &str, input: Value) -> String {
+        let made = self
+            .gql_as(
+                token,
+                "mutation($i: CreateContentInput!) { createContent(input: $i) { id } }",
+                json!({ "i": input }),
+            )
+            .await;
+        let id = made.data()["createContent"]["id"]
+            .as_str()
+            .expect("an item id")
+            .to_owned();
+        self.gql_as(
+            token,
+            "mutation($id: ID!) { publishContent(id: $id) { id } }",
+            json!({ "id": id }),
+        )
+        .await
+        .data();
+        id
+    }
+
     /// Runs `query` as a GraphQL multipart request with one file as variable `$file`.
     pub async fn upload(
         &self,

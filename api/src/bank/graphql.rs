@@ -46,6 +46,8 @@ pub enum TransactionType {
     Mint,
     /// Taken out of circulation by the platform.
     Burn,
+    /// A buyer paid a creator for an item.
+    Purchase,
     /// Undoes an earlier transaction.
     Refund,
 }

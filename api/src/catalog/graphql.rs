@@ -463,6 +463,19 @@ impl Content {
     ) -> async_graphql::Result<Option<crate::assets::graphql::Asset>> {
         crate::assets::graphql::thumbnail(ctx, self.0.id, format.mime()).await
     }
+    /// Its prices; an item on sale with none is free.
+    async fn prices(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<crate::store::graphql::Price>> {
+        Ok(load(ctx)
+            .load_one(crate::graphql::loaders::PricesOf(self.0.id))
+            .await?
+            .unwrap_or_default()
+            .into_iter()
+            .map(crate::store::graphql::Price)
+            .collect())
+    }
     /// Its game settings, for an item of type `GAME`.
     async fn game(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Game>> {
         if self.0.content_type != ContentType::Game {

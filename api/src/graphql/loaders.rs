@@ -18,13 +18,14 @@ use arena_entity::{
         revision as catalog_revision, vote as catalog_vote,
     },
     games::{game, game_support},
+    store::object_price as store_price,
 };
 use async_graphql::dataloader::{DataLoader, Loader};
 use chrono::NaiveDate;
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
-use crate::{assets, auth, bank, battles, catalog, error::ApiError, games, players};
+use crate::{assets, auth, bank, battles, catalog, error::ApiError, games, players, store};
 
 /// The loader every resolver shares: `ctx.data_unchecked::<Loaders>()`.
 pub type Loaders = DataLoader<Db>;
@@ -335,6 +336,10 @@ by_id!(
 by_id!(
     /// The thumbnails rendered from a file.
     ThumbnailsOf(Uuid) => Vec<asset::Model>, assets::thumbnails_of
+);
+by_id!(
+    /// An item's prices.
+    PricesOf => Vec<store_price::Model>, store::prices_of_many
 );
 by_id!(
     /// A currency.

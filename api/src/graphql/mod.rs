@@ -16,7 +16,7 @@ use crate::{
     bank, battles, catalog,
     context::AppContext,
     error::ApiResult,
-    games, mail, players, system,
+    games, mail, players, store, system,
 };
 
 pub use extensions::fault_response;
@@ -37,6 +37,7 @@ pub struct QueryRoot(
     games::graphql::GamesQuery,
     assets::graphql::AssetsQuery,
     bank::graphql::BankQuery,
+    store::graphql::StoreQuery,
 );
 
 /// Every domain's mutations.
@@ -53,6 +54,7 @@ pub struct MutationRoot(
     games::graphql::GamesMutation,
     assets::graphql::AssetsMutation,
     bank::graphql::BankMutation,
+    store::graphql::StoreMutation,
 );
 
 /// Every domain's subscriptions.

@@ -16,6 +16,9 @@ pub enum TransactionKind {
     /// Taken out of circulation by the platform.
     #[sea_orm(string_value = "burn")]
     Burn,
+    /// A buyer pays a creator for an item.
+    #[sea_orm(string_value = "purchase")]
+    Purchase,
     /// Undoes an earlier transaction (`previous_transaction_id`).
     #[sea_orm(string_value = "refund")]
     Refund,
