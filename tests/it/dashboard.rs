@@ -575,3 +575,94 @@ async fn a_moderator_works_the_queue_rejecting_with_a_ban() {
     browser.screenshot("games").await;
     browser.close().await;
 }
+
+/// An admin opens a player's page, finds a purchase in the ledger and refunds it: the money
+/// comes back, the refund points to the purchase, and the audit log has it.
+#[tokio::test]
+async fn an_admin_refunds_a_purchase() {
+    let app = TestApp::spawn_configured(|s| s.trusted_creator_approvals = 0).await;
+    let admin = UserBuilder::new("admin")
+        .with_role("admin")
+        .create(&app)
+        .await;
+    let cat = UserBuilder::new("cat").create(&app).await;
+    let ann = UserBuilder::new("ann").create(&app).await;
+    let hat = app
+        .published_item(
+            &cat.access,
+            json!({ "type": "HAT", "name": "Top hat", "onsale": true }),
+        )
+        .await;
+    app.gql_as(
+        &cat.access,
+        "mutation($c: ID!) { setPrice(contentId: $c, currency: WHOLE, price: 40) { price } }",
+        json!({ "c": hat }),
+    )
+    .await
+    .data();
+    app.gql_as(&admin.access, "mutation($u: ID!) { mint(input: { userId: $u, currencyId: \"1\", amount: 100, reason: \"welcome\", idempotencyKey: \"w\" }) { alreadyApplied } }", json!({ "u": ann.id }))
+        .await
+        .data();
+    app.gql_as(&ann.access, "mutation($c: ID!) { purchase(input: { contentId: $c, currency: WHOLE, idempotencyKey: \"p\" }) { alreadyApplied } }", json!({ "c": hat }))
+        .await
+        .data();
+    let ledger = app
+        .gql_as(
+            &admin.access,
+            "query($u: ID!) { ledger(userId: $u) { edges { node { id kind } } } }",
+            json!({ "u": ann.id }),
+        )
+        .await;
+    let purchase = ledger.data()["ledger"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["node"]["kind"] == "PURCHASE")
+        .map(|e| e["node"]["id"].as_str().unwrap().to_owned())
+        .unwrap();
+
+    let browser = Browser::start().await;
+    sign_in(&browser, &app, &admin).await;
+    browser.wait_for_text("accounts").await;
+    browser
+        .client
+        .goto(&app.url(&format!("/admin/users/{}", ann.id)))
+        .await
+        .unwrap();
+    // 100 minted, 40 paid: 36 to the creator, 4 fee.
+    browser.wait_for_text("coins: 60").await;
+    browser.wait_for_text("PURCHASE").await;
+    browser.fill("refund-id", &purchase).await;
+    browser.fill("refund-reason", "charged twice").await;
+    browser
+        .find("form.refund button[type='submit']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .client
+        .accept_alert()
+        .await
+        .expect("a confirmation was asked");
+    browser
+        .wait_for_text(&format!("Refunded transaction {purchase}"))
+        .await;
+    browser.wait_for_text("coins: 96").await;
+    browser.wait_for_text(&format!("(undoes {purchase})")).await;
+    browser.screenshot("bank-refund").await;
+    browser.close().await;
+
+    let balances = app
+        .gql_as(&ann.access, "{ balances { amount } }", json!({}))
+        .await;
+    assert_eq!(balances.data()["balances"][0]["amount"], 96);
+    let audited = app
+        .gql_as(&admin.access, "{ auditLog(filter: { action: \"bank.refund\" }) { totalCount edges { node { reason } } } }", json!({}))
+        .await;
+    assert_eq!(audited.data()["auditLog"]["totalCount"], 1);
+    assert_eq!(
+        audited.data()["auditLog"]["edges"][0]["node"]["reason"],
+        "charged twice"
+    );
+}

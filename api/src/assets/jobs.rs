@@ -29,10 +29,9 @@ use crate::{context::AppContext, error::ApiError};
 pub const LEASE: Duration = Duration::from_secs(300);
 /// Takings before a job that never finished is given up.
 pub const MAX_ATTEMPTS: i32 = 3;
-/// How often an idle worker looks for jobs on its own: new jobs wake it through the change
-/// bus, so this only finds jobs whose worker died (their lease ended) or whose wake-up was
-/// lost.
-const POLL: Duration = Duration::from_secs(30);
+/// Longest an idle worker waits without looking: new jobs wake it through the change bus and
+/// it wakes itself when a taken job's lease ends, so this only covers a lost wake-up.
+const IDLE: Duration = Duration::from_secs(600);
 
 /// Starts the configured number of workers.
 pub fn spawn(ctx: &AppContext) {
@@ -50,10 +49,23 @@ pub fn spawn(ctx: &AppContext) {
                 if worked {
                     continue;
                 }
+                // Until the next lease ends (a worker may have died holding it), a wake-up,
+                // or the idle bound.
+                let wait = match next_lease_end(&ctx.db).await {
+                    Ok(Some(at)) => (at - Utc::now())
+                        .to_std()
+                        .unwrap_or(Duration::ZERO)
+                        .clamp(Duration::from_secs(1), IDLE),
+                    Ok(None) => IDLE,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "looking for leased asset jobs failed");
+                        Duration::from_secs(5)
+                    }
+                };
                 tokio::select! {
                     () = ctx.shutdown.cancelled() => break,
                     () = ctx.assets.wake.notified() => {}
-                    () = tokio::time::sleep(POLL) => {}
+                    () = tokio::time::sleep(wait) => {}
                 }
             }
         });
@@ -99,6 +111,18 @@ enum Outcome {
     Recorded,
     /// Failed for now (the store is unreachable).
     Retry(String),
+}
+
+/// When the earliest queued job not yet due (one taken under a lease) comes due.
+async fn next_lease_end(
+    db: &DatabaseConnection,
+) -> Result<Option<chrono::DateTime<Utc>>, sea_orm::DbErr> {
+    Ok(job::Entity::find()
+        .filter(job::Column::Status.eq(JobStatus::Queued))
+        .order_by_asc(job::Column::NextAttemptAt)
+        .one(db)
+        .await?
+        .map(|j| j.next_attempt_at))
 }
 
 /// Takes the oldest due job under a lease.

@@ -1,6 +1,7 @@
 //! One module per page.
 
 pub mod audit;
+pub mod bank;
 pub mod bans;
 pub mod catalog;
 pub mod crawls;

@@ -211,6 +211,9 @@ pub fn UserPage() -> impl IntoView {
                 </form>
             </section>
         </Show>
+        <Show when=move || session.can("bank.mint")>
+            <super::bank::UserBank user_id=Signal::derive(id)/>
+        </Show>
         <Show when=move || session.can("role.manage")>
             <UserAccess user_id=Signal::derive(id) reload=Callback::new(move |()| load())/>
         </Show>
