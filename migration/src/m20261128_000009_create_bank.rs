@@ -171,7 +171,7 @@ impl MigrationTrait for Migration {
             .col(boolean(Transactions::Confirmed).default(false))
             .col(boolean(Transactions::Automated).default(false))
             .col(string_len(Transactions::Kind, 16))
-            .col(string_len_null(Transactions::IdempotencyKey, 128))
+            .col(string_len_null(Transactions::IdempotencyKey, 200))
             .col(integer_null(Transactions::ConversionId))
             .check(
                 Expr::col(Transactions::UserId)

@@ -477,3 +477,45 @@ arena_tests::on_both_backends! {
         assert_eq!(listed.data()["conversions"].as_array().unwrap().len(), 4);
     }
 }
+
+/// The longest key a client may send works for every kind of request, with the prefix each
+/// kind stores it under; one character more is refused.
+#[tokio::test]
+async fn the_longest_idempotency_key_fits_every_request() {
+    let app = TestApp::spawn_on(Backend::Postgres).await;
+    let admin = UserBuilder::new("admin")
+        .with_role("admin")
+        .create(&app)
+        .await;
+    let ann = UserBuilder::new("ann").create(&app).await;
+    let bob = UserBuilder::new("bob").create(&app).await;
+    let coins = coins(&app).await;
+    let longest = "k".repeat(128);
+    issue(&app, &admin, "mint", &ann, &coins, 10, &longest)
+        .await
+        .data();
+    send(&app, &ann, &bob.id, &coins, 1, &longest).await.data();
+    issue(&app, &admin, "burn", &bob, &coins, 1, &longest)
+        .await
+        .data();
+    app.gql_as(&admin.access, "mutation { createConversion(input: { sourceId: \"1\", destinationId: \"2\", ratio: 2 }) { id } }", json!({}))
+        .await
+        .data();
+    let converted = app
+        .gql_as(&ann.access, "mutation($k: String!) { convert(input: { fromCurrencyId: \"1\", toCurrencyId: \"2\", amount: 1, idempotencyKey: $k }) { alreadyApplied } }", json!({ "k": longest }))
+        .await;
+    converted.data();
+    let too_long = "k".repeat(129);
+    assert_eq!(
+        send(&app, &ann, &bob.id, &coins, 1, &too_long)
+            .await
+            .codes(),
+        ["BAD_USER_INPUT"]
+    );
+    assert_eq!(
+        issue(&app, &admin, "mint", &ann, &coins, 1, &too_long)
+            .await
+            .codes(),
+        ["BAD_USER_INPUT"]
+    );
+}

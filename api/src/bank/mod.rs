@@ -41,8 +41,10 @@ use crate::{
 
 /// Largest amount one transaction moves.
 pub const MAX_AMOUNT: i64 = 1_000_000_000_000;
-/// Longest idempotency key, in characters.
+/// Longest idempotency key a client sends, in characters.
 pub const MAX_KEY: usize = 128;
+/// Longest key stored: the client's with the prefix of its kind of request.
+const STORED_KEY: usize = 200;
 /// Longest description, in characters.
 pub const MAX_DESCRIPTION: usize = 500;
 
@@ -84,7 +86,8 @@ fn check_amount(amount: i64) -> ApiResult<()> {
     Ok(())
 }
 
-fn check_key(key: &str) -> ApiResult<()> {
+/// Checks a client's idempotency key.
+pub fn check_key(key: &str) -> ApiResult<()> {
     let length = key.chars().count();
     if length == 0 || length > MAX_KEY || key.chars().any(char::is_control) {
         return Err(ApiError::bad_input(
@@ -196,7 +199,13 @@ pub async fn move_in(
     changes: &mut Changes,
 ) -> ApiResult<Applied> {
     check_amount(movement.amount)?;
-    check_key(&movement.key)?;
+    // Callers check the client's key; this bounds the prefixed one the column holds.
+    if movement.key.chars().count() > STORED_KEY {
+        return Err(ApiError::bad_input(
+            "idempotencyKey",
+            "the idempotency key is too long",
+        ));
+    }
     if let Some(first) = find_by_key(db, movement.from, &movement.key).await? {
         return replayed(first, &movement);
     }
@@ -355,6 +364,7 @@ pub async fn transfer_in(
         ));
     }
     let description = check_description(new.description.as_deref())?;
+    check_key(&new.key)?;
     find_currency(db, new.currency_id).await?;
     if crate::auth::find_user(db, new.to).await?.is_none() {
         return Err(ApiError::NotFound("player"));
@@ -370,7 +380,9 @@ pub async fn transfer_in(
             currency_id: new.currency_id,
             amount: new.amount,
             kind: TransactionKind::Transfer,
-            key: new.key,
+            // Each kind of request has its own key space: a transfer's key never meets a
+            // purchase's or a conversion's.
+            key: format!("transfer:{}", new.key),
             description,
             automated: false,
             previous: None,
@@ -400,6 +412,7 @@ pub async fn issue(
 ) -> ApiResult<Applied> {
     let admin = viewer.require_privilege(privileges::BANK_MINT)?.id;
     let reason = crate::catalog::text_field(&issue.reason, "reason", 1, MAX_DESCRIPTION)?;
+    check_key(&issue.key)?;
     let (from, to, action) = match kind {
         TransactionKind::Mint => (None, Some(issue.user_id), "bank.mint"),
         TransactionKind::Burn => (Some(issue.user_id), None, "bank.burn"),

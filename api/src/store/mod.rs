@@ -168,12 +168,7 @@ pub async fn purchase_in(
     changes: &mut Changes,
 ) -> ApiResult<Purchased> {
     let buyer = viewer.require_user()?.id;
-    if request.key.is_empty() || request.key.chars().count() > bank::MAX_KEY {
-        return Err(ApiError::bad_input(
-            "idempotencyKey",
-            format!("an idempotency key is 1 to {} characters", bank::MAX_KEY),
-        ));
-    }
+    bank::check_key(&request.key)?;
     if request.days.is_some_and(|d| !(1..=MAX_DAYS).contains(&d)) {
         return Err(ApiError::bad_input("days", format!("1 to {MAX_DAYS} days")));
     }
