@@ -225,6 +225,18 @@ mod images_become_thumbnails_linked_as_visual_relations {
             )
             .await;
         assert_eq!(listed.data()["contents"]["totalCount"], 0);
+        let own = app
+            .gql_as(
+                &ann.access,
+                "query($me: ID!) { contents(filter: { creatorId: $me }) { edges { node { name } } } }",
+                json!({ "me": ann.id }),
+            )
+            .await;
+        assert_eq!(
+            own.data()["contents"]["edges"],
+            json!([{ "node": { "name": "Blue hat" } }]),
+            "the creator's own listing leaves thumbnails out"
+        );
         let thumb_item = content["relations"][0]["other"]["id"]
             .as_str()
             .unwrap()

@@ -123,7 +123,7 @@ fn matching_text(backend: DatabaseBackend, text: &str) -> Condition {
 }
 
 /// What `viewer` may list, apart from the filter: the listed rows, their friends' items for
-/// friends, and, when they list their own, all of their own.
+/// friends, and, when they list their own, all of their own (but comments and thumbnails).
 fn visible(viewer: &Viewer, filter: &ContentFilter) -> ApiResult<Condition> {
     let alive = content::Column::DeletedAt.is_null();
     if filter.include_hidden {
@@ -141,7 +141,9 @@ fn visible(viewer: &Viewer, filter: &ContentFilter) -> ApiResult<Condition> {
         return Ok(Condition::all()
             .add(alive)
             .add(content::Column::UserId.eq(me))
-            .add(content::Column::ContentType.ne(ContentType::Comment)));
+            .add(content::Column::ContentType.ne(ContentType::Comment))
+            // Thumbnails are shown with the item they show, not as items of their own.
+            .add(content::Column::Derived.eq(false)));
     }
     let friends = |mine, theirs| {
         Query::select()
