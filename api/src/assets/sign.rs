@@ -7,14 +7,11 @@ use std::time::Duration;
 use arena_entity::assets::asset::AssetKind;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac, digest::KeyInit};
+use hmac::Mac;
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 use uuid::Uuid;
 
 use crate::auth::tokens::TokenKeys;
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// Issues and checks signed addresses.
 pub struct Signer {
@@ -51,11 +48,8 @@ impl Ticket {
     }
 }
 
-fn mac(key: &[u8; 32], message: &[u8]) -> HmacSha256 {
-    let mut mac = <HmacSha256 as KeyInit>::new_from_slice(key)
-        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-    mac.update(message);
-    mac
+fn mac(key: &[u8; 32], message: &[u8]) -> hmac::Hmac<sha2::Sha256> {
+    crate::auth::tokens::hmac_sha256(key, message)
 }
 
 impl Signer {

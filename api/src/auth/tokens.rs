@@ -12,6 +12,15 @@ use uuid::Uuid;
 
 use crate::settings::Secret;
 
+/// HMAC-SHA256 of `message` under `key`, ready to finalize or verify.
+pub(crate) fn hmac_sha256(key: &[u8], message: &[u8]) -> hmac::Hmac<Sha256> {
+    use hmac::{Mac, digest::KeyInit};
+    let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    mac.update(message);
+    mac
+}
+
 /// How long an access token is good for.
 pub const ACCESS_TTL: Duration = Duration::minutes(15);
 /// How long an unused refresh token is good for.
@@ -56,11 +65,11 @@ impl TokenKeys {
     /// A key for signing something other than access tokens (asset addresses), derived from
     /// the same secret so every instance agrees on it, and different for each `purpose`.
     pub fn derived_key(&self, purpose: &str) -> [u8; 32] {
-        use hmac::{Mac, digest::KeyInit};
-        let mut mac = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(&self.root)
-            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-        mac.update(purpose.as_bytes());
-        mac.finalize().into_bytes().into()
+        use hmac::Mac;
+        hmac_sha256(&self.root, purpose.as_bytes())
+            .finalize()
+            .into_bytes()
+            .into()
     }
 
     /// The same keys issuing access tokens that live `ttl`.
