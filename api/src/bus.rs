@@ -64,6 +64,13 @@ pub enum Change {
         /// The player.
         user_id: Uuid,
     },
+    /// A trade was sent or changed status.
+    Trade {
+        /// The trade.
+        trade_id: i32,
+        /// Its sender and recipient.
+        users: [Uuid; 2],
+    },
     /// Changes may have been missed (the bus reconnected): listeners drop what they cached.
     Resync,
 }

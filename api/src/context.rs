@@ -61,6 +61,8 @@ pub struct AppContext {
     pub started_at: DateTime<Utc>,
     /// Cancelled when the server begins to shut down; long-lived work stops on it.
     pub shutdown: CancellationToken,
+    /// The queue of players' transfers, committed in batches.
+    pub transfers: crate::bank::batch::Batcher,
     /// Long-lived tasks (websocket connections) that shutdown waits for.
     pub tasks: TaskTracker,
 }

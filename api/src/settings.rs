@@ -68,6 +68,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("ARENA_RENDER_WORKERS", "render_workers"),
     ("ARENA_PUBLIC_CACHE_SECONDS", "public_cache_seconds"),
     ("ARENA_STORE_FEE_PERCENT", "store_fee_percent"),
+    ("ARENA_TRADE_EXPIRY_SECONDS", "trade_expiry_seconds"),
 ];
 
 /// The variable that names the settings file (read by the CLI, not by the loader).
@@ -201,6 +202,9 @@ pub struct Settings {
     /// `ARENA_STORE_FEE_PERCENT`: the platform's share of a purchase's price (0 to 100),
     /// taken out of circulation; the creator gets the rest.
     pub store_fee_percent: u32,
+    /// `ARENA_TRADE_EXPIRY_SECONDS`: how long a trade waits for its recipient before what it
+    /// holds returns to its sender.
+    pub trade_expiry_seconds: u32,
 }
 
 impl Default for Settings {
@@ -252,6 +256,7 @@ impl Default for Settings {
             render_workers: 1,
             public_cache_seconds: 5,
             store_fee_percent: 10,
+            trade_expiry_seconds: 72 * 3600,
         }
     }
 }
@@ -277,6 +282,11 @@ impl Settings {
                 "DATABASE_URL must start with postgres:// or sqlite:, got {}",
                 redact_url(url)
             )));
+        }
+        if self.trade_expiry_seconds == 0 {
+            return Err(SettingsError(
+                "ARENA_TRADE_EXPIRY_SECONDS is at least 1".into(),
+            ));
         }
         if self.store_fee_percent > 100 {
             return Err(SettingsError("ARENA_STORE_FEE_PERCENT is 0 to 100".into()));

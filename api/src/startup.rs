@@ -112,7 +112,9 @@ impl Application {
         ));
         bus.on_change(crate::assets::wake_on_jobs(assets.clone()));
         let preflight = Preflight::new(PARSED_QUERIES_KEPT, settings.graphql_complexity_limit)?;
+        let (transfers, transfer_queue) = crate::bank::batch::Batcher::new();
         let ctx = AppContext {
+            transfers,
             metrics,
             preflight: Arc::new(preflight),
             auth: Arc::new(auth),
@@ -131,6 +133,8 @@ impl Application {
         crate::mail::sender::spawn(&ctx).map_err(StartError::Mail)?;
         crate::mail::spawn_janitor(&ctx);
         crate::assets::jobs::spawn(&ctx);
+        crate::store::spawn_sweeper(&ctx);
+        crate::bank::batch::spawn(&ctx, transfer_queue);
         ctx.tasks.spawn(crate::battles::watch_runs(ctx.clone()));
         Ok(Self { listener, ctx })
     }

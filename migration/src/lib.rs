@@ -17,6 +17,7 @@ mod m20261128_000007_create_catalog;
 mod m20261128_000008_create_assets;
 mod m20261128_000009_create_bank;
 mod m20261128_000010_create_store;
+mod m20261128_000011_create_trades;
 
 pub use m20261122_000003_create_battle_tables::COUNTERS as BATTLE_COUNTERS;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000008_create_assets::Migration),
             Box::new(m20261128_000009_create_bank::Migration),
             Box::new(m20261128_000010_create_store::Migration),
+            Box::new(m20261128_000011_create_trades::Migration),
         ]
     }
 }

@@ -35,6 +35,7 @@ const PUBLIC: &[&str] = &[
     "Query.game",
     "Query.currencies",
     "Query.conversions",
+    "Query.listings",
 ];
 
 /// Fields any signed-in caller may call; every other field needs a privilege.
@@ -90,6 +91,17 @@ const SIGNED_IN: &[&str] = &[
     "Query.ownershipChain",
     "Mutation.setPrice",
     "Mutation.purchase",
+    "Mutation.holdTransfer",
+    "Mutation.postTransfer",
+    "Mutation.voidTransfer",
+    "Mutation.listForResale",
+    "Query.trades",
+    "Query.trade",
+    "Mutation.offerTrade",
+    "Mutation.openTrade",
+    "Mutation.confirmTrade",
+    "Mutation.rejectTrade",
+    "Mutation.cancelTrade",
 ];
 
 const SCHEMA: &str = r"{

@@ -26,3 +26,4 @@ mod services;
 mod social;
 mod store;
 mod system;
+mod trades;

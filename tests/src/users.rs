@@ -26,6 +26,13 @@ pub struct TestUser {
     pub refresh: String,
 }
 
+impl TestUser {
+    /// The account id as a UUID.
+    pub fn uuid(&self) -> uuid::Uuid {
+        self.id.parse().expect("a user id is a UUID")
+    }
+}
+
 /// Builds an account: `UserBuilder::new("ann").with_role("moderator").create(&app)`.
 pub struct UserBuilder {
     username: String,

@@ -234,7 +234,8 @@ pub fn invalidation(cache: Arc<AccessCache>, addresses: Arc<AddressBans>) -> Hoo
         | Change::Content { .. }
         | Change::Categories
         | Change::AssetJobs
-        | Change::Balances { .. } => {}
+        | Change::Balances { .. }
+        | Change::Trade { .. } => {}
     })
 }
 

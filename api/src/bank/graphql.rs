@@ -3,13 +3,14 @@
 use arena_entity::bank::{
     conversion,
     currency::{self, CurrencyType},
-    transaction::{self, TransactionKind},
+    transaction::{self, TransactionKind, TransferState},
 };
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::{
-    Applied, Balance, Issue, LedgerFilter, NewConversion, NewConversionRequest, NewTransfer, Totals,
+    Applied, Balance, Issue, LedgerFilter, NewConversion, NewConversionRequest, NewHold,
+    NewTransfer, Totals,
 };
 use crate::{
     auth::{
@@ -50,10 +51,12 @@ pub enum TransactionType {
     Purchase,
     /// Undoes an earlier transaction.
     Refund,
+    /// One side of a trade paid the other.
+    Trade,
 }
 
 /// A currency.
-pub struct Currency(currency::Model);
+pub struct Currency(pub currency::Model);
 
 #[Object]
 impl Currency {
@@ -81,14 +84,32 @@ impl BalanceOf {
     async fn currency(&self) -> Currency {
         Currency(self.0.currency.clone())
     }
-    /// How much.
+    /// How much may be spent.
     async fn amount(&self) -> i64 {
         self.0.amount
     }
+    /// How much pending transfers hold: still the player's, spendable nowhere else.
+    async fn held(&self) -> i64 {
+        self.0.held
+    }
+}
+
+/// Where a transfer stands.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "TransferState")]
+pub enum TransferStatus {
+    /// Moved.
+    Posted,
+    /// Held for the recipient until posted, voided or timed out.
+    Pending,
+    /// Returned to the payer.
+    Voided,
+    /// Returned to the payer when its timeout passed.
+    Expired,
 }
 
 /// One ledger row: `amount` moved from `payer` to `recipient` (null: the platform).
-pub struct Transaction(transaction::Model);
+pub struct Transaction(pub transaction::Model);
 
 #[Object]
 impl Transaction {
@@ -123,9 +144,21 @@ impl Transaction {
     async fn description(&self) -> Option<&str> {
         self.0.description.as_deref()
     }
-    /// Applied.
+    /// Applied; false for a pending transfer, which holds its amount.
     async fn confirmed(&self) -> bool {
         self.0.confirmed
+    }
+    /// Posted, or for a pending transfer where it stands.
+    async fn state(&self) -> TransferStatus {
+        self.0.state.into()
+    }
+    /// The pending transfer this row posts.
+    async fn pending_id(&self) -> Option<ID> {
+        self.0.pending_id.map(Into::into)
+    }
+    /// When a pending transfer returns to its payer by itself.
+    async fn timeout_at(&self) -> Option<DateTime<Utc>> {
+        self.0.timeout_at
     }
     /// Made by the platform, not a player.
     async fn automated(&self) -> bool {
@@ -250,9 +283,13 @@ impl CurrencyTotals {
     async fn currency(&self) -> Currency {
         Currency(self.0.currency.clone())
     }
-    /// What players hold together.
+    /// What players hold together, spendable and held.
     async fn circulating(&self) -> i64 {
-        self.0.circulating
+        self.0.circulating + self.0.held
+    }
+    /// The part of it pending transfers hold.
+    async fn held(&self) -> i64 {
+        self.0.held
     }
     /// The platform's system account: minus what circulates.
     async fn system_balance(&self) -> i64 {
@@ -268,7 +305,8 @@ impl CurrencyTotals {
     }
     /// Circulating equals minted minus burned, and the system account holds its opposite.
     async fn balanced(&self) -> bool {
-        self.0.circulating == self.0.minted - self.0.burned && self.0.system == -self.0.circulating
+        let circulating = self.0.circulating + self.0.held;
+        circulating == self.0.minted - self.0.burned && self.0.system == -circulating
     }
 }
 
@@ -299,6 +337,27 @@ pub struct TransferInput {
     description: Option<String>,
 }
 
+/// Money to hold for another player.
+#[derive(InputObject)]
+pub struct HoldInput {
+    /// The transfer it may become.
+    transfer: TransferInput,
+    /// Seconds until it returns to the caller by itself, 1 to 2,592,000 (30 days).
+    timeout_seconds: u32,
+}
+
+impl TransferInput {
+    fn parse(self) -> async_graphql::Result<NewTransfer> {
+        Ok(NewTransfer {
+            to: parse_uuid(&self.recipient_id, "recipientId")?,
+            currency_id: parse_int_id(&self.currency_id, "currencyId")?,
+            amount: self.amount,
+            key: self.idempotency_key,
+            description: self.description,
+        })
+    }
+}
+
 /// Money the platform creates for a player, or takes back.
 #[derive(InputObject)]
 pub struct IssueInput {
@@ -326,6 +385,15 @@ impl IssueInput {
     }
 }
 
+/// The player `userId` names, or when it is left out the caller.
+pub(crate) fn self_or(ctx: &Context<'_>, user_id: Option<ID>) -> async_graphql::Result<uuid::Uuid> {
+    let me = viewer(ctx).require_user()?.id;
+    Ok(user_id
+        .map(|id| parse_uuid(&id, "userId"))
+        .transpose()?
+        .unwrap_or(me))
+}
+
 /// Bank queries.
 #[derive(Default)]
 pub struct BankQuery;
@@ -347,11 +415,7 @@ impl BankQuery {
         ctx: &Context<'_>,
         user_id: Option<ID>,
     ) -> async_graphql::Result<Vec<BalanceOf>> {
-        let me = viewer(ctx).require_user()?.id;
-        let who = user_id
-            .map(|id| parse_uuid(&id, "userId"))
-            .transpose()?
-            .unwrap_or(me);
+        let who = self_or(ctx, user_id)?;
         Ok(super::balances(&app(ctx).db, viewer(ctx), who)
             .await?
             .into_iter()
@@ -371,11 +435,7 @@ impl BankQuery {
         last: Option<i32>,
         before: Option<String>,
     ) -> async_graphql::Result<IdConnection<Transaction>> {
-        let me = viewer(ctx).require_user()?.id;
-        let who = user_id
-            .map(|id| parse_uuid(&id, "userId"))
-            .transpose()?
-            .unwrap_or(me);
+        let who = self_or(ctx, user_id)?;
         let window = Window::parse(after, before, first, last)?;
         let filter = filter.unwrap_or_default();
         let filter = LedgerFilter {
@@ -425,14 +485,50 @@ impl BankMutation {
         ctx: &Context<'_>,
         input: TransferInput,
     ) -> async_graphql::Result<TransactionResult> {
-        let new = NewTransfer {
-            to: parse_uuid(&input.recipient_id, "recipientId")?,
-            currency_id: parse_int_id(&input.currency_id, "currencyId")?,
-            amount: input.amount,
-            key: input.idempotency_key,
-            description: input.description,
+        Ok(super::transfer(app(ctx), viewer(ctx), input.parse()?)
+            .await?
+            .into())
+    }
+    /// Holds the caller's money for another player (a pending transfer): it leaves what the
+    /// caller may spend at once, and the recipient posts it (all or part) or voids it before
+    /// the timeout, after which it returns by itself. The payer cannot take it back early.
+    /// Errors as `transfer`'s. Signed in.
+    #[graphql(guard = "SignedIn")]
+    async fn hold_transfer(
+        &self,
+        ctx: &Context<'_>,
+        input: HoldInput,
+    ) -> async_graphql::Result<TransactionResult> {
+        let new = NewHold {
+            transfer: input.transfer.parse()?,
+            timeout_seconds: input.timeout_seconds,
         };
-        Ok(super::transfer(app(ctx), viewer(ctx), new).await?.into())
+        Ok(super::hold(app(ctx), viewer(ctx), new).await?.into())
+    }
+    /// Takes a pending transfer made to the caller: `amount` of it (all when left out) as a
+    /// new posted transfer pointing to it, the rest back to the payer. Posting again with
+    /// the same amount returns the first posting; a voided or timed-out one is `CONFLICT`.
+    /// The recipient, or `bank.mint`.
+    #[graphql(guard = "SignedIn")]
+    async fn post_transfer(
+        &self,
+        ctx: &Context<'_>,
+        transaction_id: ID,
+        amount: Option<i64>,
+    ) -> async_graphql::Result<TransactionResult> {
+        let id = parse_int_id(&transaction_id, "transactionId")?;
+        Ok(super::post(app(ctx), viewer(ctx), id, amount).await?.into())
+    }
+    /// Returns a pending transfer made to the caller to its payer. The recipient, or
+    /// `bank.mint`.
+    #[graphql(guard = "SignedIn")]
+    async fn void_transfer(
+        &self,
+        ctx: &Context<'_>,
+        transaction_id: ID,
+    ) -> async_graphql::Result<TransactionResult> {
+        let id = parse_int_id(&transaction_id, "transactionId")?;
+        Ok(super::void(app(ctx), viewer(ctx), id).await?.into())
     }
     /// Converts the caller's money by the rule valid now: `BAD_USER_INPUT` outside every
     /// rule, `CONFLICT` past its volume, `INSUFFICIENT_FUNDS` when the caller holds too

@@ -9,6 +9,7 @@
 //! content differs). Accounts are locked in id order, so two transfers never wait on each
 //! other crosswise.
 
+pub mod batch;
 pub mod graphql;
 
 use std::collections::HashMap;
@@ -16,7 +17,7 @@ use std::collections::HashMap;
 use arena_entity::{
     bank::{
         account_balance, conversion, currency,
-        transaction::{self, TransactionKind},
+        transaction::{self, TransactionKind, TransferState},
     },
     events::platform_event,
 };
@@ -24,7 +25,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::Set,
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait as _},
 };
 use serde_json::json;
@@ -198,6 +199,88 @@ pub async fn move_in(
     movement: Movement,
     changes: &mut Changes,
 ) -> ApiResult<Applied> {
+    apply(db, movement, None, changes).await
+}
+
+/// Holds money as `movement` says (a pending transfer): it leaves the payer's spendable
+/// balance for their `held` until [`post_in`] moves it (or part of it) to the recipient or
+/// [`void_in`] returns it. With `timeout_at`, the sweeper voids it then.
+pub async fn hold_in(
+    db: &impl ConnectionTrait,
+    movement: Movement,
+    timeout_at: Option<DateTime<Utc>>,
+    changes: &mut Changes,
+) -> ApiResult<Applied> {
+    if movement.from.is_none() {
+        return Err(ApiError::bad_input(
+            "payer",
+            "only a player's money is held",
+        ));
+    }
+    apply(db, movement, Some(timeout_at), changes).await
+}
+
+/// Adds to an account's spendable and held amounts.
+async fn adjust(
+    db: &impl ConnectionTrait,
+    account: i32,
+    amount: i64,
+    held: i64,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    let mut update = account_balance::Entity::update_many()
+        .col_expr(account_balance::Column::UpdatedAt, Expr::value(now))
+        .filter(account_balance::Column::Id.eq(account));
+    if amount != 0 {
+        update = update.col_expr(
+            account_balance::Column::Amount,
+            Expr::col(account_balance::Column::Amount).add(amount),
+        );
+    }
+    if held != 0 {
+        update = update.col_expr(
+            account_balance::Column::Held,
+            Expr::col(account_balance::Column::Held).add(held),
+        );
+    }
+    update.exec(db).await?;
+    Ok(())
+}
+
+/// The platform event of a ledger row.
+fn event_of(kind: &str, row: &transaction::Model) -> platform_event::ActiveModel {
+    platform_event::ActiveModel {
+        kind: Set(kind.to_owned()),
+        payload: Set(json!({
+            "transactionId": row.id,
+            "currencyId": row.currency_id,
+            "from": row.user_id,
+            "to": row.recipient_id,
+            "amount": row.amount,
+            "pendingId": row.pending_id,
+        })),
+        created_at: Set(row.updated_at),
+        ..Default::default()
+    }
+}
+
+/// Writes the platform event of a ledger row.
+async fn record_event(
+    db: &impl ConnectionTrait,
+    kind: &str,
+    row: &transaction::Model,
+) -> ApiResult<()> {
+    event_of(kind, row).insert(db).await?;
+    Ok(())
+}
+
+/// [`move_in`], or with `hold` [`hold_in`].
+async fn apply(
+    db: &impl ConnectionTrait,
+    movement: Movement,
+    hold: Option<Option<DateTime<Utc>>>,
+    changes: &mut Changes,
+) -> ApiResult<Applied> {
     check_amount(movement.amount)?;
     // Callers check the client's key; this bounds the prefixed one the column holds.
     if movement.key.chars().count() > STORED_KEY {
@@ -220,10 +303,17 @@ pub async fn move_in(
         conversion_id: Set(movement.conversion),
         description: Set(movement.description.clone()),
         amount: Set(movement.amount),
-        confirmed: Set(true),
+        confirmed: Set(hold.is_none()),
         automated: Set(movement.automated),
         kind: Set(movement.kind),
         idempotency_key: Set(Some(movement.key.clone())),
+        state: Set(if hold.is_some() {
+            TransferState::Pending
+        } else {
+            TransferState::Posted
+        }),
+        timeout_at: Set(hold.flatten()),
+        pending_id: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
@@ -243,49 +333,203 @@ pub async fn move_in(
             return replayed(first, &movement);
         }
     };
-    let accounts = lock_accounts(db, movement.currency_id, [movement.from, movement.to]).await?;
-    let account_of = |owner: Option<Uuid>| {
-        accounts
-            .iter()
-            .find(|a| a.user_id == owner)
-            .map(|a| (a.id, a.amount))
-            .ok_or(ApiError::NotFound("account"))
-    };
-    let (payer, held) = account_of(movement.from)?;
-    let (payee, _) = account_of(movement.to)?;
+    let accounts = lock_accounts(db, movement.currency_id, &[movement.from, movement.to]).await?;
+    let (payer, held) = account_of(&accounts, movement.from)?;
+    let (payee, _) = account_of(&accounts, movement.to)?;
     if movement.from.is_some() && held < movement.amount {
         return Err(ApiError::InsufficientFunds);
     }
-    for (account, delta) in [(payer, -movement.amount), (payee, movement.amount)] {
-        account_balance::Entity::update_many()
-            .col_expr(
-                account_balance::Column::Amount,
-                Expr::col(account_balance::Column::Amount).add(delta),
-            )
-            .col_expr(account_balance::Column::UpdatedAt, Expr::value(now))
-            .filter(account_balance::Column::Id.eq(account))
-            .exec(db)
-            .await?;
+    if hold.is_some() {
+        adjust(db, payer, -movement.amount, movement.amount, now).await?;
+    } else {
+        adjust(db, payer, -movement.amount, 0, now).await?;
+        adjust(db, payee, movement.amount, 0, now).await?;
     }
     let row = transaction::Entity::find_by_id(id)
         .one(db)
         .await?
         .ok_or(ApiError::NotFound("transaction"))?;
-    platform_event::ActiveModel {
-        kind: Set(sea_orm::ActiveEnum::to_value(&movement.kind)),
-        payload: Set(json!({
-            "transactionId": row.id,
-            "currencyId": row.currency_id,
-            "from": row.user_id,
-            "to": row.recipient_id,
-            "amount": row.amount,
-        })),
+    let kind = if hold.is_some() {
+        "transfer.pending".to_owned()
+    } else {
+        sea_orm::ActiveEnum::to_value(&movement.kind)
+    };
+    record_event(db, &kind, &row).await?;
+    for owner in [movement.from, movement.to].into_iter().flatten() {
+        changes.push(Change::Balances { user_id: owner });
+    }
+    Ok(Applied {
+        row,
+        already_applied: false,
+    })
+}
+
+/// The id and spendable amount of `owner`'s account among `accounts`.
+fn account_of(accounts: &[account_balance::Model], owner: Option<Uuid>) -> ApiResult<(i32, i64)> {
+    accounts
+        .iter()
+        .find(|a| a.user_id == owner)
+        .map(|a| (a.id, a.amount))
+        .ok_or(ApiError::NotFound("account"))
+}
+
+/// Locks pending transfer `id`.
+async fn lock_pending(db: &impl ConnectionTrait, id: i32) -> ApiResult<transaction::Model> {
+    crate::db::lock_rows::<transaction::Entity, _>(db, transaction::Column::Id, [id])
+        .await?
+        .pop()
+        .ok_or(ApiError::NotFound("transaction"))
+}
+
+/// Posts pending transfer `id`: `amount` of it (all when None) goes to its recipient as a new
+/// confirmed row pointing to it, the rest back to the payer. Posting again with the same
+/// amount returns the first posting; a voided or expired one is `CONFLICT`.
+pub async fn post_in(
+    db: &impl ConnectionTrait,
+    id: i32,
+    amount: Option<i64>,
+    changes: &mut Changes,
+) -> ApiResult<Applied> {
+    let pending = lock_pending(db, id).await?;
+    if pending.confirmed {
+        return Err(ApiError::bad_input(
+            "transactionId",
+            "only a pending transfer is posted",
+        ));
+    }
+    let amount = amount.unwrap_or(pending.amount);
+    if !(1..=pending.amount).contains(&amount) {
+        return Err(ApiError::bad_input(
+            "amount",
+            format!("a posting is 1 to the {} held", pending.amount),
+        ));
+    }
+    let now = Utc::now();
+    match pending.state {
+        TransferState::Pending if pending.timeout_at.is_some_and(|t| t <= now) => {
+            return Err(ApiError::Conflict("this pending transfer timed out".into()));
+        }
+        TransferState::Pending => {}
+        TransferState::Posted => {
+            let first = transaction::Entity::find()
+                .filter(transaction::Column::PendingId.eq(id))
+                .one(db)
+                .await?
+                .ok_or(ApiError::NotFound("transaction"))?;
+            if first.amount != amount {
+                return Err(ApiError::Conflict(format!(
+                    "this pending transfer was posted already, for {}",
+                    first.amount
+                )));
+            }
+            return Ok(Applied {
+                row: first,
+                already_applied: true,
+            });
+        }
+        TransferState::Voided | TransferState::Expired => {
+            return Err(ApiError::Conflict(
+                "this pending transfer was voided".into(),
+            ));
+        }
+    }
+    let accounts = lock_accounts(
+        db,
+        pending.currency_id,
+        &[pending.user_id, pending.recipient_id],
+    )
+    .await?;
+    let (payer, _) = account_of(&accounts, pending.user_id)?;
+    let (payee, _) = account_of(&accounts, pending.recipient_id)?;
+    adjust(db, payer, pending.amount - amount, -pending.amount, now).await?;
+    adjust(db, payee, amount, 0, now).await?;
+    let posted = transaction::ActiveModel {
+        currency_id: Set(pending.currency_id),
+        user_id: Set(pending.user_id),
+        recipient_id: Set(pending.recipient_id),
+        previous_transaction_id: Set(None),
+        conversion_id: Set(None),
+        description: Set(pending.description.clone()),
+        amount: Set(amount),
+        confirmed: Set(true),
+        automated: Set(pending.automated),
+        kind: Set(pending.kind),
+        idempotency_key: Set(None),
+        state: Set(TransferState::Posted),
+        pending_id: Set(Some(id)),
+        timeout_at: Set(None),
         created_at: Set(now),
+        updated_at: Set(now),
         ..Default::default()
     }
     .insert(db)
     .await?;
-    for owner in [movement.from, movement.to].into_iter().flatten() {
+    set_state(db, id, TransferState::Posted, now).await?;
+    record_event(db, "transfer.posted", &posted).await?;
+    for owner in [pending.user_id, pending.recipient_id]
+        .into_iter()
+        .flatten()
+    {
+        changes.push(Change::Balances { user_id: owner });
+    }
+    Ok(Applied {
+        row: posted,
+        already_applied: false,
+    })
+}
+
+async fn set_state(
+    db: &impl ConnectionTrait,
+    id: i32,
+    state: TransferState,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    transaction::Entity::update_many()
+        .col_expr(transaction::Column::State, Expr::value(state))
+        .col_expr(transaction::Column::UpdatedAt, Expr::value(now))
+        .filter(transaction::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Voids pending transfer `id` (as `Expired` when its timeout ended it): all of it returns
+/// to the payer. Voiding again returns it as it is; a posted one is `CONFLICT`.
+pub async fn void_in(
+    db: &impl ConnectionTrait,
+    id: i32,
+    state: TransferState,
+    changes: &mut Changes,
+) -> ApiResult<Applied> {
+    let pending = lock_pending(db, id).await?;
+    if pending.confirmed {
+        return Err(ApiError::bad_input(
+            "transactionId",
+            "only a pending transfer is voided",
+        ));
+    }
+    match pending.state {
+        TransferState::Pending => {}
+        TransferState::Voided | TransferState::Expired => {
+            return Ok(Applied {
+                row: pending,
+                already_applied: true,
+            });
+        }
+        TransferState::Posted => {
+            return Err(ApiError::Conflict(
+                "this pending transfer was posted already".into(),
+            ));
+        }
+    }
+    let now = Utc::now();
+    let accounts = lock_accounts(db, pending.currency_id, &[pending.user_id]).await?;
+    let (payer, _) = account_of(&accounts, pending.user_id)?;
+    adjust(db, payer, pending.amount, -pending.amount, now).await?;
+    set_state(db, id, state, now).await?;
+    let row = lock_pending(db, id).await?;
+    record_event(db, "transfer.voided", &row).await?;
+    if let Some(owner) = row.user_id {
         changes.push(Change::Balances { user_id: owner });
     }
     Ok(Applied {
@@ -298,13 +542,13 @@ pub async fn move_in(
 async fn lock_accounts(
     db: &impl ConnectionTrait,
     currency_id: i32,
-    owners: [Option<Uuid>; 2],
+    owners: &[Option<Uuid>],
 ) -> ApiResult<Vec<account_balance::Model>> {
     let now = Utc::now();
-    for owner in owners.into_iter().flatten() {
+    for owner in owners.iter().flatten() {
         account_balance::Entity::insert(account_balance::ActiveModel {
             currency_id: Set(currency_id),
-            user_id: Set(Some(owner)),
+            user_id: Set(Some(*owner)),
             amount: Set(0),
             created_at: Set(now),
             updated_at: Set(now),
@@ -317,7 +561,7 @@ async fn lock_accounts(
     }
     let mut which = Condition::any();
     for owner in owners {
-        which = which.add(match owner {
+        which = which.add(match *owner {
             Some(owner) => account_balance::Column::UserId.eq(owner),
             None => account_balance::Column::UserId.is_null(),
         });
@@ -342,11 +586,11 @@ pub struct NewTransfer {
     pub description: Option<String>,
 }
 
-/// Sends money from the caller to another player; see [`transfer_in`].
+/// Sends money from the caller to another player, committed with the other transfers
+/// waiting at that moment ([`batch`]); answers as [`transfer_in`] does.
 pub async fn transfer(ctx: &AppContext, viewer: &Viewer, new: NewTransfer) -> ApiResult<Applied> {
     let me = viewer.require_user()?.id;
-    ctx.write(async |db, changes| transfer_in(db, me, new, changes).await)
-        .await
+    ctx.transfers.transfer(me, new).await
 }
 
 /// Sends money from `payer` to another live player who has not blocked them (nor been
@@ -357,6 +601,18 @@ pub async fn transfer_in(
     new: NewTransfer,
     changes: &mut Changes,
 ) -> ApiResult<Applied> {
+    let movement = checked_transfer(db, payer, new, "transfer").await?;
+    move_in(db, movement, changes).await
+}
+
+/// The movement of a player's transfer (or hold, by `prefix`) once its input and its
+/// recipient are checked.
+async fn checked_transfer(
+    db: &impl ConnectionTrait,
+    payer: Uuid,
+    new: NewTransfer,
+    prefix: &str,
+) -> ApiResult<Movement> {
     if new.to == payer {
         return Err(ApiError::bad_input(
             "recipientId",
@@ -372,25 +628,20 @@ pub async fn transfer_in(
     if crate::players::blocked_between(db, payer, new.to).await? {
         return Err(ApiError::Forbidden);
     }
-    move_in(
-        db,
-        Movement {
-            from: Some(payer),
-            to: Some(new.to),
-            currency_id: new.currency_id,
-            amount: new.amount,
-            kind: TransactionKind::Transfer,
-            // Each kind of request has its own key space: a transfer's key never meets a
-            // purchase's or a conversion's.
-            key: format!("transfer:{}", new.key),
-            description,
-            automated: false,
-            previous: None,
-            conversion: None,
-        },
-        changes,
-    )
-    .await
+    Ok(Movement {
+        from: Some(payer),
+        to: Some(new.to),
+        currency_id: new.currency_id,
+        amount: new.amount,
+        kind: TransactionKind::Transfer,
+        // Each kind of request has its own key space: a transfer's key never meets a
+        // purchase's or a conversion's.
+        key: format!("{prefix}:{}", new.key),
+        description,
+        automated: false,
+        previous: None,
+        conversion: None,
+    })
 }
 
 /// Money the platform creates for a player (`mint`) or takes out of circulation (`burn`).
@@ -486,6 +737,12 @@ pub async fn refund(
             .one(db)
             .await?
             .ok_or(ApiError::NotFound("transaction"))?;
+        if !original.confirmed {
+            return Err(ApiError::bad_input(
+                "transactionId",
+                "a pending transfer is voided, not refunded",
+            ));
+        }
         if original.kind == TransactionKind::Refund {
             return Err(ApiError::bad_input(
                 "transactionId",
@@ -543,7 +800,10 @@ pub async fn refund(
 #[derive(Debug, Clone)]
 pub struct Balance {
     pub currency: currency::Model,
+    /// Spendable.
     pub amount: i64,
+    /// Held by pending transfers.
+    pub held: i64,
 }
 
 /// A player's balance in every currency (0 where they have no account). The player
@@ -556,19 +816,23 @@ pub async fn balances(
     if !viewer.is_self_or(user_id, privileges::BANK_MINT) {
         viewer.require_privilege(privileges::BANK_MINT)?;
     }
-    let held: HashMap<i32, i64> = account_balance::Entity::find()
+    let accounts: HashMap<i32, (i64, i64)> = account_balance::Entity::find()
         .filter(account_balance::Column::UserId.eq(user_id))
         .all(db)
         .await?
         .into_iter()
-        .map(|a| (a.currency_id, a.amount))
+        .map(|a| (a.currency_id, (a.amount, a.held)))
         .collect();
     Ok(currencies(db)
         .await?
         .into_iter()
-        .map(|currency| Balance {
-            amount: held.get(&currency.id).copied().unwrap_or(0),
-            currency,
+        .map(|currency| {
+            let (amount, held) = accounts.get(&currency.id).copied().unwrap_or((0, 0));
+            Balance {
+                amount,
+                held,
+                currency,
+            }
         })
         .collect())
 }
@@ -620,8 +884,10 @@ pub async fn ledger(
 #[derive(Debug, Clone)]
 pub struct Totals {
     pub currency: currency::Model,
-    /// The sum of players' balances.
+    /// The sum of players' spendable balances.
     pub circulating: i64,
+    /// The sum of what pending transfers hold: players' still, spendable nowhere.
+    pub held: i64,
     /// The system account's balance: minus what circulates while the books balance.
     pub system: i64,
     pub minted: i64,
@@ -637,6 +903,7 @@ pub async fn totals(db: &impl ConnectionTrait, viewer: &Viewer) -> ApiResult<Vec
             // Cast: PostgreSQL sums bigints to numeric.
             "SELECT c.id AS currency_id, \
                CAST(COALESCE((SELECT SUM(amount) FROM account_balances WHERE currency_id = c.id AND user_id IS NOT NULL), 0) AS BIGINT) AS circulating, \
+               CAST(COALESCE((SELECT SUM(held) FROM account_balances WHERE currency_id = c.id AND user_id IS NOT NULL), 0) AS BIGINT) AS held, \
                CAST(COALESCE((SELECT SUM(amount) FROM account_balances WHERE currency_id = c.id AND user_id IS NULL), 0) AS BIGINT) AS system, \
                CAST(COALESCE((SELECT SUM(amount) FROM transactions WHERE currency_id = c.id AND kind = 'mint'), 0) AS BIGINT) AS minted, \
                CAST(COALESCE((SELECT SUM(amount) FROM transactions WHERE currency_id = c.id AND kind = 'burn'), 0) AS BIGINT) AS burned \
@@ -659,6 +926,7 @@ pub async fn totals(db: &impl ConnectionTrait, viewer: &Viewer) -> ApiResult<Vec
             out.push(Totals {
                 currency: currency.clone(),
                 circulating: number(row, "circulating")?,
+                held: number(row, "held")?,
                 system: number(row, "system")?,
                 minted: number(row, "minted")?,
                 burned: number(row, "burned")?,
@@ -872,4 +1140,117 @@ pub async fn convert_in(
     )
     .await?;
     Ok((paid, received))
+}
+
+/// Longest a client's hold lasts, in seconds.
+pub const MAX_HOLD_SECONDS: u32 = 30 * 24 * 3600;
+
+/// A hold a player asks for: money for another player that they may take (in full or in
+/// part) until the timeout.
+#[derive(Debug, Clone)]
+pub struct NewHold {
+    pub transfer: NewTransfer,
+    pub timeout_seconds: u32,
+}
+
+/// Holds the caller's money for another player, as [`transfer_in`] checks a transfer.
+pub async fn hold(ctx: &AppContext, viewer: &Viewer, new: NewHold) -> ApiResult<Applied> {
+    let me = viewer.require_user()?.id;
+    if !(1..=MAX_HOLD_SECONDS).contains(&new.timeout_seconds) {
+        return Err(ApiError::bad_input(
+            "timeoutSeconds",
+            format!("a hold lasts 1 to {MAX_HOLD_SECONDS} seconds"),
+        ));
+    }
+    let timeout_at = Utc::now() + chrono::Duration::seconds(i64::from(new.timeout_seconds));
+    ctx.write(async |db, changes| {
+        let movement = checked_transfer(db, me, new.transfer, "hold").await?;
+        hold_in(db, movement, Some(timeout_at), changes).await
+    })
+    .await
+}
+
+/// The recipient of pending transfer `id`, or `bank.mint`, may post or void it.
+async fn may_settle(db: &impl ConnectionTrait, viewer: &Viewer, id: i32) -> ApiResult<()> {
+    let me = viewer.require_user()?.id;
+    let row = transaction::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound("transaction"))?;
+    if row.recipient_id == Some(me) || viewer.has_privilege(privileges::BANK_MINT) {
+        return Ok(());
+    }
+    if row.user_id == Some(me) {
+        // The payer waits for the timeout: a hold the payer could take back guarantees
+        // nothing.
+        return Err(ApiError::Forbidden);
+    }
+    Err(ApiError::NotFound("transaction"))
+}
+
+/// Posts a hold made to the caller (or, with `bank.mint`, any); see [`post_in`].
+pub async fn post(
+    ctx: &AppContext,
+    viewer: &Viewer,
+    id: i32,
+    amount: Option<i64>,
+) -> ApiResult<Applied> {
+    ctx.write(async |db, changes| {
+        may_settle(db, viewer, id).await?;
+        post_in(db, id, amount, changes).await
+    })
+    .await
+}
+
+/// Voids a hold made to the caller (or, with `bank.mint`, any); see [`void_in`].
+pub async fn void(ctx: &AppContext, viewer: &Viewer, id: i32) -> ApiResult<Applied> {
+    ctx.write(async |db, changes| {
+        may_settle(db, viewer, id).await?;
+        void_in(db, id, TransferState::Voided, changes).await
+    })
+    .await
+}
+
+/// Expires every pending transfer whose timeout has passed, each in its own transaction
+/// (one taken by another instance is skipped); returns how many.
+pub async fn expire_holds(ctx: &AppContext) -> ApiResult<usize> {
+    let due: Vec<i32> = transaction::Entity::find()
+        .select_only()
+        .column(transaction::Column::Id)
+        .filter(transaction::Column::State.eq(TransferState::Pending))
+        .filter(transaction::Column::TimeoutAt.lte(Utc::now()))
+        .order_by_asc(transaction::Column::TimeoutAt)
+        .limit(500)
+        .into_tuple()
+        .all(&ctx.db)
+        .await?;
+    let mut expired = 0;
+    for id in due {
+        let done = ctx
+            .write(async |db, changes| {
+                let row = lock_pending(db, id).await?;
+                if row.state != TransferState::Pending {
+                    return Ok(false);
+                }
+                void_in(db, id, TransferState::Expired, changes).await?;
+                Ok(true)
+            })
+            .await?;
+        expired += usize::from(done);
+    }
+    Ok(expired)
+}
+
+/// Ledger rows by id.
+pub async fn transactions_by_id(
+    db: &impl ConnectionTrait,
+    ids: &[i32],
+) -> ApiResult<HashMap<i32, transaction::Model>> {
+    Ok(transaction::Entity::find()
+        .filter(transaction::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t))
+        .collect())
 }

@@ -507,6 +507,21 @@ pub async fn create_content_in(
     let mut row = blank(me, new.content_type, parent, now);
     let substance = apply_fields(&mut row, new.fields, MAX_DESCRIPTION)?;
     let created = insert(db, row, &substance, RevisionStatus::Draft).await?;
+    if !new.content_type.is_comment() {
+        // Creators own what they make (seed 001's `author` source).
+        arena_entity::store::ownership::ActiveModel {
+            content_id: Set(created.id),
+            source: Set(arena_entity::store::ownership::OwnershipSource::Author),
+            user_id: Set(me),
+            created_by: Set(Some(me)),
+            updated_by: Set(Some(me)),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(db)
+        .await?;
+    }
     if new.content_type == ContentType::Game {
         crate::games::create_game_in(db, viewer, created.id, new.game.unwrap_or_default()).await?;
     }

@@ -11,14 +11,16 @@ use std::{
 use arena_entity::{
     assets::{asset, job as asset_job, object_asset},
     auth::user,
-    bank::currency as bank_currency,
+    bank::{currency as bank_currency, transaction as bank_transaction},
     battles::{crawl_sample, crawl_worker},
     catalog::{
         content as catalog_content, relation as catalog_relation, report as catalog_report,
         revision as catalog_revision, vote as catalog_vote,
     },
     games::{game, game_support},
-    store::object_price as store_price,
+    store::{
+        object_price as store_price, ownership as store_ownership, trade_event as store_trade_event,
+    },
 };
 use async_graphql::dataloader::{DataLoader, Loader};
 use chrono::NaiveDate;
@@ -348,6 +350,22 @@ by_id!(
 by_id!(
     /// An item's thumbnail files (PNG, WebP).
     ThumbnailOf => Vec<asset::Model>, assets::item_thumbnails
+);
+by_id!(
+    /// A ledger row.
+    TransactionById => bank_transaction::Model, bank::transactions_by_id
+);
+by_id!(
+    /// The copies a trade offers.
+    OfferedOf => Vec<store_ownership::Model>, store::trades::offered_of_many
+);
+by_id!(
+    /// The copies a trade asks for.
+    RequestedOf => Vec<store_ownership::Model>, store::trades::requested_of_many
+);
+by_id!(
+    /// A trade's steps.
+    TradeHistoryOf => Vec<store_trade_event::Model>, store::trades::history_of_many
 );
 by_id!(
     /// The newest render job of a file.

@@ -38,6 +38,7 @@ pub struct QueryRoot(
     assets::graphql::AssetsQuery,
     bank::graphql::BankQuery,
     store::graphql::StoreQuery,
+    store::trades_graphql::TradesQuery,
 );
 
 /// Every domain's mutations.
@@ -55,6 +56,7 @@ pub struct MutationRoot(
     assets::graphql::AssetsMutation,
     bank::graphql::BankMutation,
     store::graphql::StoreMutation,
+    store::trades_graphql::TradesMutation,
 );
 
 /// Every domain's subscriptions.

@@ -76,6 +76,7 @@ impl PublicCache {
                     | Change::Relationship { .. }
                     | Change::AssetJobs
                     | Change::Balances { .. }
+                    | Change::Trade { .. }
             ) {
                 cache.clear();
             }

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 
 use super::{PurchaseRequest, Purchased};
 use crate::{
-    auth::graphql::{User, parse_int_id},
+    auth::graphql::{User, parse_int_id, parse_uuid},
     bank::graphql::CurrencyKind,
     catalog::graphql::Content,
     graphql::{app, guards::SignedIn, load, loaders::ContentById, viewer},
@@ -49,7 +49,7 @@ impl Price {
 }
 
 /// One hand an item is, or was, in.
-pub struct Ownership(ownership::Model);
+pub struct Ownership(pub ownership::Model);
 
 #[Object]
 impl Ownership {
@@ -103,6 +103,18 @@ impl Ownership {
     async fn expires_at(&self) -> Option<DateTime<Utc>> {
         self.0.expires_at
     }
+    /// The open trade holding this copy in escrow.
+    async fn trade_id(&self) -> Option<ID> {
+        self.0.trade_id.map(Into::into)
+    }
+    /// Its resale price, while listed.
+    async fn list_price(&self) -> Option<i64> {
+        self.0.list_price
+    }
+    /// Its resale currency, while listed.
+    async fn list_currency(&self) -> Option<CurrencyKind> {
+        self.0.list_currency.map(Into::into)
+    }
 }
 
 /// A purchase to make.
@@ -117,6 +129,11 @@ pub struct PurchaseInput {
     idempotency_key: String,
     /// A time-limited purchase lasts this many days (1 to 3650).
     days: Option<u32>,
+    /// Buys this copy listed for resale (an ownership id from `listings`) instead of a new
+    /// one: its owner gets the price less the fee, and the copy's chain goes on.
+    listing_id: Option<ID>,
+    /// The copy goes to this player as a gift (source `gift`); the caller pays.
+    gift_to: Option<ID>,
 }
 
 /// What a purchase made.
@@ -169,6 +186,19 @@ impl StoreQuery {
             .map(Ownership)
             .collect())
     }
+    /// Copies of an item listed for resale, cheapest first (at most 100).
+    async fn listings(
+        &self,
+        ctx: &Context<'_>,
+        content_id: ID,
+    ) -> async_graphql::Result<Vec<Ownership>> {
+        let id = parse_int_id(&content_id, "contentId")?;
+        Ok(super::listings(&app(ctx).db, viewer(ctx), id)
+            .await?
+            .into_iter()
+            .map(Ownership)
+            .collect())
+    }
 }
 
 /// Store mutations.
@@ -210,9 +240,32 @@ impl StoreMutation {
             currency: input.currency.into(),
             key: input.idempotency_key,
             days: input.days,
+            listing: input
+                .listing_id
+                .map(|id| parse_int_id(&id, "listingId"))
+                .transpose()?,
+            gift_to: input
+                .gift_to
+                .map(|id| parse_uuid(&id, "giftTo"))
+                .transpose()?,
         };
         Ok(super::purchase(app(ctx), viewer(ctx), request)
             .await?
             .into())
+    }
+    /// Lists the caller's copy of a marketable item for resale at `price`; `price: null`
+    /// takes it off sale. A copy in an open trade is `CONFLICT`. Signed in.
+    #[graphql(guard = "SignedIn")]
+    async fn list_for_resale(
+        &self,
+        ctx: &Context<'_>,
+        content_id: ID,
+        currency: CurrencyKind,
+        price: Option<i64>,
+    ) -> async_graphql::Result<Ownership> {
+        let id = parse_int_id(&content_id, "contentId")?;
+        Ok(Ownership(
+            super::list_for_resale(app(ctx), viewer(ctx), id, currency.into(), price).await?,
+        ))
     }
 }

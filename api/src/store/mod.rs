@@ -7,6 +7,8 @@
 //! a partial unique index backs each serial and each player's one live copy.
 
 pub mod graphql;
+pub mod trades;
+pub mod trades_graphql;
 
 use arena_entity::{
     bank::{
@@ -22,8 +24,8 @@ use arena_entity::{
 };
 use chrono::{Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, sea_query::Expr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -128,6 +130,10 @@ pub struct PurchaseRequest {
     pub key: String,
     /// A time-limited purchase lasts this many days.
     pub days: Option<u32>,
+    /// Buys this copy listed for resale instead of a new one.
+    pub listing: Option<i32>,
+    /// The copy goes to this player, as a gift.
+    pub gift_to: Option<Uuid>,
 }
 
 /// An ownership a purchase made, and whether an earlier request with the same key had.
@@ -158,8 +164,10 @@ async fn currency_of(db: &impl ConnectionTrait, kind: CurrencyType) -> ApiResult
         .ok_or(ApiError::NotFound("currency"))
 }
 
-/// Buys a published item on sale that the buyer may see and does not hold, at its price in
-/// the chosen currency (free when it has no prices at all).
+/// Buys a published item on sale that the buyer may see, for the buyer or as a gift to
+/// another player, who must not hold it: a new copy at its price in the chosen currency
+/// (free when it has no prices at all), or with `listing` a copy another player listed for
+/// resale, whose ownership moves to the buyer.
 pub async fn purchase_in(
     db: &impl ConnectionTrait,
     viewer: &Viewer,
@@ -172,9 +180,20 @@ pub async fn purchase_in(
     if request.days.is_some_and(|d| !(1..=MAX_DAYS).contains(&d)) {
         return Err(ApiError::bad_input("days", format!("1 to {MAX_DAYS} days")));
     }
-    let key = format!("purchase:{}", request.key);
+    if request.days.is_some() && request.listing.is_some() {
+        return Err(ApiError::bad_input(
+            "days",
+            "a resold copy keeps the expiry it has",
+        ));
+    }
+    let receiver = request.gift_to.unwrap_or(buyer);
+    // A gift's key names its buyer: unique per receiver, as the index keeps it.
+    let key = match request.gift_to {
+        Some(_) => format!("gift:{buyer}:{}", request.key),
+        None => format!("purchase:{}", request.key),
+    };
     if let Some(first) = ownership::Entity::find()
-        .filter(ownership::Column::UserId.eq(buyer))
+        .filter(ownership::Column::UserId.eq(receiver))
         .filter(ownership::Column::IdempotencyKey.eq(&key))
         .one(db)
         .await?
@@ -189,44 +208,76 @@ pub async fn purchase_in(
             already_applied: true,
         });
     }
+    if let Some(to) = request.gift_to {
+        if to == buyer {
+            return Err(ApiError::bad_input(
+                "giftTo",
+                "a gift goes to another player",
+            ));
+        }
+        if crate::auth::find_user(db, to).await?.is_none() {
+            return Err(ApiError::NotFound("player"));
+        }
+        if crate::players::blocked_between(db, buyer, to).await? {
+            return Err(ApiError::Forbidden);
+        }
+    }
     let mut item = catalog::find_visible(db, viewer, request.content_id).await?;
-    if item.stock.is_some() {
+    let listed = match request.listing {
+        Some(listing) => Some(lock_listing(db, listing, item.id, buyer, request.currency).await?),
+        None => None,
+    };
+    if item.stock.is_some() && listed.is_none() {
         // Limited: purchases of this item take turns, so serials follow their order.
         item = lock_rows::<content::Entity, _>(db, content::Column::Id, [item.id])
             .await?
             .pop()
             .ok_or(ApiError::NotFound("content"))?;
     }
-    if !item.published
-        || !item.onsale
-        || item.deleted_at.is_some()
-        || item.content_type.is_comment()
-    {
+    if !item.published || item.deleted_at.is_some() || item.content_type.is_comment() {
         return Err(ApiError::bad_input(
             "contentId",
             "this item is not for sale",
         ));
     }
-    if item.user_id == Some(buyer) {
+    if listed.is_some() && !item.marketable {
+        return Err(ApiError::bad_input(
+            "listingId",
+            "this item is no longer resold",
+        ));
+    }
+    if listed.is_none() && !item.onsale {
+        return Err(ApiError::bad_input(
+            "contentId",
+            "this item is not for sale",
+        ));
+    }
+    if item.user_id == Some(receiver) {
         return Err(ApiError::bad_input(
             "contentId",
             "creators own their items already",
         ));
     }
-    let prices = prices_of(db, item.id).await?;
-    let price = match prices.iter().find(|p| p.currency == request.currency) {
-        Some(found) => found.price,
-        None if prices.is_empty() => 0,
+    let price = match &listed {
+        Some(copy) => copy.list_price.unwrap_or(0),
         None => {
-            return Err(ApiError::bad_input(
-                "currency",
-                "this item has no price in that currency",
-            ));
+            let prices = prices_of(db, item.id).await?;
+            match prices.iter().find(|p| p.currency == request.currency) {
+                Some(found) => found.price,
+                None if prices.is_empty() => 0,
+                None => {
+                    return Err(ApiError::bad_input(
+                        "currency",
+                        "this item has no price in that currency",
+                    ));
+                }
+            }
         }
     };
     let now = Utc::now();
-    let serial = match item.stock {
-        Some(stock) => {
+    let serial = match (item.stock, &listed) {
+        (_, Some(copy)) => copy.serial,
+        (Some(stock), None) => {
             let sold: Option<i32> = ownership::Entity::find()
                 .select_only()
                 .column_as(ownership::Column::Serial.max(), "sold")
@@ -243,7 +294,7 @@ pub async fn purchase_in(
             }
             Some(next)
         }
-        None => None,
+        (None, None) => None,
     };
     // A time-limited copy that has run out is ended, so it can be bought again.
     ownership::Entity::update_many()
@@ -252,91 +303,94 @@ pub async fn purchase_in(
             Expr::col(ownership::Column::ExpiresAt),
         )
         .filter(ownership::Column::ContentId.eq(item.id))
-        .filter(ownership::Column::UserId.eq(buyer))
+        .filter(ownership::Column::UserId.eq(receiver))
         .filter(ownership::Column::EndedAt.is_null())
         .filter(ownership::Column::ExpiresAt.lte(now))
         .exec(db)
         .await?;
     let owned_already = ownership::Entity::find()
         .filter(ownership::Column::ContentId.eq(item.id))
-        .filter(ownership::Column::UserId.eq(buyer))
+        .filter(ownership::Column::UserId.eq(receiver))
         .filter(ownership::Column::EndedAt.is_null())
         .one(db)
         .await?;
     if owned_already.is_some() {
-        return Err(ApiError::Conflict("you own this item already".into()));
+        return Err(ApiError::Conflict(if request.gift_to.is_some() {
+            "they own this item already".into()
+        } else {
+            "you own this item already".into()
+        }));
     }
     let currency = currency_of(db, request.currency).await?;
-    let mut payment = None;
-    if price > 0 {
-        let fee = price * i64::from(fee_percent.min(100)) / 100;
-        let legs = [
-            (item.user_id, price - fee, key.clone()),
-            (None, fee, format!("{key}:fee")),
-        ];
-        for (to, amount, leg_key) in legs {
-            if amount == 0 {
-                continue;
-            }
-            // What goes to no player (the fee, or a deleted creator's share) leaves
-            // circulation.
-            let kind = if to.is_some() {
-                TransactionKind::Purchase
-            } else {
-                TransactionKind::Burn
-            };
-            let paid = bank::move_in(
-                db,
-                Movement {
-                    from: Some(buyer),
-                    to,
-                    currency_id: currency.id,
-                    amount,
-                    kind,
-                    key: leg_key,
-                    description: Some(format!("purchase of item {}", item.id)),
-                    automated: false,
-                    previous: None,
-                    conversion: None,
-                },
-                changes,
-            )
-            .await?;
-            if paid.already_applied {
-                return Err(ApiError::Conflict(
-                    "this idempotency key was used for another payment".into(),
-                ));
-            }
-            payment.get_or_insert(paid.row.id);
+    let seller = match &listed {
+        Some(copy) => Some(copy.user_id),
+        None => item.user_id,
+    };
+    let payment = pay(
+        db,
+        Payment {
+            buyer,
+            seller,
+            currency_id: currency.id,
+            price,
+            fee_percent,
+            key: &key,
+            item: item.id,
+        },
+        changes,
+    )
+    .await?;
+    let source = if request.gift_to.is_some() {
+        OwnershipSource::Gift
+    } else {
+        OwnershipSource::Purchase
+    };
+    let made = match &listed {
+        Some(copy) => {
+            let next = trades::hand_over(db, std::slice::from_ref(copy), receiver, source, now)
+                .await?
+                .pop()
+                .ok_or(ApiError::NotFound("ownership"))?;
+            let mut next = next.into_active_model();
+            next.created_by = Set(Some(buyer));
+            next.updated_by = Set(Some(buyer));
+            next
         }
-    }
-    let owned = ownership::ActiveModel {
-        content_id: Set(item.id),
-        source: Set(OwnershipSource::Purchase),
-        user_id: Set(buyer),
-        previous_ownership_id: Set(None),
-        purchase_price: Set(Some(price)),
-        purchase_currency: Set(Some(request.currency)),
-        serial: Set(serial),
-        transaction_id: Set(payment),
-        idempotency_key: Set(Some(key)),
-        created_by: Set(Some(buyer)),
-        updated_by: Set(Some(buyer)),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ended_at: Set(None),
-        expires_at: Set(request.days.map(|d| now + Duration::days(i64::from(d)))),
-        ..Default::default()
-    }
-    .insert(db)
-    .await
-    .on_unique("you own this item already")?;
+        None => ownership::ActiveModel {
+            content_id: Set(item.id),
+            source: Set(source),
+            user_id: Set(receiver),
+            previous_ownership_id: Set(None),
+            serial: Set(serial),
+            created_by: Set(Some(buyer)),
+            updated_by: Set(Some(buyer)),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ended_at: Set(None),
+            expires_at: Set(request.days.map(|d| now + Duration::days(i64::from(d)))),
+            trade_id: Set(None),
+            list_price: Set(None),
+            list_currency: Set(None),
+            listed_at: Set(None),
+            ..Default::default()
+        },
+    };
+    let mut made = made;
+    made.purchase_price = Set(Some(price));
+    made.purchase_currency = Set(Some(request.currency));
+    made.transaction_id = Set(payment);
+    made.idempotency_key = Set(Some(key));
+    let owned = made.save(db).await.on_unique("you own this item already")?;
+    let owned = ownership::Model::try_from(owned)?;
     platform_event::ActiveModel {
         kind: Set("purchase".into()),
         payload: Set(json!({
             "ownershipId": owned.id,
             "contentId": item.id,
             "buyer": buyer,
+            "owner": receiver,
+            "seller": seller,
+            "resale": listed.is_some(),
             "price": price,
             "currencyId": currency.id,
             "serial": serial,
@@ -350,6 +404,200 @@ pub async fn purchase_in(
         ownership: owned,
         already_applied: false,
     })
+}
+
+/// The money of one purchase.
+struct Payment<'a> {
+    buyer: Uuid,
+    /// Who gets the price less the fee; None: a deleted creator, whose share leaves
+    /// circulation.
+    seller: Option<Uuid>,
+    currency_id: i32,
+    price: i64,
+    fee_percent: u32,
+    key: &'a str,
+    item: i32,
+}
+
+/// Pays `price` to the seller less the fee, which leaves circulation, as linked legs of the
+/// caller's transaction: both apply or neither. Returns the first leg's id.
+async fn pay(
+    db: &impl ConnectionTrait,
+    payment: Payment<'_>,
+    changes: &mut Changes,
+) -> ApiResult<Option<i32>> {
+    if payment.price == 0 {
+        return Ok(None);
+    }
+    let fee = payment.price * i64::from(payment.fee_percent.min(100)) / 100;
+    let legs = [
+        (payment.seller, payment.price - fee, payment.key.to_owned()),
+        (None, fee, format!("{}:fee", payment.key)),
+    ];
+    let mut first = None;
+    for (to, amount, leg_key) in legs {
+        if amount == 0 {
+            continue;
+        }
+        let kind = if to.is_some() {
+            TransactionKind::Purchase
+        } else {
+            TransactionKind::Burn
+        };
+        let paid = bank::move_in(
+            db,
+            Movement {
+                from: Some(payment.buyer),
+                to,
+                currency_id: payment.currency_id,
+                amount,
+                kind,
+                key: leg_key,
+                description: Some(format!("purchase of item {}", payment.item)),
+                automated: false,
+                previous: None,
+                conversion: None,
+            },
+            changes,
+        )
+        .await?;
+        if paid.already_applied {
+            return Err(ApiError::Conflict(
+                "this idempotency key was used for another payment".into(),
+            ));
+        }
+        first.get_or_insert(paid.row.id);
+    }
+    Ok(first)
+}
+
+/// Locks copy `id` listed for resale of `item` for `buyer`, who is not its owner, in the
+/// listing's currency.
+async fn lock_listing(
+    db: &impl ConnectionTrait,
+    id: i32,
+    item: i32,
+    buyer: Uuid,
+    currency: CurrencyType,
+) -> ApiResult<ownership::Model> {
+    let copy = lock_rows::<ownership::Entity, _>(db, ownership::Column::Id, [id])
+        .await?
+        .pop()
+        .filter(|c| c.content_id == item && c.list_price.is_some())
+        .ok_or(ApiError::NotFound("listing"))?;
+    if copy.ended_at.is_some() || copy.expires_at.is_some_and(|at| at <= Utc::now()) {
+        return Err(ApiError::Conflict("this copy was sold already".into()));
+    }
+    if copy.user_id == buyer {
+        return Err(ApiError::bad_input(
+            "listingId",
+            "this copy is yours already",
+        ));
+    }
+    if copy.list_currency != Some(currency) {
+        return Err(ApiError::bad_input(
+            "currency",
+            "this copy is listed in the other currency",
+        ));
+    }
+    Ok(copy)
+}
+
+/// Lists the caller's copy of a `marketable` item for resale at `price` (or with `None`
+/// takes it off sale). A copy in an open trade, an author's own, or an expired one is not
+/// listed.
+pub async fn list_for_resale(
+    ctx: &AppContext,
+    viewer: &Viewer,
+    content_id: i32,
+    currency: CurrencyType,
+    price: Option<i64>,
+) -> ApiResult<ownership::Model> {
+    let me = viewer.require_user()?.id;
+    if let Some(price) = price
+        && !(1..=bank::MAX_AMOUNT).contains(&price)
+    {
+        return Err(ApiError::bad_input(
+            "price",
+            format!("a price is 1 to {}", bank::MAX_AMOUNT),
+        ));
+    }
+    ctx.write(async |db, changes| {
+        let item = catalog::find_visible(db, viewer, content_id).await?;
+        let now = Utc::now();
+        let copy = crate::db::lock_in_order(
+            db,
+            ownership::Entity::find()
+                .filter(ownership::Column::ContentId.eq(content_id))
+                .filter(ownership::Column::UserId.eq(me))
+                .filter(ownership::Column::EndedAt.is_null()),
+            ownership::Column::Id,
+        )
+        .await?
+        .pop()
+        .filter(|c| c.expires_at.is_none_or(|at| at > now))
+        .ok_or_else(|| ApiError::bad_input("contentId", "you hold no copy of this item"))?;
+        if price.is_some() {
+            if copy.source == OwnershipSource::Author {
+                return Err(ApiError::bad_input(
+                    "contentId",
+                    "a creator sells new copies with a price, not their own",
+                ));
+            }
+            if !item.marketable || item.deleted_at.is_some() {
+                return Err(ApiError::bad_input("contentId", "this item is not resold"));
+            }
+            if copy.trade_id.is_some() {
+                return Err(ApiError::Conflict("this copy is in an open trade".into()));
+            }
+        }
+        let mut listed = copy.into_active_model();
+        listed.list_price = Set(price);
+        listed.list_currency = Set(price.map(|_| currency));
+        listed.listed_at = Set(price.map(|_| now));
+        listed.updated_at = Set(now);
+        let listed = listed.update(db).await?;
+        changes.push(crate::bus::Change::Content { content_id });
+        Ok(listed)
+    })
+    .await
+}
+
+/// Copies of an item listed for resale, cheapest first (at most 100).
+pub async fn listings(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    content_id: i32,
+) -> ApiResult<Vec<ownership::Model>> {
+    catalog::find_visible(db, viewer, content_id).await?;
+    Ok(ownership::Entity::find()
+        .filter(ownership::Column::ContentId.eq(content_id))
+        .filter(ownership::Column::ListPrice.is_not_null())
+        .filter(ownership::Column::EndedAt.is_null())
+        .order_by_asc(ownership::Column::ListPrice)
+        .order_by_asc(ownership::Column::Id)
+        .limit(100)
+        .all(db)
+        .await?)
+}
+
+/// Every second, voids the holds and returns the trades whose time is up.
+pub fn spawn_sweeper(ctx: &AppContext) {
+    let (ctx, shutdown) = (ctx.clone(), ctx.shutdown.clone());
+    ctx.clone().tasks.spawn(async move {
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+            }
+            if let Err(err) = bank::expire_holds(&ctx).await {
+                tracing::warn!(error = ?err, "expiring pending transfers failed");
+            }
+            if let Err(err) = trades::expire(&ctx).await {
+                tracing::warn!(error = ?err, "expiring trades failed");
+            }
+        }
+    });
 }
 
 /// The caller's live copies (not ended, not expired), newest first.

@@ -12,7 +12,10 @@ pub struct Model {
     pub currency_id: i32,
     /// None: the platform's system account, which holds minus what circulates.
     pub user_id: Option<Uuid>,
+    /// What may be spent.
     pub amount: i64,
+    /// What pending transfers hold: still the owner's, spendable nowhere else.
+    pub held: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -22,6 +22,25 @@ pub enum TransactionKind {
     /// Undoes an earlier transaction (`previous_transaction_id`).
     #[sea_orm(string_value = "refund")]
     Refund,
+    /// Money one side of a trade gives the other.
+    #[sea_orm(string_value = "trade")]
+    Trade,
+}
+
+/// Where a transfer stands. A confirmed row is `posted`. A pending row (not confirmed) holds
+/// its amount until it is posted (a confirmed row then points to it), voided, or expired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(8))")]
+pub enum TransferState {
+    #[sea_orm(string_value = "posted")]
+    Posted,
+    #[sea_orm(string_value = "pending")]
+    Pending,
+    #[sea_orm(string_value = "voided")]
+    Voided,
+    /// Voided by its timeout.
+    #[sea_orm(string_value = "expired")]
+    Expired,
 }
 
 /// One ledger row.
@@ -45,6 +64,11 @@ pub struct Model {
     pub idempotency_key: Option<String>,
     /// The conversion rule a conversion's two legs used.
     pub conversion_id: Option<i32>,
+    pub state: TransferState,
+    /// The pending transfer this row posts.
+    pub pending_id: Option<i32>,
+    /// When a pending transfer voids itself.
+    pub timeout_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -45,6 +45,12 @@ pub struct Model {
     pub ended_at: Option<DateTimeUtc>,
     /// When a time-limited purchase stops counting.
     pub expires_at: Option<DateTimeUtc>,
+    /// The open trade this copy is held in.
+    pub trade_id: Option<i32>,
+    /// Listed for resale at this price.
+    pub list_price: Option<i64>,
+    pub list_currency: Option<CurrencyType>,
+    pub listed_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
