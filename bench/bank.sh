@@ -35,7 +35,7 @@ port=$(free_port)
 echo "== serving: $arena"
 DATABASE_URL="$db" REDIS_URL="$redis" ARENA_REDIS_KEY_PREFIX="arena:bench:$$:" \
     ARENA_BIND="127.0.0.1:$port" ARENA_AUTH_RATE_PER_MINUTE=1000000 RUST_LOG=warn \
-    ARENA_DASHBOARD_DIR=/nonexistent \
+    ARENA_DASHBOARD_DIR=/nonexistent ARENA_TRUSTED_CREATOR_APPROVALS=0 \
     "$arena" serve & pids+=($!)
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/readyz" > /dev/null && break; sleep 0.2; done
 
