@@ -645,3 +645,27 @@ async fn resale_moves_the_copy_and_gifts_reach_the_receiver_postgres() {
 async fn resale_moves_the_copy_and_gifts_reach_the_receiver_sqlite() {
     reselling(TestApp::spawn_with(Backend::Sqlite, trusting).await).await;
 }
+
+/// Two players offering each other's copies at the same moment, again and again: every offer
+/// goes through (neither waits on the other crosswise).
+#[tokio::test]
+async fn crosswise_offers_never_deadlock() {
+    let app = TestApp::spawn_with(Backend::Postgres, trusting).await;
+    let market = Market::new(app).await;
+    let ann = market.player("ann", 0).await;
+    let bob = market.player("bob", 0).await;
+    let sword = market.hat("Sword").await;
+    let shield = market.hat("Shield").await;
+    market.buy(&ann, &sword).await.data();
+    market.buy(&bob, &shield).await.data();
+    for round in 0..10 {
+        let (mine, theirs) = futures_util::join!(
+            market.offer(&ann, &bob, json!({ "offeredItems": [sword], "requestedItems": [shield], "idempotencyKey": format!("a{round}") })),
+            market.offer(&bob, &ann, json!({ "offeredItems": [shield], "requestedItems": [sword], "idempotencyKey": format!("b{round}") })),
+        );
+        for (who, sent) in [(&ann, mine), (&bob, theirs)] {
+            let id = sent.data()["offerTrade"]["trade"]["id"].clone();
+            market.step(who, "cancelTrade", &id).await.data();
+        }
+    }
+}

@@ -23,7 +23,7 @@ use arena_entity::{
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    QueryFilter, QueryOrder, sea_query::Expr,
+    QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -331,6 +331,26 @@ pub async fn offer_in(
             return replayed(first, &new);
         }
     };
+    // Both sides' copies in one id order: two players offering each other's copies at once
+    // never wait on each other crosswise.
+    lock_in_order(
+        db,
+        ownership::Entity::find().filter(
+            Condition::any()
+                .add(
+                    Condition::all()
+                        .add(ownership::Column::UserId.eq(sender))
+                        .add(ownership::Column::ContentId.is_in(offered_items.iter().copied())),
+                )
+                .add(
+                    Condition::all()
+                        .add(ownership::Column::UserId.eq(new.recipient_id))
+                        .add(ownership::Column::ContentId.is_in(requested_items.iter().copied())),
+                ),
+        ),
+        ownership::Column::Id,
+    )
+    .await?;
     let mine = live_copies(db, sender, &offered_items, "offeredItems", "you hold").await?;
     if let Some(copy) = engaged(&mine, None) {
         return Err(engaged_error(copy));
@@ -812,14 +832,15 @@ pub(crate) async fn hand_over(
 /// returns how many.
 pub async fn expire(ctx: &AppContext) -> ApiResult<usize> {
     let due: Vec<i32> = trade::Entity::find()
+        .select_only()
+        .column(trade::Column::Id)
         .filter(trade::Column::Status.is_in([TradeStatus::Sent, TradeStatus::Opened]))
         .filter(trade::Column::ExpiresAt.lte(Utc::now()))
+        .order_by_asc(trade::Column::ExpiresAt)
+        .limit(500)
+        .into_tuple()
         .all(&ctx.db)
-        .await?
-        .into_iter()
-        .map(|t| t.id)
-        .take(500)
-        .collect();
+        .await?;
     let mut expired = 0;
     for id in due {
         let done = ctx
