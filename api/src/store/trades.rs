@@ -93,8 +93,8 @@ fn check_money(money: Option<Money>, field: &'static str) -> ApiResult<()> {
     Ok(())
 }
 
-/// `owner`'s live copies (not ended, not expired, not an author's) of `items`, locked in id
-/// order; every item must have one.
+/// `owner`'s live copies (not ended, not expired, not an author's) of `items`, which the
+/// caller has locked; every item must have one.
 async fn live_copies(
     db: &impl ConnectionTrait,
     owner: Uuid,
@@ -106,21 +106,19 @@ async fn live_copies(
         return Ok(Vec::new());
     }
     let now = Utc::now();
-    let copies = lock_in_order(
-        db,
-        ownership::Entity::find()
-            .filter(ownership::Column::UserId.eq(owner))
-            .filter(ownership::Column::ContentId.is_in(items.iter().copied()))
-            .filter(ownership::Column::EndedAt.is_null())
-            .filter(ownership::Column::Source.ne(OwnershipSource::Author))
-            .filter(
-                Condition::any()
-                    .add(ownership::Column::ExpiresAt.is_null())
-                    .add(ownership::Column::ExpiresAt.gt(now)),
-            ),
-        ownership::Column::Id,
-    )
-    .await?;
+    let copies = ownership::Entity::find()
+        .filter(ownership::Column::UserId.eq(owner))
+        .filter(ownership::Column::ContentId.is_in(items.iter().copied()))
+        .filter(ownership::Column::EndedAt.is_null())
+        .filter(ownership::Column::Source.ne(OwnershipSource::Author))
+        .filter(
+            Condition::any()
+                .add(ownership::Column::ExpiresAt.is_null())
+                .add(ownership::Column::ExpiresAt.gt(now)),
+        )
+        .order_by_asc(ownership::Column::Id)
+        .all(db)
+        .await?;
     if let Some(missing) = items
         .iter()
         .find(|item| !copies.iter().any(|c| c.content_id == **item))
@@ -393,7 +391,6 @@ pub async fn offer_in(
         .exec(db)
         .await?;
     }
-    let mut hold = None;
     if let Some(money) = new.offered_money {
         let held = bank::hold_in(
             db,
@@ -414,7 +411,6 @@ pub async fn offer_in(
             changes,
         )
         .await?;
-        hold = Some(held.row.id);
         trade::Entity::update_many()
             .col_expr(trade::Column::HoldTransactionId, Expr::value(held.row.id))
             .filter(trade::Column::Id.eq(trade_id))
@@ -426,10 +422,8 @@ pub async fn offer_in(
         trade_id,
         users: [sender, new.recipient_id],
     });
-    let trade = find(db, trade_id).await?;
-    debug_assert_eq!(trade.hold_transaction_id, hold);
     Ok(Traded {
-        trade,
+        trade: find(db, trade_id).await?,
         already_applied: false,
     })
 }
