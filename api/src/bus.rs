@@ -6,7 +6,7 @@
 //! writer or grows memory.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{
         Arc, Mutex, RwLock,
         atomic::{AtomicU64, Ordering},
@@ -24,7 +24,7 @@ use uuid::Uuid;
 use crate::redis_conn::Redis;
 
 /// Something that changed, published after the commit that changed it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Change {
     /// What one account may do changed: a sign-out, a password, its roles, its direct
@@ -120,9 +120,9 @@ impl Local {
 /// How changes reach the other instances.
 #[async_trait::async_trait]
 trait Transport: Send + Sync {
-    /// Sends `change` to the other instances. Failures are logged, never returned: the
-    /// writer's transaction has committed already.
-    async fn publish(&self, change: &Change);
+    /// Sends `changes` to the other instances, together. Failures are logged, never
+    /// returned: the writer's transaction has committed already.
+    async fn publish(&self, changes: &[Change]);
 }
 
 /// No other instance: nothing to send.
@@ -130,15 +130,15 @@ struct InProcess;
 
 #[async_trait::async_trait]
 impl Transport for InProcess {
-    async fn publish(&self, _change: &Change) {}
+    async fn publish(&self, _changes: &[Change]) {}
 }
 
-/// A change on the wire, with who sent it so an instance skips its own.
+/// One commit's changes on the wire, with who sent them so an instance skips its own.
 #[derive(Serialize, Deserialize)]
 struct Envelope {
     from: Uuid,
     seq: u64,
-    change: Change,
+    changes: Vec<Change>,
 }
 
 /// Sends through a Redis channel; a task on each instance relays it into the local one.
@@ -158,12 +158,15 @@ const ECHO_WAIT: Duration = Duration::from_secs(1);
 
 #[async_trait::async_trait]
 impl Transport for RedisPubSub {
-    async fn publish(&self, change: &Change) {
+    async fn publish(&self, changes: &[Change]) {
+        if changes.is_empty() {
+            return;
+        }
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let envelope = Envelope {
             from: self.instance,
             seq,
-            change: change.clone(),
+            changes: changes.to_vec(),
         };
         let (echoed, echo) = oneshot::channel();
         self.echoes
@@ -187,11 +190,16 @@ impl Transport for RedisPubSub {
             // other instances have theirs too.
             Ok(_) => {
                 if tokio::time::timeout(ECHO_WAIT, echo).await.is_err() {
-                    tracing::warn!(?change, "a published change did not come back from Redis");
+                    tracing::warn!(
+                        changes = changes.len(),
+                        "published changes did not come back from Redis"
+                    );
                 }
             }
             // The others catch up when their caches expire.
-            Err(err) => tracing::warn!(error = %err, ?change, "publishing a change failed"),
+            Err(err) => {
+                tracing::warn!(error = %err, changes = changes.len(), "publishing changes failed");
+            }
         }
         self.echoes
             .lock()
@@ -205,13 +213,17 @@ impl Transport for RedisPubSub {
 /// ([`ChangeBus::commit`]), so a rollback publishes nothing.
 #[derive(Debug, Default)]
 #[must_use = "changes are published by ChangeBus::commit"]
-pub struct Changes(Vec<Change>);
+pub struct Changes {
+    /// In the order first pushed.
+    list: Vec<Change>,
+    seen: HashSet<Change>,
+}
 
 impl Changes {
     /// Records `change` for publication after the commit.
     pub fn push(&mut self, change: Change) {
-        if !self.0.contains(&change) {
-            self.0.push(change);
+        if self.seen.insert(change.clone()) {
+            self.list.push(change);
         }
     }
 }
@@ -279,17 +291,27 @@ impl ChangeBus {
     /// Publishes `change` to every instance; call it after the commit that made the change.
     /// When it returns, this instance's hooks have run and the other instances have it.
     pub async fn publish(&self, change: Change) {
-        self.local.deliver(change.clone());
-        self.transport.publish(&change).await;
+        self.publish_all(vec![change]).await;
+    }
+
+    /// Publishes `changes` as [`Self::publish`] does, in one message between instances.
+    pub async fn publish_all(&self, changes: Vec<Change>) {
+        for change in &changes {
+            self.local.deliver(change.clone());
+        }
+        self.transport.publish(&changes).await;
     }
 
     /// Commits `txn`, then publishes `changes`: the end of every write service.
     pub async fn commit(&self, txn: DatabaseTransaction, changes: Changes) -> Result<(), DbErr> {
         txn.commit().await?;
-        for change in changes.0 {
-            self.publish(change).await;
-        }
+        self.committed(changes).await;
         Ok(())
+    }
+
+    /// Publishes what a transaction that has committed changed.
+    pub async fn committed(&self, changes: Changes) {
+        self.publish_all(changes.list).await;
     }
 
     /// Delivers `change` to this instance only: for changes every instance notices by itself.
@@ -342,7 +364,9 @@ impl Relayed {
             }
         };
         if envelope.from != self.instance {
-            self.local.deliver(envelope.change);
+            for change in envelope.changes {
+                self.local.deliver(change);
+            }
             return;
         }
         let waiting = self

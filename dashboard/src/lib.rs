@@ -87,6 +87,8 @@ fn Shell() -> impl IntoView {
                     <Show when=move || session.can("content.moderate")><A href="/admin/content">"Content"</A></Show>
                     <Show when=move || session.can("content.moderate")><A href="/admin/categories">"Categories"</A></Show>
                     <Show when=move || session.can("content.moderate")><A href="/admin/games">"Games"</A></Show>
+                    <Show when=move || session.can("bank.mint")><A href="/admin/economy">"Economy"</A></Show>
+                    <Show when=move || session.can("bank.mint")><A href="/admin/trades">"Trades"</A></Show>
                 </nav>
                 <span class="who">{move || session.me.with(|m| m.as_ref().map(|m| m.username.clone()).unwrap_or_default())}</span>
                 <button class="link" on:click=sign_out.clone()>"Sign out"</button>
@@ -109,6 +111,9 @@ fn Shell() -> impl IntoView {
                 <Route path=path!("/admin/content/:id") view=|| view! { <Guarded><pages::catalog::ContentPage/></Guarded> }/>
                 <Route path=path!("/admin/categories") view=|| view! { <Guarded><pages::catalog::CategoryTree/></Guarded> }/>
                 <Route path=path!("/admin/games") view=|| view! { <Guarded><pages::catalog::GameList/></Guarded> }/>
+                <Route path=path!("/admin/economy") view=|| view! { <Guarded><pages::economy::Economy/></Guarded> }/>
+                <Route path=path!("/admin/trades") view=|| view! { <Guarded><pages::trades::TradeList/></Guarded> }/>
+                <Route path=path!("/admin/trades/:id") view=|| view! { <Guarded><pages::trades::TradePage/></Guarded> }/>
             </Routes>
         </main>
     }

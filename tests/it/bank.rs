@@ -395,6 +395,71 @@ arena_tests::on_both_backends! {
     }
 }
 
+async fn send_linked(
+    app: &TestApp,
+    from: &TestUser,
+    currency: &str,
+    legs: &[(&str, i64)],
+    key: &str,
+) -> arena_tests::GqlResponse {
+    let legs: Vec<Value> = legs
+        .iter()
+        .map(|(to, amount)| json!({ "recipientId": to, "amount": amount }))
+        .collect();
+    app.gql_as(
+        &from.access,
+        "mutation($i: LinkedTransferInput!) { transferLinked(input: $i) { alreadyApplied transactions { id amount recipient { username } } } }",
+        json!({ "i": { "currencyId": currency, "legs": legs, "idempotencyKey": key } }),
+    )
+    .await
+}
+
+arena_tests::on_both_backends! {
+    async fn linked_legs_apply_together_or_not_at_all(app) {
+        let admin = UserBuilder::new("admin").with_role("admin").create(&app).await;
+        let ann = UserBuilder::new("ann").create(&app).await;
+        let bob = UserBuilder::new("bob").create(&app).await;
+        let cat = UserBuilder::new("cat").create(&app).await;
+        let coins = coins(&app).await;
+        issue(&app, &admin, "mint", &ann, &coins, 100, "m").await.data();
+        let split = [(bob.id.as_str(), 30), (cat.id.as_str(), 20)];
+
+        // Five copies at once: one applies, the others return it.
+        let answers = join_all((0..5).map(|_| send_linked(&app, &ann, &coins, &split, "L1"))).await;
+        let firsts: Vec<&Value> = answers.iter().map(|a| &a.data()["transferLinked"]).collect();
+        assert_eq!(firsts.iter().filter(|a| a["alreadyApplied"] == false).count(), 1, "{firsts:?}");
+        assert!(firsts.iter().all(|a| a["transactions"] == firsts[0]["transactions"]));
+        let legs = firsts[0]["transactions"].as_array().unwrap();
+        assert_eq!(legs.iter().map(|t| t["recipient"]["username"].as_str().unwrap()).collect::<Vec<_>>(), ["bob", "cat"]);
+        let three = || async { (balance(&app, &ann).await, balance(&app, &bob).await, balance(&app, &cat).await) };
+        assert_eq!(three().await, (50, 30, 20));
+
+        // The key with other content.
+        let more = send_linked(&app, &ann, &coins, &[(bob.id.as_str(), 30), (cat.id.as_str(), 21)], "L1").await;
+        assert_eq!(more.codes(), ["CONFLICT"]);
+        assert!(more.body["errors"][0]["message"].as_str().unwrap().contains("amount differs"));
+        let longer = send_linked(&app, &ann, &coins, &[split[0], split[1], (admin.id.as_str(), 1)], "L1").await;
+        assert_eq!(longer.codes(), ["CONFLICT"]);
+
+        // One leg refused refuses them all, and writes nothing.
+        let rows = transaction::Entity::find().count(&app.ctx.db).await.unwrap();
+        let too_much = send_linked(&app, &ann, &coins, &[(bob.id.as_str(), 30), (cat.id.as_str(), 21)], "L2").await;
+        assert_eq!(too_much.codes(), ["INSUFFICIENT_FUNDS"]);
+        let nobody = send_linked(&app, &ann, &coins, &[(bob.id.as_str(), 1), ("00000000-0000-0000-0000-000000000009", 1)], "L3").await;
+        assert_eq!(nobody.codes(), ["NOT_FOUND"]);
+        app.gql_as(&cat.access, "mutation($u: ID!) { block(userId: $u) { __typename } }", json!({ "u": ann.id }))
+            .await
+            .data();
+        let blocked = send_linked(&app, &ann, &coins, &split, "L4").await;
+        assert_eq!(blocked.codes(), ["FORBIDDEN"]);
+        for (legs, key) in [(&[][..], "L5"), (&[(bob.id.as_str(), 0)][..], "L6"), (&[(ann.id.as_str(), 1)][..], "L7")] {
+            assert_eq!(send_linked(&app, &ann, &coins, legs, key).await.codes(), ["BAD_USER_INPUT"], "{key}");
+        }
+        assert_eq!(transaction::Entity::find().count(&app.ctx.db).await.unwrap(), rows);
+        assert_eq!(three().await, (50, 30, 20));
+    }
+}
+
 async fn balances_of(app: &TestApp, who: &TestUser) -> (i64, i64) {
     let found = app
         .gql_as(&who.access, "{ balances { amount } }", json!({}))

@@ -22,6 +22,17 @@ async fn sign_in(browser: &Browser, app: &TestApp, user: &TestUser) {
         .expect("submit");
 }
 
+/// Signs `admin` in and opens `user`'s page.
+async fn open_user_page(browser: &Browser, app: &TestApp, admin: &TestUser, user: &TestUser) {
+    sign_in(browser, app, admin).await;
+    browser.wait_for_text("accounts").await;
+    browser
+        .client
+        .goto(&app.url(&format!("/admin/users/{}", user.id)))
+        .await
+        .unwrap();
+}
+
 async fn nav_links(browser: &Browser) -> Vec<String> {
     let mut links = Vec::new();
     for link in browser
@@ -64,7 +75,9 @@ async fn an_admin_bans_a_user_sees_it_in_bans_and_audit_and_lifts_it() {
             "Reports",
             "Content",
             "Categories",
-            "Games"
+            "Games",
+            "Economy",
+            "Trades"
         ]
     );
     browser.screenshot("home").await;
@@ -91,16 +104,8 @@ async fn an_admin_bans_a_user_sees_it_in_bans_and_audit_and_lifts_it() {
 
     browser.fill("reason", "spam in chat").await;
     browser
-        .find("form.ban button[type='submit']")
-        .await
-        .click()
-        .await
-        .unwrap();
-    browser
-        .client
-        .accept_alert()
-        .await
-        .expect("a confirmation was asked");
+        .click_and_confirm("form.ban button[type='submit']")
+        .await;
     browser.wait_for_text("troll is banned.").await;
     browser.wait_for_text("spam in chat").await;
     browser.screenshot("user").await;
@@ -129,17 +134,7 @@ async fn an_admin_bans_a_user_sees_it_in_bans_and_audit_and_lifts_it() {
 
     browser.click_link("Bans").await;
     browser.wait_for_text("1 bans").await;
-    browser
-        .find("table.bans button.danger")
-        .await
-        .click()
-        .await
-        .unwrap();
-    browser
-        .client
-        .accept_alert()
-        .await
-        .expect("a confirmation was asked");
+    browser.click_and_confirm("table.bans button.danger").await;
     browser
         .client
         .send_alert_text("appeal accepted")
@@ -220,13 +215,7 @@ async fn an_admin_makes_a_member_a_moderator_who_then_gets_in() {
         .await;
     let ann = UserBuilder::new("ann").create(&app).await;
     let browser = Browser::start().await;
-    sign_in(&browser, &app, &admin).await;
-    browser.wait_for_text("accounts").await;
-    browser
-        .client
-        .goto(&app.url(&format!("/admin/users/{}", ann.id)))
-        .await
-        .unwrap();
+    open_user_page(&browser, &app, &admin, &ann).await;
     browser.wait_for_text("ann@example.com").await;
     browser
         .find("[name='user-role']")
@@ -236,7 +225,7 @@ async fn an_admin_makes_a_member_a_moderator_who_then_gets_in() {
         .unwrap();
     browser.fill("access-reason", "runs the forums").await;
     browser
-        .find("form button[type='button']")
+        .find("form.access button[type='button']")
         .await
         .click()
         .await
@@ -507,16 +496,8 @@ async fn a_moderator_works_the_queue_rejecting_with_a_ban() {
     browser.fill("penalty-days", "7").await;
     browser.fill("description", "spam storefront").await;
     browser
-        .find("form.decide button[type='submit']")
-        .await
-        .click()
-        .await
-        .unwrap();
-    browser
-        .client
-        .accept_alert()
-        .await
-        .expect("a confirmation was asked");
+        .click_and_confirm("form.decide button[type='submit']")
+        .await;
     browser
         .client
         .accept_alert()
@@ -576,30 +557,55 @@ async fn a_moderator_works_the_queue_rejecting_with_a_ban() {
     browser.close().await;
 }
 
+/// An admin, a player, and a creator's hat on sale for 40 coins.
+struct Shop {
+    app: TestApp,
+    admin: TestUser,
+    ann: TestUser,
+    hat: String,
+}
+
+impl Shop {
+    /// With `fields` added to the hat's.
+    async fn open(fields: serde_json::Value) -> Self {
+        let app = TestApp::spawn_configured(|s| s.trusted_creator_approvals = 0).await;
+        let admin = UserBuilder::new("admin")
+            .with_role("admin")
+            .create(&app)
+            .await;
+        let cat = UserBuilder::new("cat").create(&app).await;
+        let ann = UserBuilder::new("ann").create(&app).await;
+        let mut hat = json!({ "type": "HAT", "name": "Top hat", "onsale": true });
+        if let (Some(hat), Some(extra)) = (hat.as_object_mut(), fields.as_object()) {
+            hat.extend(extra.clone());
+        }
+        let hat = app.published_item(&cat.access, hat).await;
+        app.gql_as(
+            &cat.access,
+            "mutation($c: ID!) { setPrice(contentId: $c, currency: WHOLE, price: 40) { price } }",
+            json!({ "c": hat }),
+        )
+        .await
+        .data();
+        Self {
+            app,
+            admin,
+            ann,
+            hat,
+        }
+    }
+}
+
 /// An admin opens a player's page, finds a purchase in the ledger and refunds it: the money
 /// comes back, the refund points to the purchase, and the audit log has it.
 #[tokio::test]
 async fn an_admin_refunds_a_purchase() {
-    let app = TestApp::spawn_configured(|s| s.trusted_creator_approvals = 0).await;
-    let admin = UserBuilder::new("admin")
-        .with_role("admin")
-        .create(&app)
-        .await;
-    let cat = UserBuilder::new("cat").create(&app).await;
-    let ann = UserBuilder::new("ann").create(&app).await;
-    let hat = app
-        .published_item(
-            &cat.access,
-            json!({ "type": "HAT", "name": "Top hat", "onsale": true }),
-        )
-        .await;
-    app.gql_as(
-        &cat.access,
-        "mutation($c: ID!) { setPrice(contentId: $c, currency: WHOLE, price: 40) { price } }",
-        json!({ "c": hat }),
-    )
-    .await
-    .data();
+    let Shop {
+        app,
+        admin,
+        ann,
+        hat,
+    } = Shop::open(json!({})).await;
     app.gql_as(&admin.access, "mutation($u: ID!) { mint(input: { userId: $u, currencyId: \"1\", amount: 100, reason: \"welcome\", idempotencyKey: \"w\" }) { alreadyApplied } }", json!({ "u": ann.id }))
         .await
         .data();
@@ -622,29 +628,15 @@ async fn an_admin_refunds_a_purchase() {
         .unwrap();
 
     let browser = Browser::start().await;
-    sign_in(&browser, &app, &admin).await;
-    browser.wait_for_text("accounts").await;
-    browser
-        .client
-        .goto(&app.url(&format!("/admin/users/{}", ann.id)))
-        .await
-        .unwrap();
+    open_user_page(&browser, &app, &admin, &ann).await;
     // 100 minted, 40 paid: 36 to the creator, 4 fee.
     browser.wait_for_text("coins: 60").await;
     browser.wait_for_text("PURCHASE").await;
     browser.fill("refund-id", &purchase).await;
     browser.fill("refund-reason", "charged twice").await;
     browser
-        .find("form.refund button[type='submit']")
-        .await
-        .click()
-        .await
-        .unwrap();
-    browser
-        .client
-        .accept_alert()
-        .await
-        .expect("a confirmation was asked");
+        .click_and_confirm("form.refund button[type='submit']")
+        .await;
     browser
         .wait_for_text(&format!("Refunded transaction {purchase}"))
         .await;
@@ -665,4 +657,162 @@ async fn an_admin_refunds_a_purchase() {
         audited.data()["auditLog"]["edges"][0]["node"]["reason"],
         "charged twice"
     );
+}
+
+/// An admin mints and burns on a player's page, renames a currency, adds and ends a
+/// conversion rule, reads the store's copies sold, and finds a confirmed trade with its
+/// history; every step is in the audit log.
+#[tokio::test]
+async fn an_admin_runs_the_economy() {
+    let Shop {
+        app,
+        admin,
+        ann,
+        hat,
+    } = Shop::open(json!({ "tradeable": true, "stock": 10 })).await;
+    let bob = UserBuilder::new("bob").create(&app).await;
+
+    let browser = Browser::start().await;
+    open_user_page(&browser, &app, &admin, &ann).await;
+    browser.wait_for_text("coins: 0").await;
+    for (button, amount, balance) in [("mint", "100", "coins: 100"), ("burn", "5", "coins: 95")] {
+        browser.fill("issue-amount", amount).await;
+        browser.fill("issue-reason", "welcome gift").await;
+        browser
+            .click_and_confirm(&format!("form.issue button[name='{button}']"))
+            .await;
+        browser.wait_for_text(balance).await;
+    }
+    browser.screenshot("bank-mint-burn").await;
+
+    // Ann buys the hat (serial 1) and trades it to Bob for 10 coins.
+    app.gql_as(&admin.access, "mutation($u: ID!) { mint(input: { userId: $u, currencyId: \"1\", amount: 50, reason: \"welcome\", idempotencyKey: \"w\" }) { alreadyApplied } }", json!({ "u": bob.id }))
+        .await
+        .data();
+    app.gql_as(&ann.access, "mutation($c: ID!) { purchase(input: { contentId: $c, currency: WHOLE, idempotencyKey: \"p\" }) { alreadyApplied } }", json!({ "c": hat }))
+        .await
+        .data();
+    let sent = app
+        .gql_as(&ann.access, "mutation($i: OfferTradeInput!) { offerTrade(input: $i) { trade { id } } }", json!({ "i": { "recipientId": bob.id, "offeredItems": [hat], "requestedMoney": { "currencyId": "1", "amount": 10 }, "idempotencyKey": "t" } }))
+        .await;
+    let trade = sent.data()["offerTrade"]["trade"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.gql_as(
+        &bob.access,
+        "mutation($t: ID!) { confirmTrade(id: $t) { status } }",
+        json!({ "t": trade }),
+    )
+    .await
+    .data();
+
+    // Currencies: rename one; conversion rules: add one, end it.
+    browser.click_link("Economy").await;
+    browser.wait_for_text("balanced").await;
+    browser
+        .find("button[name='rename-2']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser
+        .client
+        .send_alert_text("diamonds")
+        .await
+        .expect("a name was asked");
+    browser.client.accept_alert().await.unwrap();
+    browser.wait_for_text("diamonds").await;
+    for (select, value) in [("source", "1"), ("destination", "2")] {
+        browser
+            .find(&format!("[name='{select}']"))
+            .await
+            .select_by_value(value)
+            .await
+            .unwrap();
+    }
+    browser.fill("ratio", "10").await;
+    browser
+        .find("form.conversion button[type='submit']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser.wait_for_text("End now").await;
+    browser
+        .click_and_confirm("section.conversions button.danger")
+        .await;
+    // The store: the hat's price, stock and the one copy sold.
+    browser.wait_for_text("40 WHOLE").await;
+    let sold = browser
+        .find("section.store td.sold")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(sold, "1");
+    browser.screenshot("economy").await;
+
+    // Trades: the confirmed one, and its history.
+    browser.click_link("Trades").await;
+    browser
+        .find("[name='trade-status']")
+        .await
+        .select_by_value("CONFIRMED")
+        .await
+        .unwrap();
+    browser.wait_for_text("1 trades").await;
+    browser.click_link(&format!("Trade {trade}")).await;
+    browser
+        .wait_for_text("ann offers Top hat #1 to bob for 10 coins.")
+        .await;
+    browser.wait_for_text("CONFIRMED").await;
+    let history = browser
+        .find("section.history tbody")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        history.contains("SENT") && history.contains("bob"),
+        "{history}"
+    );
+    browser.screenshot("trade").await;
+    browser.close().await;
+
+    let rules = app
+        .gql_as(
+            &admin.access,
+            "{ conversions { validTo } currencies { name } }",
+            json!({}),
+        )
+        .await;
+    assert!(rules.data()["conversions"][0]["validTo"].is_string());
+    assert_eq!(rules.data()["currencies"][1]["name"], "diamonds");
+    let balances = app
+        .gql_as(&ann.access, "{ balances { amount } }", json!({}))
+        .await;
+    assert_eq!(balances.data()["balances"][0]["amount"], 65);
+    let audited = app
+        .gql_as(
+            &admin.access,
+            "{ auditLog(first: 50) { edges { node { action reason } } } }",
+            json!({}),
+        )
+        .await;
+    let actions: Vec<&str> = audited.data()["auditLog"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["action"].as_str().unwrap())
+        .collect();
+    for action in [
+        "bank.mint",
+        "bank.burn",
+        "bank.currency",
+        "bank.conversion",
+        "bank.conversion.end",
+    ] {
+        assert!(actions.contains(&action), "{action} in {actions:?}");
+    }
 }

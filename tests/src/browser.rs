@@ -119,6 +119,19 @@ impl Browser {
             .unwrap_or_else(|err| panic!("click {text:?}: {err}"));
     }
 
+    /// Clicks the element matching `css` and accepts the confirmation it asks for.
+    pub async fn click_and_confirm(&self, css: &str) {
+        self.find(css)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|err| panic!("click {css}: {err}"));
+        self.client
+            .accept_alert()
+            .await
+            .unwrap_or_else(|err| panic!("{css} asked for no confirmation: {err}"));
+    }
+
     /// Types `value` into the input named `name`.
     pub async fn fill(&self, name: &str, value: &str) {
         let input = self.find(&format!("[name='{name}']")).await;

@@ -1,6 +1,7 @@
-//! Transfers committed together. Every player's transfer on this instance goes through one
-//! queue; a single worker takes whatever is waiting (up to [`MAX_BATCH`]) and applies it in
-//! one database transaction with a fixed number of statements, as a ledger engine batches:
+//! Transfers committed together. Every player's transfer on this instance goes through the
+//! queue of its payer's worker ([`WORKERS`] of them, so one reads while another commits);
+//! a worker takes whatever is waiting (up to [`MAX_BATCH`]) and applies it in one database
+//! transaction with a fixed number of statements, as a ledger engine batches:
 //! the keys already used, the recipients and blocks, the accounts locked in id order, the
 //! balances worked out in arrival order (a transfer that would overdraw is refused alone),
 //! then every ledger row, every balance and every event written at once. A caller hears back
@@ -20,8 +21,8 @@ use arena_entity::{
 };
 use chrono::Utc;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    QueryFilter, QuerySelect, Value,
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait, QueryFilter,
+    QuerySelect,
 };
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
@@ -36,6 +37,10 @@ use crate::{
 /// Most transfers one transaction applies.
 pub const MAX_BATCH: usize = 1000;
 
+/// Workers per instance. Each locks its accounts in id order, so they never deadlock; a
+/// payer always goes to the same one, so copies of one request meet in one queue.
+pub const WORKERS: usize = 2;
+
 /// One transfer waiting for its batch.
 struct Job {
     payer: Uuid,
@@ -43,24 +48,25 @@ struct Job {
     reply: oneshot::Sender<ApiResult<Applied>>,
 }
 
-/// The queue into this instance's transfer worker.
+/// The queues into this instance's transfer workers.
 #[derive(Clone)]
-pub struct Batcher(mpsc::Sender<Job>);
+pub struct Batcher(Vec<mpsc::Sender<Job>>);
 
-/// The worker's end of the queue, until [`spawn`] starts it.
-pub struct Queue(mpsc::Receiver<Job>);
+/// The workers' ends of the queues, until [`spawn`] starts them.
+pub struct Queue(Vec<mpsc::Receiver<Job>>);
 
 impl Batcher {
-    /// A queue whose worker [`spawn`] starts.
+    /// Queues whose workers [`spawn`] starts.
     pub fn new() -> (Self, Queue) {
-        let (sender, receiver) = mpsc::channel(MAX_BATCH * 8);
-        (Self(sender), Queue(receiver))
+        let (senders, receivers) = (0..WORKERS).map(|_| mpsc::channel(MAX_BATCH * 8)).unzip();
+        (Self(senders), Queue(receivers))
     }
 
     /// Queues a transfer from `payer` and waits for its commit.
     pub async fn transfer(&self, payer: Uuid, new: NewTransfer) -> ApiResult<Applied> {
         let (reply, answer) = oneshot::channel();
-        self.0
+        let worker = (payer.as_u128() % self.0.len() as u128) as usize;
+        self.0[worker]
             .send(Job { payer, new, reply })
             .await
             .map_err(|_| closing())?;
@@ -68,9 +74,11 @@ impl Batcher {
     }
 }
 
-/// Starts the worker; it ends with the context's shutdown, after the transfers queued.
+/// Starts the workers; each ends with the context's shutdown, after the transfers queued.
 pub fn spawn(ctx: &AppContext, queue: Queue) {
-    ctx.tasks.spawn(work(ctx.clone(), queue.0));
+    for receiver in queue.0 {
+        ctx.tasks.spawn(work(ctx.clone(), receiver));
+    }
 }
 
 fn closing() -> ApiError {
@@ -115,7 +123,8 @@ async fn work(ctx: AppContext, mut queue: mpsc::Receiver<Job>) {
     }
 }
 
-/// Applies `jobs` in one transaction, or when that fails, one by one.
+/// Applies `jobs` in one transaction, or when that fails, one by one. The callers hear back
+/// once the changes are published, while the worker goes on to the next batch.
 async fn run(ctx: &AppContext, jobs: Vec<Job>) {
     let requests: Vec<(Uuid, NewTransfer)> =
         jobs.iter().map(|j| (j.payer, j.new.clone())).collect();
@@ -123,14 +132,18 @@ async fn run(ctx: &AppContext, jobs: Vec<Job>) {
         let txn = crate::db::begin_write(&ctx.db).await?;
         let mut changes = Changes::default();
         let answers = apply(&txn, &requests, &mut changes).await?;
-        ctx.bus.commit(txn, changes).await?;
-        ApiResult::Ok(answers)
+        txn.commit().await?;
+        ApiResult::Ok((answers, changes))
     };
     match together.await {
-        Ok(answers) => {
-            for (job, answer) in jobs.into_iter().zip(answers) {
-                let _ = job.reply.send(answer);
-            }
+        Ok((answers, changes)) => {
+            let bus = ctx.bus.clone();
+            ctx.tasks.spawn(async move {
+                bus.committed(changes).await;
+                for (job, answer) in jobs.into_iter().zip(answers) {
+                    let _ = job.reply.send(answer);
+                }
+            });
         }
         Err(err) => {
             if jobs.len() > 1 {
@@ -205,13 +218,20 @@ async fn apply(
     if live.is_empty() {
         return Ok(finish(answers));
     }
-    let payers: HashSet<Uuid> = live.iter().filter_map(|m| m.from).collect();
-    let keys: HashSet<&str> = live.iter().map(|m| m.key.as_str()).collect();
-
-    // Requests seen before: the same content is the first answer again.
+    // Requests seen before: the same content is the first answer again. Exact pairs, so
+    // each is one probe of the key's index however long the ledger grows.
+    let mut seen_before = Condition::any();
+    for m in &live {
+        if let Some(from) = m.from {
+            seen_before = seen_before.add(
+                Condition::all()
+                    .add(transaction::Column::UserId.eq(from))
+                    .add(transaction::Column::IdempotencyKey.eq(m.key.as_str())),
+            );
+        }
+    }
     let earlier: HashMap<(Uuid, String), transaction::Model> = transaction::Entity::find()
-        .filter(transaction::Column::UserId.is_in(payers.iter().copied()))
-        .filter(transaction::Column::IdempotencyKey.is_in(keys.iter().copied()))
+        .filter(seen_before)
         .all(db)
         .await?
         .into_iter()
@@ -369,31 +389,11 @@ async fn apply(
         .flat_map(|m| [(m.currency_id, m.from), (m.currency_id, m.to)])
         .filter_map(|(c, u)| Some((c, u?)))
         .collect();
-    let mut cases = String::new();
-    let mut values: Vec<Value> = Vec::new();
-    let mut ids = Vec::new();
-    for owner in &touched {
-        if let Some(&(id, amount)) = books.get(owner) {
-            let n = values.len();
-            cases.push_str(&format!(" WHEN ${} THEN ${}", n + 1, n + 2));
-            values.push(id.into());
-            values.push(amount.into());
-            ids.push(id);
-        }
-    }
-    let first_id = values.len() + 2;
-    values.push(now.into());
-    let list = crate::db::placeholders(first_id, ids.len());
-    values.extend(ids.iter().map(|&id| Value::from(id)));
-    db.execute_raw(crate::db::raw(
-        db,
-        &format!(
-            "UPDATE account_balances SET amount = CASE id{cases} END, updated_at = ${} WHERE id IN ({list})",
-            first_id - 1
-        ),
-        values,
-    ))
-    .await?;
+    let amounts: Vec<(i32, i64)> = touched
+        .iter()
+        .filter_map(|owner| books.get(owner).copied())
+        .collect();
+    super::linked::set_amounts(db, &amounts, now).await?;
 
     // The events, and the answers.
     let mut events = Vec::with_capacity(accepted.len());

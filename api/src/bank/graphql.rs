@@ -9,7 +9,7 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::{
-    Applied, Balance, Issue, LedgerFilter, NewConversion, NewConversionRequest, NewHold,
+    Applied, Balance, Issue, LedgerFilter, NewConversion, NewConversionRequest, NewHold, NewLinked,
     NewTransfer, Totals,
 };
 use crate::{
@@ -337,6 +337,53 @@ pub struct TransferInput {
     description: Option<String>,
 }
 
+/// One leg of a linked transfer.
+#[derive(InputObject)]
+pub struct LinkedLegInput {
+    /// The player who receives it.
+    recipient_id: ID,
+    /// How much, 1 or more.
+    amount: i64,
+}
+
+/// Payments to several players that apply together or not at all.
+#[derive(InputObject)]
+pub struct LinkedTransferInput {
+    /// The currency of every leg.
+    currency_id: ID,
+    /// 1 to 16 legs.
+    legs: Vec<LinkedLegInput>,
+    /// Up to 128 characters, unique per payer: a retried request with the same key and
+    /// legs returns the first result; with other content it is `CONFLICT`.
+    idempotency_key: String,
+    /// Up to 500 characters, on every leg.
+    description: Option<String>,
+}
+
+impl LinkedTransferInput {
+    fn parse(self) -> async_graphql::Result<NewLinked> {
+        let mut legs = Vec::with_capacity(self.legs.len());
+        for leg in self.legs {
+            legs.push((parse_uuid(&leg.recipient_id, "recipientId")?, leg.amount));
+        }
+        Ok(NewLinked {
+            currency_id: parse_int_id(&self.currency_id, "currencyId")?,
+            key: self.idempotency_key,
+            description: self.description,
+            legs,
+        })
+    }
+}
+
+/// The transactions of a linked transfer.
+#[derive(SimpleObject)]
+pub struct LinkedTransferResult {
+    /// One per leg, in the order of the legs.
+    transactions: Vec<Transaction>,
+    /// An earlier request with the same idempotency key made them; nothing moved this time.
+    already_applied: bool,
+}
+
 /// Money to hold for another player.
 #[derive(InputObject)]
 pub struct HoldInput {
@@ -489,6 +536,20 @@ impl BankMutation {
             .await?
             .into())
     }
+    /// Sends money to several players at once, all of it or none: one leg refused refuses
+    /// them all. Errors as `transfer`'s. Signed in.
+    #[graphql(guard = "SignedIn")]
+    async fn transfer_linked(
+        &self,
+        ctx: &Context<'_>,
+        input: LinkedTransferInput,
+    ) -> async_graphql::Result<LinkedTransferResult> {
+        let applied = super::transfer_linked(app(ctx), viewer(ctx), input.parse()?).await?;
+        Ok(LinkedTransferResult {
+            already_applied: applied.iter().all(|a| a.already_applied),
+            transactions: applied.into_iter().map(|a| Transaction(a.row)).collect(),
+        })
+    }
     /// Holds the caller's money for another player (a pending transfer): it leaves what the
     /// caller may spend at once, and the recipient posts it (all or part) or voids it before
     /// the timeout, after which it returns by itself. The payer cannot take it back early.
@@ -551,6 +612,29 @@ impl BankMutation {
             paid: Transaction(paid.row),
             received: Transaction(received.row),
         })
+    }
+    /// Renames a currency, audited: `CONFLICT` when another has the name. Needs
+    /// `bank.mint`.
+    #[graphql(guard = "Privilege(privileges::BANK_MINT)")]
+    async fn rename_currency(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        name: String,
+    ) -> async_graphql::Result<Currency> {
+        let id = parse_int_id(&id, "id")?;
+        Ok(Currency(
+            super::rename_currency(app(ctx), viewer(ctx), id, &name).await?,
+        ))
+    }
+    /// Ends a conversion rule now, audited; one that has ended stays as it is. Needs
+    /// `bank.mint`.
+    #[graphql(guard = "Privilege(privileges::BANK_MINT)")]
+    async fn end_conversion(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Conversion> {
+        let id = parse_int_id(&id, "id")?;
+        Ok(Conversion(
+            super::end_conversion(app(ctx), viewer(ctx), id).await?,
+        ))
     }
     /// Makes a conversion rule, audited. Needs `bank.mint`.
     #[graphql(guard = "Privilege(privileges::BANK_MINT)")]

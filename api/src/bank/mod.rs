@@ -11,6 +11,7 @@
 
 pub mod batch;
 pub mod graphql;
+pub mod linked;
 
 use std::collections::HashMap;
 
@@ -36,7 +37,7 @@ use crate::{
     auth::{privileges, viewer::Viewer},
     bus::{Change, Changes},
     context::AppContext,
-    error::{ApiError, ApiResult},
+    error::{ApiError, ApiResult, OnViolation},
     graphql::pagination::{TotalCount, Window},
 };
 
@@ -199,7 +200,12 @@ pub async fn move_in(
     movement: Movement,
     changes: &mut Changes,
 ) -> ApiResult<Applied> {
-    apply(db, movement, None, changes).await
+    linked::book(db, vec![movement])
+        .await?
+        .settle(db, changes)
+        .await?
+        .pop()
+        .ok_or(ApiError::NotFound("transaction"))
 }
 
 /// Holds money as `movement` says (a pending transfer): it leaves the payer's spendable
@@ -217,7 +223,73 @@ pub async fn hold_in(
             "only a player's money is held",
         ));
     }
-    apply(db, movement, Some(timeout_at), changes).await
+    check_amount(movement.amount)?;
+    // Callers check the client's key; this bounds the prefixed one the column holds.
+    if movement.key.chars().count() > STORED_KEY {
+        return Err(ApiError::bad_input(
+            "idempotencyKey",
+            "the idempotency key is too long",
+        ));
+    }
+    if let Some(first) = find_by_key(db, movement.from, &movement.key).await? {
+        return replayed(first, &movement);
+    }
+    let now = Utc::now();
+    // The key first: a concurrent copy of this request waits here for this one to end, then
+    // finds its row (or, if this one was refused, goes on as the first).
+    let inserted = transaction::Entity::insert(transaction::ActiveModel {
+        currency_id: Set(movement.currency_id),
+        user_id: Set(movement.from),
+        recipient_id: Set(movement.to),
+        previous_transaction_id: Set(movement.previous),
+        conversion_id: Set(movement.conversion),
+        description: Set(movement.description.clone()),
+        amount: Set(movement.amount),
+        confirmed: Set(false),
+        automated: Set(movement.automated),
+        kind: Set(movement.kind),
+        idempotency_key: Set(Some(movement.key.clone())),
+        state: Set(TransferState::Pending),
+        timeout_at: Set(timeout_at),
+        pending_id: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+    .on_conflict(any_conflict())
+    .try_insert()
+    .exec(db)
+    .await?;
+    let id = match inserted {
+        sea_orm::TryInsertResult::Inserted(done) => done.last_insert_id,
+        _ => {
+            let first = find_by_key(db, movement.from, &movement.key)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::Conflict("this transaction is being applied; retry".into())
+                })?;
+            return replayed(first, &movement);
+        }
+    };
+    let accounts = lock_accounts(db, movement.currency_id, &[movement.from, movement.to]).await?;
+    let (payer, spendable) = account_of(&accounts, movement.from)?;
+    account_of(&accounts, movement.to)?;
+    if spendable < movement.amount {
+        return Err(ApiError::InsufficientFunds);
+    }
+    adjust(db, payer, -movement.amount, movement.amount, now).await?;
+    let row = transaction::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound("transaction"))?;
+    record_event(db, "transfer.pending", &row).await?;
+    if let Some(owner) = movement.from {
+        changes.push(Change::Balances { user_id: owner });
+    }
+    Ok(Applied {
+        row,
+        already_applied: false,
+    })
 }
 
 /// Adds to an account's spendable and held amounts.
@@ -272,96 +344,6 @@ async fn record_event(
 ) -> ApiResult<()> {
     event_of(kind, row).insert(db).await?;
     Ok(())
-}
-
-/// [`move_in`], or with `hold` [`hold_in`].
-async fn apply(
-    db: &impl ConnectionTrait,
-    movement: Movement,
-    hold: Option<Option<DateTime<Utc>>>,
-    changes: &mut Changes,
-) -> ApiResult<Applied> {
-    check_amount(movement.amount)?;
-    // Callers check the client's key; this bounds the prefixed one the column holds.
-    if movement.key.chars().count() > STORED_KEY {
-        return Err(ApiError::bad_input(
-            "idempotencyKey",
-            "the idempotency key is too long",
-        ));
-    }
-    if let Some(first) = find_by_key(db, movement.from, &movement.key).await? {
-        return replayed(first, &movement);
-    }
-    let now = Utc::now();
-    // The key first: a concurrent copy of this request waits here for this one to end, then
-    // finds its row (or, if this one was refused, goes on as the first).
-    let inserted = transaction::Entity::insert(transaction::ActiveModel {
-        currency_id: Set(movement.currency_id),
-        user_id: Set(movement.from),
-        recipient_id: Set(movement.to),
-        previous_transaction_id: Set(movement.previous),
-        conversion_id: Set(movement.conversion),
-        description: Set(movement.description.clone()),
-        amount: Set(movement.amount),
-        confirmed: Set(hold.is_none()),
-        automated: Set(movement.automated),
-        kind: Set(movement.kind),
-        idempotency_key: Set(Some(movement.key.clone())),
-        state: Set(if hold.is_some() {
-            TransferState::Pending
-        } else {
-            TransferState::Posted
-        }),
-        timeout_at: Set(hold.flatten()),
-        pending_id: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    })
-    .on_conflict(any_conflict())
-    .try_insert()
-    .exec(db)
-    .await?;
-    let id = match inserted {
-        sea_orm::TryInsertResult::Inserted(done) => done.last_insert_id,
-        _ => {
-            let first = find_by_key(db, movement.from, &movement.key)
-                .await?
-                .ok_or_else(|| {
-                    ApiError::Conflict("this transaction is being applied; retry".into())
-                })?;
-            return replayed(first, &movement);
-        }
-    };
-    let accounts = lock_accounts(db, movement.currency_id, &[movement.from, movement.to]).await?;
-    let (payer, held) = account_of(&accounts, movement.from)?;
-    let (payee, _) = account_of(&accounts, movement.to)?;
-    if movement.from.is_some() && held < movement.amount {
-        return Err(ApiError::InsufficientFunds);
-    }
-    if hold.is_some() {
-        adjust(db, payer, -movement.amount, movement.amount, now).await?;
-    } else {
-        adjust(db, payer, -movement.amount, 0, now).await?;
-        adjust(db, payee, movement.amount, 0, now).await?;
-    }
-    let row = transaction::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or(ApiError::NotFound("transaction"))?;
-    let kind = if hold.is_some() {
-        "transfer.pending".to_owned()
-    } else {
-        sea_orm::ActiveEnum::to_value(&movement.kind)
-    };
-    record_event(db, &kind, &row).await?;
-    for owner in [movement.from, movement.to].into_iter().flatten() {
-        changes.push(Change::Balances { user_id: owner });
-    }
-    Ok(Applied {
-        row,
-        already_applied: false,
-    })
 }
 
 /// The id and spendable amount of `owner`'s account among `accounts`.
@@ -545,20 +527,19 @@ async fn lock_accounts(
     owners: &[Option<Uuid>],
 ) -> ApiResult<Vec<account_balance::Model>> {
     let now = Utc::now();
-    for owner in owners.iter().flatten() {
-        account_balance::Entity::insert(account_balance::ActiveModel {
+    account_balance::Entity::insert_many(owners.iter().flatten().map(|owner| {
+        account_balance::ActiveModel {
             currency_id: Set(currency_id),
             user_id: Set(Some(*owner)),
             amount: Set(0),
             created_at: Set(now),
             updated_at: Set(now),
             ..Default::default()
-        })
-        .on_conflict(any_conflict())
-        .try_insert()
-        .exec(db)
-        .await?;
-    }
+        }
+    }))
+    .on_conflict(any_conflict())
+    .exec_without_returning(db)
+    .await?;
     let mut which = Condition::any();
     for owner in owners {
         which = which.add(match *owner {
@@ -642,6 +623,63 @@ async fn checked_transfer(
         previous: None,
         conversion: None,
     })
+}
+
+/// Payments a player makes to several players at once that apply together or not at all.
+#[derive(Debug, Clone)]
+pub struct NewLinked {
+    pub currency_id: i32,
+    /// The client's key; leg `i` is stored under it with `:i`.
+    pub key: String,
+    pub description: Option<String>,
+    /// Recipient and amount of each leg.
+    pub legs: Vec<(Uuid, i64)>,
+}
+
+/// Sends the legs of `new` from the caller in one transaction; see [`transfer_linked_in`].
+pub async fn transfer_linked(
+    ctx: &AppContext,
+    viewer: &Viewer,
+    new: NewLinked,
+) -> ApiResult<Vec<Applied>> {
+    let me = viewer.require_user()?.id;
+    ctx.write(async |db, changes| transfer_linked_in(db, me, new.clone(), changes).await)
+        .await
+}
+
+/// Sends every leg of `new` from `payer`, each checked as a transfer is, or none: one leg
+/// refused (a recipient gone or blocked, too little money for them all) refuses them all.
+pub async fn transfer_linked_in(
+    db: &impl ConnectionTrait,
+    payer: Uuid,
+    new: NewLinked,
+    changes: &mut Changes,
+) -> ApiResult<Vec<Applied>> {
+    if !(1..=linked::MAX_LEGS).contains(&new.legs.len()) {
+        return Err(ApiError::bad_input(
+            "legs",
+            format!("a linked transfer has 1 to {} legs", linked::MAX_LEGS),
+        ));
+    }
+    let mut legs = Vec::with_capacity(new.legs.len());
+    for (i, &(to, amount)) in new.legs.iter().enumerate() {
+        let mut leg = checked_transfer(
+            db,
+            payer,
+            NewTransfer {
+                to,
+                currency_id: new.currency_id,
+                amount,
+                key: new.key.clone(),
+                description: new.description.clone(),
+            },
+            "linked",
+        )
+        .await?;
+        leg.key = format!("{}:{i}", leg.key);
+        legs.push(leg);
+    }
+    linked::book(db, legs).await?.settle(db, changes).await
 }
 
 /// Money the platform creates for a player (`mint`) or takes out of circulation (`burn`).
@@ -1012,6 +1050,79 @@ pub async fn create_conversion(
         )
         .await?;
         Ok(made)
+    })
+    .await
+}
+
+/// Renames a currency with `bank.mint`, audited; names are unique.
+pub async fn rename_currency(
+    ctx: &AppContext,
+    viewer: &Viewer,
+    id: i32,
+    name: &str,
+) -> ApiResult<currency::Model> {
+    let admin = viewer.require_privilege(privileges::BANK_MINT)?.id;
+    let name = crate::catalog::text_field(name, "name", 1, 40)?;
+    ctx.write(async |db, _changes| {
+        let found = find_currency(db, id).await?;
+        let mut row: currency::ActiveModel = found.clone().into();
+        row.name = Set(name.clone());
+        row.updated_at = Set(Utc::now());
+        let renamed = row
+            .update(db)
+            .await
+            .on_unique("another currency has this name")?;
+        audit::record(
+            db,
+            Some(admin),
+            Entry {
+                action: "bank.currency",
+                target_type: "currency",
+                target_id: Some(id.to_string()),
+                reason: None,
+                details: Some(json!({ "from": found.name, "to": renamed.name })),
+            },
+        )
+        .await?;
+        Ok(renamed)
+    })
+    .await
+}
+
+/// Ends a conversion rule now with `bank.mint`, audited: conversions after this use another
+/// rule or fail. A rule that has ended already stays as it is.
+pub async fn end_conversion(
+    ctx: &AppContext,
+    viewer: &Viewer,
+    id: i32,
+) -> ApiResult<conversion::Model> {
+    let admin = viewer.require_privilege(privileges::BANK_MINT)?.id;
+    ctx.write(async |db, _changes| {
+        let found = crate::db::lock_rows::<conversion::Entity, _>(db, conversion::Column::Id, [id])
+            .await?
+            .pop()
+            .ok_or(ApiError::NotFound("conversion"))?;
+        let now = Utc::now();
+        if found.valid_to.is_some_and(|to| to <= now) {
+            return Ok(found);
+        }
+        let mut row: conversion::ActiveModel = found.into();
+        row.valid_to = Set(Some(now));
+        row.updated_at = Set(now);
+        let ended = row.update(db).await?;
+        audit::record(
+            db,
+            Some(admin),
+            Entry {
+                action: "bank.conversion.end",
+                target_type: "conversion",
+                target_id: Some(id.to_string()),
+                reason: None,
+                details: None,
+            },
+        )
+        .await?;
+        Ok(ended)
     })
     .await
 }

@@ -463,6 +463,14 @@ impl Content {
     ) -> async_graphql::Result<Option<crate::assets::graphql::Asset>> {
         crate::assets::graphql::thumbnail(ctx, self.0.id, format.mime()).await
     }
+    /// Copies the store has sold new (purchases and gifts; not resales, not the creator's
+    /// own).
+    async fn sold(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
+        Ok(load(ctx)
+            .load_one(crate::graphql::loaders::SoldOf(self.0.id))
+            .await?
+            .unwrap_or(0))
+    }
     /// Its prices; an item on sale with none is free.
     async fn prices(
         &self,
@@ -622,6 +630,8 @@ pub struct ContentFilterInput {
     /// Unpublished, restricted and private items too; needs `content.moderate`.
     #[graphql(default)]
     include_hidden: bool,
+    /// On sale (or not).
+    onsale: Option<bool>,
 }
 
 impl ContentFilterInput {
@@ -642,6 +652,7 @@ impl ContentFilterInput {
                 .transpose()?,
             text: self.text,
             include_hidden: self.include_hidden,
+            onsale: self.onsale,
         })
     }
 }

@@ -38,6 +38,8 @@ pub struct ContentFilter {
     pub text: Option<String>,
     /// Unpublished, restricted and private items too (moderators only).
     pub include_hidden: bool,
+    /// On sale (or not).
+    pub onsale: Option<bool>,
 }
 
 /// A listing's order.
@@ -196,6 +198,9 @@ pub async fn list(
     }
     if let Some(parent) = filter.parent_id {
         matching = matching.add(content::Column::ParentId.eq(parent));
+    }
+    if let Some(onsale) = filter.onsale {
+        matching = matching.add(content::Column::Onsale.eq(onsale));
     }
     if let Some(text) = filter.text {
         let text = text_field(&text, "text", 1, 200)?;

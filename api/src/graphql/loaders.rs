@@ -344,6 +344,10 @@ by_id!(
     PricesOf => Vec<store_price::Model>, store::prices_of_many
 );
 by_id!(
+    /// How many copies of an item the store sold new.
+    SoldOf => i64, store::sold_of_many
+);
+by_id!(
     /// A currency.
     CurrencyById => bank_currency::Model, bank::currencies_by_id
 );

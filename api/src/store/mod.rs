@@ -24,8 +24,8 @@ use arena_entity::{
 };
 use chrono::{Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
-    QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, sea_query::Expr,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -71,6 +71,25 @@ pub async fn prices_of_many(
         out.entry(price.content_id).or_default().push(price);
     }
     Ok(out)
+}
+
+/// How many copies of each item the store sold new, by item, in one statement.
+pub async fn sold_of_many(
+    db: &impl ConnectionTrait,
+    ids: &[i32],
+) -> ApiResult<std::collections::HashMap<i32, i64>> {
+    let counted: Vec<(i32, i64)> = ownership::Entity::find()
+        .select_only()
+        .column(ownership::Column::ContentId)
+        .column_as(ownership::Column::Id.count(), "sold")
+        .filter(ownership::Column::ContentId.is_in(ids.iter().copied()))
+        .filter(ownership::Column::Source.is_in([OwnershipSource::Purchase, OwnershipSource::Gift]))
+        .filter(ownership::Column::PreviousOwnershipId.is_null())
+        .group_by(ownership::Column::ContentId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(counted.into_iter().collect())
 }
 
 /// Sets (or with `None` removes) the price of an item of the caller's in one currency.
@@ -192,11 +211,25 @@ pub async fn purchase_in(
         Some(_) => format!("gift:{buyer}:{}", request.key),
         None => format!("purchase:{}", request.key),
     };
-    if let Some(first) = ownership::Entity::find()
+    // The receiver's copy with this key (a request seen before), and their live copy of
+    // the item, in one read.
+    let mut theirs = ownership::Entity::find()
         .filter(ownership::Column::UserId.eq(receiver))
-        .filter(ownership::Column::IdempotencyKey.eq(&key))
-        .one(db)
-        .await?
+        .filter(
+            Condition::any()
+                .add(ownership::Column::IdempotencyKey.eq(&key))
+                .add(
+                    Condition::all()
+                        .add(ownership::Column::ContentId.eq(request.content_id))
+                        .add(ownership::Column::EndedAt.is_null()),
+                ),
+        )
+        .all(db)
+        .await?;
+    if let Some(first) = theirs
+        .iter()
+        .position(|o| o.idempotency_key.as_deref() == Some(key.as_str()))
+        .map(|at| theirs.swap_remove(at))
     {
         if first.content_id != request.content_id {
             return Err(ApiError::Conflict(
@@ -297,36 +330,33 @@ pub async fn purchase_in(
         (None, None) => None,
     };
     // A time-limited copy that has run out is ended, so it can be bought again.
-    ownership::Entity::update_many()
-        .col_expr(
-            ownership::Column::EndedAt,
-            Expr::col(ownership::Column::ExpiresAt),
-        )
-        .filter(ownership::Column::ContentId.eq(item.id))
-        .filter(ownership::Column::UserId.eq(receiver))
-        .filter(ownership::Column::EndedAt.is_null())
-        .filter(ownership::Column::ExpiresAt.lte(now))
-        .exec(db)
-        .await?;
-    let owned_already = ownership::Entity::find()
-        .filter(ownership::Column::ContentId.eq(item.id))
-        .filter(ownership::Column::UserId.eq(receiver))
-        .filter(ownership::Column::EndedAt.is_null())
-        .one(db)
-        .await?;
-    if owned_already.is_some() {
-        return Err(ApiError::Conflict(if request.gift_to.is_some() {
-            "they own this item already".into()
-        } else {
-            "you own this item already".into()
-        }));
+    let live = theirs
+        .into_iter()
+        .find(|o| o.content_id == item.id && o.ended_at.is_none());
+    if let Some(copy) = live {
+        match copy.expires_at {
+            Some(expired) if expired <= now => {
+                ownership::Entity::update_many()
+                    .col_expr(ownership::Column::EndedAt, Expr::value(expired))
+                    .filter(ownership::Column::Id.eq(copy.id))
+                    .exec(db)
+                    .await?;
+            }
+            _ => {
+                return Err(ApiError::Conflict(if request.gift_to.is_some() {
+                    "they own this item already".into()
+                } else {
+                    "you own this item already".into()
+                }));
+            }
+        }
     }
     let currency = currency_of(db, request.currency).await?;
     let seller = match &listed {
         Some(copy) => Some(copy.user_id),
         None => item.user_id,
     };
-    let payment = pay(
+    let payment = book_payment(
         db,
         Payment {
             buyer,
@@ -337,7 +367,6 @@ pub async fn purchase_in(
             key: &key,
             item: item.id,
         },
-        changes,
     )
     .await?;
     let source = if request.gift_to.is_some() {
@@ -378,7 +407,10 @@ pub async fn purchase_in(
     let mut made = made;
     made.purchase_price = Set(Some(price));
     made.purchase_currency = Set(Some(request.currency));
-    made.transaction_id = Set(payment);
+    made.transaction_id = Set(payment
+        .as_ref()
+        .and_then(|p| p.rows().next())
+        .map(|row| row.id));
     made.idempotency_key = Set(Some(key));
     let owned = made.save(db).await.on_unique("you own this item already")?;
     let owned = ownership::Model::try_from(owned)?;
@@ -400,6 +432,15 @@ pub async fn purchase_in(
     }
     .insert(db)
     .await?;
+    if listed.is_none() {
+        changes.push(crate::bus::Change::Content {
+            content_id: item.id,
+        });
+    }
+    // Last: the seller's and the platform's accounts are shared by every buyer.
+    if let Some(payment) = payment {
+        payment.settle(db, changes).await?;
+    }
     Ok(Purchased {
         ownership: owned,
         already_applied: false,
@@ -419,13 +460,12 @@ struct Payment<'a> {
     item: i32,
 }
 
-/// Pays `price` to the seller less the fee, which leaves circulation, as linked legs of the
-/// caller's transaction: both apply or neither. Returns the first leg's id.
-async fn pay(
+/// Books the payment of `price` to the seller less the fee, which leaves circulation, as
+/// linked legs: both apply or neither, once the caller settles them. None when free.
+async fn book_payment(
     db: &impl ConnectionTrait,
     payment: Payment<'_>,
-    changes: &mut Changes,
-) -> ApiResult<Option<i32>> {
+) -> ApiResult<Option<bank::linked::Booked>> {
     if payment.price == 0 {
         return Ok(None);
     }
@@ -433,42 +473,33 @@ async fn pay(
     let legs = [
         (payment.seller, payment.price - fee, payment.key.to_owned()),
         (None, fee, format!("{}:fee", payment.key)),
-    ];
-    let mut first = None;
-    for (to, amount, leg_key) in legs {
-        if amount == 0 {
-            continue;
-        }
-        let kind = if to.is_some() {
+    ]
+    .into_iter()
+    .filter(|(_, amount, _)| *amount > 0)
+    .map(|(to, amount, key)| Movement {
+        from: Some(payment.buyer),
+        to,
+        currency_id: payment.currency_id,
+        amount,
+        kind: if to.is_some() {
             TransactionKind::Purchase
         } else {
             TransactionKind::Burn
-        };
-        let paid = bank::move_in(
-            db,
-            Movement {
-                from: Some(payment.buyer),
-                to,
-                currency_id: payment.currency_id,
-                amount,
-                kind,
-                key: leg_key,
-                description: Some(format!("purchase of item {}", payment.item)),
-                automated: false,
-                previous: None,
-                conversion: None,
-            },
-            changes,
-        )
-        .await?;
-        if paid.already_applied {
-            return Err(ApiError::Conflict(
-                "this idempotency key was used for another payment".into(),
-            ));
-        }
-        first.get_or_insert(paid.row.id);
+        },
+        key,
+        description: Some(format!("purchase of item {}", payment.item)),
+        automated: false,
+        previous: None,
+        conversion: None,
+    })
+    .collect();
+    let booked = bank::linked::book(db, legs).await?;
+    if booked.already_applied() {
+        return Err(ApiError::Conflict(
+            "this idempotency key was used for another payment".into(),
+        ));
     }
-    Ok(first)
+    Ok(Some(booked))
 }
 
 /// Locks copy `id` listed for resale of `item` for `buyer`, who is not its owner, in the

@@ -876,25 +876,33 @@ pub enum TradeBox {
 pub async fn list(
     db: &sea_orm::DatabaseConnection,
     viewer: &Viewer,
-    user_id: Uuid,
+    user_id: Option<Uuid>,
     which: Option<TradeBox>,
     status: Option<TradeStatus>,
     window: Window,
 ) -> ApiResult<(Vec<trade::Model>, TotalCount)> {
-    if !viewer.is_self_or(user_id, privileges::BANK_MINT) {
-        viewer.require_privilege(privileges::BANK_MINT)?;
+    let mut matching = Condition::all();
+    match user_id {
+        Some(user_id) => {
+            if !viewer.is_self_or(user_id, privileges::BANK_MINT) {
+                viewer.require_privilege(privileges::BANK_MINT)?;
+            }
+            matching = matching.add(match which {
+                Some(TradeBox::Inbox) => {
+                    Condition::all().add(trade::Column::RecipientId.eq(user_id))
+                }
+                Some(TradeBox::Outbox) => Condition::all().add(trade::Column::UserId.eq(user_id)),
+                None => Condition::any()
+                    .add(trade::Column::RecipientId.eq(user_id))
+                    .add(trade::Column::UserId.eq(user_id)),
+            });
+        }
+        None => {
+            viewer.require_privilege(privileges::BANK_MINT)?;
+        }
     }
-    let mut matching = match which {
-        Some(TradeBox::Inbox) => Condition::all().add(trade::Column::RecipientId.eq(user_id)),
-        Some(TradeBox::Outbox) => Condition::all().add(trade::Column::UserId.eq(user_id)),
-        None => Condition::any()
-            .add(trade::Column::RecipientId.eq(user_id))
-            .add(trade::Column::UserId.eq(user_id)),
-    };
     if let Some(status) = status {
-        matching = Condition::all()
-            .add(matching)
-            .add(trade::Column::Status.eq(status));
+        matching = matching.add(trade::Column::Status.eq(status));
     }
     let query = trade::Entity::find().filter(matching);
     let total = TotalCount::of(db, query.clone());

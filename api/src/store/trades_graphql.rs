@@ -10,11 +10,14 @@ use super::{
     trades::{self, Money, NewTrade, TradeBox, Traded},
 };
 use crate::{
-    auth::graphql::{User, parse_int_id, parse_uuid},
+    auth::{
+        graphql::{User, parse_int_id, parse_uuid},
+        privileges,
+    },
     bank::graphql::{Currency, Transaction},
     graphql::{
         app,
-        guards::SignedIn,
+        guards::{Privilege, SignedIn},
         load,
         loaders::{CurrencyById, OfferedOf, RequestedOf, TradeHistoryOf, TransactionById},
         pagination::{IdConnection, Window},
@@ -248,6 +251,26 @@ fn ids(list: &[ID], field: &'static str) -> async_graphql::Result<Vec<i32>> {
     list.iter().map(|id| Ok(parse_int_id(id, field)?)).collect()
 }
 
+/// One page of trades; see [`trades::list`].
+async fn trade_page(
+    ctx: &Context<'_>,
+    who: Option<uuid::Uuid>,
+    which: Option<TradeBoxKind>,
+    status: Option<TradeStatus>,
+    window: Window,
+) -> async_graphql::Result<IdConnection<Trade>> {
+    let (rows, total) = trades::list(
+        &app(ctx).db,
+        viewer(ctx),
+        who,
+        which.map(Into::into),
+        status.map(Into::into),
+        window,
+    )
+    .await?;
+    Ok(window.page(rows, total, |row| i64::from(row.id), Trade))
+}
+
 /// Trade queries.
 #[derive(Default)]
 pub struct TradesQuery;
@@ -271,16 +294,25 @@ impl TradesQuery {
     ) -> async_graphql::Result<IdConnection<Trade>> {
         let who = crate::bank::graphql::self_or(ctx, user_id)?;
         let window = Window::parse(after, before, first, last)?;
-        let (rows, total) = trades::list(
-            &app(ctx).db,
-            viewer(ctx),
-            who,
-            which.map(Into::into),
-            status.map(Into::into),
-            window,
-        )
-        .await?;
-        Ok(window.page(rows, total, |row| i64::from(row.id), Trade))
+        trade_page(ctx, Some(who), which, status, window).await
+    }
+    /// Every player's trades, newest first, optionally of one player (both boxes) or one
+    /// status: the dashboard's search. Needs `bank.mint`.
+    #[graphql(guard = "Privilege(privileges::BANK_MINT)")]
+    #[allow(clippy::too_many_arguments)] // the Relay arguments
+    async fn all_trades(
+        &self,
+        ctx: &Context<'_>,
+        user_id: Option<ID>,
+        status: Option<TradeStatus>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<IdConnection<Trade>> {
+        let who = user_id.map(|id| parse_uuid(&id, "userId")).transpose()?;
+        let window = Window::parse(after, before, first, last)?;
+        trade_page(ctx, who, None, status, window).await
     }
     /// One trade with its history: its parties, or `bank.mint`. Signed in.
     #[graphql(guard = "SignedIn")]

@@ -1,4 +1,4 @@
-//! One player's money: balances, ledger, and refunds (needs `bank.mint`).
+//! One player's money: balances, ledger, mints, burns and refunds (needs `bank.mint`).
 
 use leptos::prelude::*;
 
@@ -50,6 +50,68 @@ pub fn UserBank(user_id: Signal<String>) -> impl IntoView {
             load();
         });
     };
+    // One key per intended issue: a double submit applies once; a success draws a new one.
+    let issue_key = RwSignal::new(fresh_key());
+    let issue_currency = RwSignal::new(String::new());
+    let issue_amount = RwSignal::new(String::new());
+    let issue_reason = RwSignal::new(String::new());
+    let issue_error = RwSignal::new(None::<Failure>);
+    let issue = move |burn: bool| {
+        let Ok(amount) = issue_amount.get_untracked().trim().parse::<i64>() else {
+            issue_error.set(Some(Failure::local("The amount is a whole number.")));
+            return;
+        };
+        let currency_id = match issue_currency.get_untracked() {
+            picked if !picked.is_empty() => picked,
+            _ => match data.with_untracked(|d| {
+                d.as_ref()
+                    .and_then(|d| d.balances.first().map(|b| b.currency.id.clone()))
+            }) {
+                Some(first) => first,
+                None => return,
+            },
+        };
+        let verb = if burn { "Burn" } else { "Mint" };
+        if !confirm(&format!("{verb} {amount}?")) {
+            return;
+        }
+        let input = api::mint::IssueInput {
+            user_id: user_id.get_untracked(),
+            currency_id,
+            amount,
+            reason: issue_reason.get_untracked(),
+            idempotency_key: issue_key.get_untracked(),
+        };
+        let done = move |id: String| {
+            notice.set(Some(format!("{verb}ed {amount} by transaction {id}.")));
+            issue_key.set(fresh_key());
+            issue_amount.set(String::new());
+            issue_reason.set(String::new());
+            load();
+        };
+        if burn {
+            let input = api::burn::IssueInput {
+                user_id: input.user_id,
+                currency_id: input.currency_id,
+                amount: input.amount,
+                reason: input.reason,
+                idempotency_key: input.idempotency_key,
+            };
+            run::<api::Burn>(
+                session,
+                api::burn::Variables { input },
+                issue_error,
+                move |r| done(r.burn.transaction.id),
+            );
+        } else {
+            run::<api::Mint>(
+                session,
+                api::mint::Variables { input },
+                issue_error,
+                move |r| done(r.mint.transaction.id),
+            );
+        }
+    };
     view! {
         <section class="card bank">
             <h2>"Bank"</h2>
@@ -89,6 +151,24 @@ pub fn UserBank(user_id: Signal<String>) -> impl IntoView {
             <Show when=move || notice.with(Option::is_some)>
                 <p class="notice">{move || notice.get().unwrap_or_default()}</p>
             </Show>
+            <form class="issue" on:submit=move |ev: leptos::ev::SubmitEvent| ev.prevent_default()>
+                <label>"Currency"
+                    <select name="issue-currency" on:change=move |ev| issue_currency.set(event_target_value(&ev))>
+                        {move || data.get().map(|d| d.balances.into_iter().map(|b| view! {
+                            <option value=b.currency.id.clone()>{b.currency.name.clone()}</option>
+                        }).collect_view())}
+                    </select>
+                </label>
+                <label>"Amount"
+                    <input name="issue-amount" inputmode="numeric" required prop:value=move || issue_amount.get() on:input=move |ev| issue_amount.set(event_target_value(&ev))/>
+                </label>
+                <label>"Reason (kept in the audit log)"
+                    <input name="issue-reason" required prop:value=move || issue_reason.get() on:input=move |ev| issue_reason.set(event_target_value(&ev))/>
+                </label>
+                <ErrorLine error=issue_error/>
+                <button type="button" name="mint" on:click=move |_| issue(false)>"Mint"</button>
+                <button type="button" name="burn" class="danger" on:click=move |_| issue(true)>"Burn"</button>
+            </form>
             <form class="refund" on:submit=refund>
                 <label>"Transaction"
                     <input name="refund-id" required prop:value=move || refund_id.get() on:input=move |ev| refund_id.set(event_target_value(&ev))/>
@@ -101,4 +181,13 @@ pub fn UserBank(user_id: Signal<String>) -> impl IntoView {
             </form>
         </section>
     }
+}
+
+/// A new idempotency key for one action from this page.
+pub fn fresh_key() -> String {
+    format!(
+        "dashboard-{}-{}",
+        js_sys::Date::now() as u64,
+        (js_sys::Math::random() * 1e9) as u64
+    )
 }

@@ -321,7 +321,7 @@ fn UserAccess(user_id: Signal<String>, reload: Callback<()>) -> impl IntoView {
         <section class="card">
             <h2>"Roles and direct privileges"</h2>
             <ErrorLine error=load_error/>
-            <form on:submit=|ev: leptos::ev::SubmitEvent| ev.prevent_default()>
+            <form class="access" on:submit=|ev: leptos::ev::SubmitEvent| ev.prevent_default()>
                 <label>"Role"
                     <select name="user-role" on:change=move |ev| role.set(event_target_value(&ev))>
                         <option value="">"—"</option>
