@@ -69,6 +69,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("ARENA_PUBLIC_CACHE_SECONDS", "public_cache_seconds"),
     ("ARENA_STORE_FEE_PERCENT", "store_fee_percent"),
     ("ARENA_TRADE_EXPIRY_SECONDS", "trade_expiry_seconds"),
+    ("ARENA_EXPIRY_SWEEP_MS", "expiry_sweep_ms"),
 ];
 
 /// The variable that names the settings file (read by the CLI, not by the loader).
@@ -205,6 +206,9 @@ pub struct Settings {
     /// `ARENA_TRADE_EXPIRY_SECONDS`: how long a trade waits for its recipient before what it
     /// holds returns to its sender.
     pub trade_expiry_seconds: u32,
+    /// `ARENA_EXPIRY_SWEEP_MS`: how often pending transfers and trades past their time are
+    /// returned (each sweep is two indexed statements).
+    pub expiry_sweep_ms: u64,
 }
 
 impl Default for Settings {
@@ -257,6 +261,7 @@ impl Default for Settings {
             public_cache_seconds: 5,
             store_fee_percent: 10,
             trade_expiry_seconds: 72 * 3600,
+            expiry_sweep_ms: 1000,
         }
     }
 }
@@ -282,6 +287,9 @@ impl Settings {
                 "DATABASE_URL must start with postgres:// or sqlite:, got {}",
                 redact_url(url)
             )));
+        }
+        if self.expiry_sweep_ms == 0 {
+            return Err(SettingsError("ARENA_EXPIRY_SWEEP_MS is at least 1".into()));
         }
         if self.trade_expiry_seconds == 0 {
             return Err(SettingsError(

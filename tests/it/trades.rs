@@ -17,6 +17,12 @@ fn trusting(settings: &mut Settings) {
     settings.bcrypt_queue = 1024;
 }
 
+/// As [`trusting`], sweeping what ran out every 100 ms.
+fn sweeping(settings: &mut Settings) {
+    trusting(settings);
+    settings.expiry_sweep_ms = 100;
+}
+
 const TRADE: &str = "id status reason offeredItems { id content { id } } requestedItems { id } offeredMoney { amount } hold { state amount } history { status actor { username } }";
 
 struct Market {
@@ -420,18 +426,18 @@ async fn holding(app: TestApp) {
 
 #[tokio::test]
 async fn holds_post_in_part_void_and_expire_postgres() {
-    holding(TestApp::spawn_with(Backend::Postgres, trusting).await).await;
+    holding(TestApp::spawn_with(Backend::Postgres, sweeping).await).await;
 }
 
 #[tokio::test]
 async fn holds_post_in_part_void_and_expire_sqlite() {
-    holding(TestApp::spawn_with(Backend::Sqlite, trusting).await).await;
+    holding(TestApp::spawn_with(Backend::Sqlite, sweeping).await).await;
 }
 
 #[tokio::test]
 async fn an_unanswered_trade_expires_back_to_its_sender() {
     let app = TestApp::spawn_with(Backend::Postgres, |s| {
-        trusting(s);
+        sweeping(s);
         s.trade_expiry_seconds = 1;
     })
     .await;

@@ -151,6 +151,9 @@ impl TestApp {
             // Fixtures write rows directly, past the change bus that empties the cache;
             // the cache's own tests turn it on.
             public_cache_seconds: 0,
+            // A sweep's statements would land in other tests' statement counts; the tests
+            // of expiry sweep often.
+            expiry_sweep_ms: 3_600_000,
             ..Settings::default()
         };
         configure(&mut settings);

@@ -1,8 +1,8 @@
 //! Linked legs: movements from one payer in one currency that apply together or not at all
 //! (a purchase's payment to its seller and its fee, a player's split payment), each leg a
 //! ledger row of its own with its own key. They are written in two steps so a caller can put
-//! its own rows between them: [`book`] writes the ledger rows and their events, and
-//! [`Booked::settle`] moves the balances. Settling locks every account involved, and some
+//! its own rows between them: [`book`] writes the ledger rows, and [`Booked::settle`] writes
+//! their events (with any the caller [`Booked::record`]s) and moves the balances. Settling locks every account involved, and some
 //! are shared by many payers (a creator's, the platform's), so a caller settles last: each
 //! payer then holds those accounts only until its commit.
 
@@ -34,6 +34,8 @@ pub struct Booked {
     applied: Vec<Applied>,
     /// The legs to settle; empty when an earlier request with these keys applied them.
     legs: Vec<Movement>,
+    /// Platform events written when they settle.
+    events: Vec<platform_event::ActiveModel>,
 }
 
 impl Booked {
@@ -47,8 +49,16 @@ impl Booked {
         self.applied.iter().map(|a| &a.row)
     }
 
-    /// Moves the balances: `INSUFFICIENT_FUNDS`, leaving the caller to roll back, when the
-    /// payer holds less than the legs together.
+    /// Adds the caller's own platform event to those written when the legs settle, in the
+    /// same statement. A replay writes none.
+    pub fn record(&mut self, event: platform_event::ActiveModel) {
+        if !self.already_applied() {
+            self.events.push(event);
+        }
+    }
+
+    /// Writes the events and moves the balances: `INSUFFICIENT_FUNDS`, leaving the caller to
+    /// roll back, when the payer holds less than the legs together.
     pub async fn settle(
         self,
         db: &impl ConnectionTrait,
@@ -57,6 +67,9 @@ impl Booked {
         let Some(first) = self.legs.first() else {
             return Ok(self.applied);
         };
+        platform_event::Entity::insert_many(self.events)
+            .exec_without_returning(db)
+            .await?;
         let currency_id = first.currency_id;
         let mut deltas: HashMap<Option<Uuid>, i64> = HashMap::new();
         for leg in &self.legs {
@@ -141,7 +154,7 @@ async fn move_at_once(
     Ok(moved.rows_affected() == deltas.len() as u64)
 }
 
-/// Writes the ledger rows of `legs` and their events; [`Booked::settle`] moves the money.
+/// Writes the ledger rows of `legs`; [`Booked::settle`] writes their events and moves the money.
 /// The same keys with the same content are the first request's rows again; with other
 /// content, `CONFLICT` naming the field that differs.
 pub async fn book(db: &impl ConnectionTrait, legs: Vec<Movement>) -> ApiResult<Booked> {
@@ -236,14 +249,15 @@ pub async fn book(db: &impl ConnectionTrait, legs: Vec<Movement>) -> ApiResult<B
             already_applied: false,
         });
     }
-    platform_event::Entity::insert_many(
-        applied
-            .iter()
-            .map(|a| super::event_of(&sea_orm::ActiveEnum::to_value(&a.row.kind), &a.row)),
-    )
-    .exec_without_returning(db)
-    .await?;
-    Ok(Booked { applied, legs })
+    let events = applied
+        .iter()
+        .map(|a| super::event_of(&sea_orm::ActiveEnum::to_value(&a.row.kind), &a.row))
+        .collect();
+    Ok(Booked {
+        applied,
+        legs,
+        events,
+    })
 }
 
 fn legs_differ() -> ApiError {
@@ -285,6 +299,7 @@ fn replayed(mut earlier: Vec<transaction::Model>, legs: Vec<Movement>) -> ApiRes
     Ok(Booked {
         applied,
         legs: Vec::new(),
+        events: Vec::new(),
     })
 }
 

@@ -603,12 +603,7 @@ async fn checked_transfer(
     let description = check_description(new.description.as_deref())?;
     check_key(&new.key)?;
     find_currency(db, new.currency_id).await?;
-    if crate::auth::find_user(db, new.to).await?.is_none() {
-        return Err(ApiError::NotFound("player"));
-    }
-    if crate::players::blocked_between(db, payer, new.to).await? {
-        return Err(ApiError::Forbidden);
-    }
+    crate::players::check_reachable(db, payer, new.to).await?;
     Ok(Movement {
         from: Some(payer),
         to: Some(new.to),

@@ -511,6 +511,27 @@ async fn blocks_between(
         .await?)
 }
 
+/// Whether `to` is a live player `from` may deal with: `NOT_FOUND` when `to` does not exist
+/// (or was deleted), `FORBIDDEN` across a block either way. One statement: money and gifts
+/// check it on every request.
+pub async fn check_reachable(db: &impl ConnectionTrait, from: Uuid, to: Uuid) -> ApiResult<()> {
+    let found = db
+        .query_one_raw(crate::db::raw(
+            db,
+            "SELECT EXISTS (SELECT 1 FROM blocks
+                             WHERE (user_id = $1 AND target_id = $2)
+                                OR (user_id = $2 AND target_id = $1)) AS blocked
+               FROM users WHERE id = $2 AND deleted_at IS NULL",
+            vec![from.into(), to.into()],
+        ))
+        .await?;
+    match found {
+        None => Err(ApiError::NotFound("player")),
+        Some(row) if row.try_get::<bool>("", "blocked")? => Err(ApiError::Forbidden),
+        Some(_) => Ok(()),
+    }
+}
+
 /// Whether `a` and `b` are friends: for `friends` privacy.
 pub async fn are_friends(db: &impl ConnectionTrait, a: Uuid, b: Uuid) -> ApiResult<bool> {
     Ok(friends_row(db, a, b).await?.is_some_and(|row| !row.pending))

@@ -248,12 +248,7 @@ pub async fn purchase_in(
                 "a gift goes to another player",
             ));
         }
-        if crate::auth::find_user(db, to).await?.is_none() {
-            return Err(ApiError::NotFound("player"));
-        }
-        if crate::players::blocked_between(db, buyer, to).await? {
-            return Err(ApiError::Forbidden);
-        }
+        crate::players::check_reachable(db, buyer, to).await?;
     }
     let mut item = catalog::find_visible(db, viewer, request.content_id).await?;
     let listed = match request.listing {
@@ -414,7 +409,7 @@ pub async fn purchase_in(
     made.idempotency_key = Set(Some(key));
     let owned = made.save(db).await.on_unique("you own this item already")?;
     let owned = ownership::Model::try_from(owned)?;
-    platform_event::ActiveModel {
+    let event = platform_event::ActiveModel {
         kind: Set("purchase".into()),
         payload: Set(json!({
             "ownershipId": owned.id,
@@ -429,17 +424,22 @@ pub async fn purchase_in(
         })),
         created_at: Set(now),
         ..Default::default()
-    }
-    .insert(db)
-    .await?;
+    };
     if listed.is_none() {
         changes.push(crate::bus::Change::Content {
             content_id: item.id,
         });
     }
-    // Last: the seller's and the platform's accounts are shared by every buyer.
-    if let Some(payment) = payment {
-        payment.settle(db, changes).await?;
+    match payment {
+        // Last, with the payment's events: the seller's and the platform's accounts are
+        // shared by every buyer.
+        Some(mut payment) => {
+            payment.record(event);
+            payment.settle(db, changes).await?;
+        }
+        None => {
+            event.insert(db).await?;
+        }
     }
     Ok(Purchased {
         ownership: owned,
@@ -615,11 +615,12 @@ pub async fn listings(
 /// Every second, voids the holds and returns the trades whose time is up.
 pub fn spawn_sweeper(ctx: &AppContext) {
     let (ctx, shutdown) = (ctx.clone(), ctx.shutdown.clone());
+    let every = std::time::Duration::from_millis(ctx.settings.expiry_sweep_ms);
     ctx.clone().tasks.spawn(async move {
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => break,
-                () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+                () = tokio::time::sleep(every) => {}
             }
             if let Err(err) = bank::expire_holds(&ctx).await {
                 tracing::warn!(error = ?err, "expiring pending transfers failed");

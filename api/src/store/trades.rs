@@ -272,15 +272,7 @@ pub async fn offer_in(
     {
         bank::find_currency(db, money.currency_id).await?;
     }
-    if crate::auth::find_user(db, new.recipient_id)
-        .await?
-        .is_none()
-    {
-        return Err(ApiError::NotFound("player"));
-    }
-    if crate::players::blocked_between(db, sender, new.recipient_id).await? {
-        return Err(ApiError::Forbidden);
-    }
+    crate::players::check_reachable(db, sender, new.recipient_id).await?;
     let key = format!("trade:{}", new.key);
     let find_first = async || -> ApiResult<Option<trade::Model>> {
         Ok(trade::Entity::find()
