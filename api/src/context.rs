@@ -30,6 +30,24 @@ impl AppContext {
         self.bus.commit(txn, changes).await?;
         Ok(out)
     }
+
+    /// Runs `body` on each of `ids`, each in a write transaction of its own as [`Self::write`]
+    /// does, and counts those it reports done: the sweeps of what ran out, where each row is
+    /// locked and checked again in its own transaction.
+    pub async fn write_each(
+        &self,
+        ids: impl IntoIterator<Item = i32>,
+        body: impl AsyncFn(&DatabaseTransaction, &mut Changes, i32) -> ApiResult<bool>,
+    ) -> ApiResult<usize> {
+        let mut done = 0;
+        for id in ids {
+            let this = self
+                .write(async |db, changes| body(db, changes, id).await)
+                .await?;
+            done += usize::from(this);
+        }
+        Ok(done)
+    }
 }
 
 /// Handles to the shared parts of one running Arena; cheap to clone.

@@ -440,6 +440,8 @@ arena_tests::on_both_backends! {
         assert!(more.body["errors"][0]["message"].as_str().unwrap().contains("amount differs"));
         let longer = send_linked(&app, &ann, &coins, &[split[0], split[1], (admin.id.as_str(), 1)], "L1").await;
         assert_eq!(longer.codes(), ["CONFLICT"]);
+        let shorter = send_linked(&app, &ann, &coins, &split[..1], "L1").await;
+        assert_eq!(shorter.codes(), ["CONFLICT"]);
 
         // One leg refused refuses them all, and writes nothing.
         let rows = transaction::Entity::find().count(&app.ctx.db).await.unwrap();

@@ -86,6 +86,7 @@ const SIGNED_IN: &[&str] = &[
     "Query.balances",
     "Query.ledger",
     "Mutation.transfer",
+    "Mutation.transferLinked",
     "Mutation.convert",
     "Query.inventory",
     "Query.ownershipChain",

@@ -2,9 +2,10 @@
 //! (a purchase's payment to its seller and its fee, a player's split payment), each leg a
 //! ledger row of its own with its own key. They are written in two steps so a caller can put
 //! its own rows between them: [`book`] writes the ledger rows, and [`Booked::settle`] writes
-//! their events (with any the caller [`Booked::record`]s) and moves the balances. Settling locks every account involved, and some
-//! are shared by many payers (a creator's, the platform's), so a caller settles last: each
-//! payer then holds those accounts only until its commit.
+//! their events (with any the caller [`Booked::record`]s) and moves the balances. Settling
+//! locks every account involved, and some are shared by many payers (a creator's, the
+//! platform's), so a caller settles last: each payer then holds those accounts only until
+//! its commit.
 
 use std::collections::{HashMap, HashSet};
 
@@ -260,7 +261,8 @@ pub async fn book(db: &impl ConnectionTrait, legs: Vec<Movement>) -> ApiResult<B
     })
 }
 
-fn legs_differ() -> ApiError {
+/// `CONFLICT`: a key reused with other legs.
+pub(super) fn legs_differ() -> ApiError {
     ApiError::Conflict("this idempotency key was used for another transaction: legs differ".into())
 }
 

@@ -674,7 +674,13 @@ pub async fn transfer_linked_in(
         leg.key = format!("{}:{i}", leg.key);
         legs.push(leg);
     }
-    linked::book(db, legs).await?.settle(db, changes).await
+    let key_after = format!("linked:{}:{}", new.key, legs.len());
+    let booked = linked::book(db, legs).await?;
+    // A retry with fewer legs than the first request finds only some of its rows.
+    if booked.already_applied() && find_by_key(db, Some(payer), &key_after).await?.is_some() {
+        return Err(linked::legs_differ());
+    }
+    booked.settle(db, changes).await
 }
 
 /// Money the platform creates for a player (`mint`) or takes out of circulation (`burn`).
@@ -1330,21 +1336,15 @@ pub async fn expire_holds(ctx: &AppContext) -> ApiResult<usize> {
         .into_tuple()
         .all(&ctx.db)
         .await?;
-    let mut expired = 0;
-    for id in due {
-        let done = ctx
-            .write(async |db, changes| {
-                let row = lock_pending(db, id).await?;
-                if row.state != TransferState::Pending {
-                    return Ok(false);
-                }
-                void_in(db, id, TransferState::Expired, changes).await?;
-                Ok(true)
-            })
-            .await?;
-        expired += usize::from(done);
-    }
-    Ok(expired)
+    ctx.write_each(due, async |db, changes, id| {
+        let row = lock_pending(db, id).await?;
+        if row.state != TransferState::Pending {
+            return Ok(false);
+        }
+        void_in(db, id, TransferState::Expired, changes).await?;
+        Ok(true)
+    })
+    .await
 }
 
 /// Ledger rows by id.

@@ -827,32 +827,19 @@ pub async fn expire(ctx: &AppContext) -> ApiResult<usize> {
         .into_tuple()
         .all(&ctx.db)
         .await?;
-    let mut expired = 0;
-    for id in due {
-        let done = ctx
-            .write(async |db, changes| {
-                let row = lock_rows::<trade::Entity, _>(db, trade::Column::Id, [id])
-                    .await?
-                    .pop()
-                    .ok_or(ApiError::NotFound("trade"))?;
-                if !row.status.is_open() {
-                    return Ok(false);
-                }
-                release_in(
-                    db,
-                    &row,
-                    TradeStatus::ReturnToSender,
-                    None,
-                    Some("expired".into()),
-                    changes,
-                )
-                .await?;
-                Ok(true)
-            })
-            .await?;
-        expired += usize::from(done);
-    }
-    Ok(expired)
+    ctx.write_each(due, async |db, changes, id| {
+        let row = lock_rows::<trade::Entity, _>(db, trade::Column::Id, [id])
+            .await?
+            .pop()
+            .ok_or(ApiError::NotFound("trade"))?;
+        if !row.status.is_open() {
+            return Ok(false);
+        }
+        let reason = Some("expired".into());
+        release_in(db, &row, TradeStatus::ReturnToSender, None, reason, changes).await?;
+        Ok(true)
+    })
+    .await
 }
 
 /// Which trades of a player to list.
