@@ -190,6 +190,23 @@ pub fn placeholders(first: usize, count: usize) -> String {
         .join(", ")
 }
 
+/// `ON CONFLICT DO NOTHING` for any unique index (SeaORM's own helper names the primary
+/// key only).
+pub fn any_conflict() -> sea_orm::sea_query::OnConflict {
+    sea_orm::sea_query::OnConflict::new()
+        .do_nothing()
+        .to_owned()
+}
+
+/// `rows` grouped by `key`, each group in row order: the shape every DataLoader returns.
+pub fn group_by<K: Eq + Hash, V>(rows: Vec<V>, key: impl Fn(&V) -> K) -> HashMap<K, Vec<V>> {
+    let mut out: HashMap<K, Vec<V>> = HashMap::new();
+    for row in rows {
+        out.entry(key(&row)).or_default().push(row);
+    }
+    out
+}
+
 /// Runs `sql(list)` for many ids, where `list` is the `IN (…)` placeholder list of `ids`, and
 /// groups column `value` by column `key`, in row order: the one-statement batch read behind
 /// every DataLoader.

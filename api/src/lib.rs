@@ -15,6 +15,8 @@ pub mod bus;
 #[cfg(feature = "server")]
 pub mod catalog;
 #[cfg(feature = "server")]
+pub mod characters;
+#[cfg(feature = "server")]
 pub mod context;
 #[cfg(feature = "server")]
 pub mod cpu;

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod bank;
 pub mod battles;
 pub mod catalog;
+pub mod characters;
 pub mod events;
 pub mod games;
 pub mod mail;

@@ -18,6 +18,7 @@ mod m20261128_000008_create_assets;
 mod m20261128_000009_create_bank;
 mod m20261128_000010_create_store;
 mod m20261128_000011_create_trades;
+mod m20261128_000012_create_characters;
 
 pub use m20261122_000003_create_battle_tables::COUNTERS as BATTLE_COUNTERS;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000009_create_bank::Migration),
             Box::new(m20261128_000010_create_store::Migration),
             Box::new(m20261128_000011_create_trades::Migration),
+            Box::new(m20261128_000012_create_characters::Migration),
         ]
     }
 }

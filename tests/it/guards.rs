@@ -103,6 +103,10 @@ const SIGNED_IN: &[&str] = &[
     "Mutation.confirmTrade",
     "Mutation.rejectTrade",
     "Mutation.cancelTrade",
+    "Query.characters",
+    "Mutation.createCharacter",
+    "Mutation.setCharacterProperty",
+    "Mutation.wearItem",
 ];
 
 const SCHEMA: &str = r"{

@@ -12,6 +12,7 @@ mod bank;
 mod bans;
 mod battles;
 mod catalog;
+mod characters;
 mod crawler;
 mod dashboard;
 mod deploy;

@@ -2,19 +2,13 @@
 //! refusals that leave nothing, free and time-limited items, and buyers racing for a limited
 //! stock that get serials 1..stock exactly.
 
-use arena_api::settings::Settings;
 use arena_entity::{bank::transaction, store::ownership};
-use arena_tests::{Backend, TestApp, TestUser, UserBuilder};
+use arena_tests::{Backend, TestApp, TestUser, UserBuilder, trusting};
 use futures_util::{StreamExt, future::join_all, stream};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
 const BOUGHT: &str = "alreadyApplied ownership { id source purchasePrice purchaseCurrency serial expiresAt owner { username } content { name } }";
-
-fn trusting(settings: &mut Settings) {
-    settings.trusted_creator_approvals = 0;
-    settings.bcrypt_queue = 1024;
-}
 
 async fn item(app: &TestApp, who: &TestUser, name: &str, extra: Value) -> String {
     let mut input = json!({ "type": "HAT", "name": name, "onsale": true });

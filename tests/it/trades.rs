@@ -7,15 +7,10 @@ use std::time::Duration;
 
 use arena_api::settings::Settings;
 use arena_entity::store::ownership;
-use arena_tests::{Backend, GqlResponse, TestApp, TestUser, UserBuilder};
+use arena_tests::{Backend, GqlResponse, TestApp, TestUser, UserBuilder, trusting};
 use futures_util::future::join_all;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
-
-fn trusting(settings: &mut Settings) {
-    settings.trusted_creator_approvals = 0;
-    settings.bcrypt_queue = 1024;
-}
 
 /// As [`trusting`], sweeping what ran out every 100 ms.
 fn sweeping(settings: &mut Settings) {

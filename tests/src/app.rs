@@ -66,6 +66,13 @@ pub fn behind_local_proxy(settings: &mut Settings) {
     settings.trusted_proxies = vec!["127.0.0.1".into()];
 }
 
+/// Settings that publish a creator's items without moderation and queue many sign-ins:
+/// for tests of what players do with published items.
+pub fn trusting(settings: &mut Settings) {
+    settings.trusted_creator_approvals = 0;
+    settings.bcrypt_queue = 1024;
+}
+
 /// Checks a race: exactly one of `results` succeeded and every other was refused with
 /// `loser_code`.
 pub fn assert_one_wins(results: &[GqlResponse], loser_code: &str, context: &str) {

@@ -19,7 +19,9 @@ mod smtp;
 mod users;
 mod ws;
 
-pub use app::{GqlResponse, TestApp, assert_one_wins, assert_refused, behind_local_proxy};
+pub use app::{
+    GqlResponse, TestApp, assert_one_wins, assert_refused, behind_local_proxy, trusting,
+};
 pub use browser::{Browser, screenshot_dir};
 pub use db::Backend;
 pub use s3::{S3Server, files_under};

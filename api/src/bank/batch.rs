@@ -304,7 +304,7 @@ async fn apply(
             ..Default::default()
         }
     }))
-    .on_conflict(super::any_conflict())
+    .on_conflict(crate::db::any_conflict())
     .exec_without_returning(db)
     .await?;
     let mut which = Condition::any();

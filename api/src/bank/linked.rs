@@ -224,7 +224,7 @@ pub async fn book(db: &impl ConnectionTrait, legs: Vec<Movement>) -> ApiResult<B
             updated_at: Set(now),
             ..Default::default()
         }))
-        .on_conflict(super::any_conflict())
+        .on_conflict(crate::db::any_conflict())
         .exec_with_returning(db)
         .await;
     let mut rows = match inserted {

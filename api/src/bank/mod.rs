@@ -111,14 +111,6 @@ fn check_description(description: Option<&str>) -> ApiResult<Option<String>> {
     }
 }
 
-/// `ON CONFLICT DO NOTHING` for any unique index (SeaORM's own helper names the primary
-/// key only).
-fn any_conflict() -> sea_orm::sea_query::OnConflict {
-    sea_orm::sea_query::OnConflict::new()
-        .do_nothing()
-        .to_owned()
-}
-
 /// A currency by id.
 pub async fn find_currency(db: &impl ConnectionTrait, id: i32) -> ApiResult<currency::Model> {
     currency::Entity::find_by_id(id)
@@ -256,7 +248,7 @@ pub async fn hold_in(
         updated_at: Set(now),
         ..Default::default()
     })
-    .on_conflict(any_conflict())
+    .on_conflict(crate::db::any_conflict())
     .try_insert()
     .exec(db)
     .await?;
@@ -537,7 +529,7 @@ async fn lock_accounts(
             ..Default::default()
         }
     }))
-    .on_conflict(any_conflict())
+    .on_conflict(crate::db::any_conflict())
     .exec_without_returning(db)
     .await?;
     let mut which = Condition::any();

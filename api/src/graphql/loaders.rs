@@ -17,6 +17,7 @@ use arena_entity::{
         content as catalog_content, relation as catalog_relation, report as catalog_report,
         revision as catalog_revision, vote as catalog_vote,
     },
+    characters::{property as characters_property, worn_item as characters_worn},
     games::{game, game_support},
     store::{
         object_price as store_price, ownership as store_ownership, trade_event as store_trade_event,
@@ -27,7 +28,9 @@ use chrono::NaiveDate;
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
-use crate::{assets, auth, bank, battles, catalog, error::ApiError, games, players, store};
+use crate::{
+    assets, auth, bank, battles, catalog, characters, error::ApiError, games, players, store,
+};
 
 /// The loader every resolver shares: `ctx.data_unchecked::<Loaders>()`.
 pub type Loaders = DataLoader<Db>;
@@ -346,6 +349,14 @@ by_id!(
 by_id!(
     /// How many copies of an item the store sold new.
     SoldOf => i64, store::sold_of_many
+);
+by_id!(
+    /// A character's properties.
+    PropertiesOf => Vec<characters_property::Model>, characters::properties_of_many
+);
+by_id!(
+    /// The items a character wears.
+    WornOf => Vec<characters_worn::Model>, characters::worn_of_many
 );
 by_id!(
     /// A currency.

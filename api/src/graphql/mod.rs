@@ -13,7 +13,7 @@ use futures_util::{Stream, StreamExt};
 use crate::{
     assets, audit, auth,
     auth::viewer::{SocketCaller, Viewer},
-    bank, battles, catalog,
+    bank, battles, catalog, characters,
     context::AppContext,
     error::ApiResult,
     games, mail, players, store, system,
@@ -39,6 +39,7 @@ pub struct QueryRoot(
     bank::graphql::BankQuery,
     store::graphql::StoreQuery,
     store::trades_graphql::TradesQuery,
+    characters::graphql::CharactersQuery,
 );
 
 /// Every domain's mutations.
@@ -57,6 +58,7 @@ pub struct MutationRoot(
     bank::graphql::BankMutation,
     store::graphql::StoreMutation,
     store::trades_graphql::TradesMutation,
+    characters::graphql::CharactersMutation,
 );
 
 /// Every domain's subscriptions.

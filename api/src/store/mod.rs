@@ -60,17 +60,12 @@ pub async fn prices_of_many(
     db: &impl ConnectionTrait,
     ids: &[i32],
 ) -> ApiResult<std::collections::HashMap<i32, Vec<object_price::Model>>> {
-    let mut out: std::collections::HashMap<i32, Vec<object_price::Model>> =
-        std::collections::HashMap::new();
-    for price in object_price::Entity::find()
+    let prices = object_price::Entity::find()
         .filter(object_price::Column::ContentId.is_in(ids.iter().copied()))
         .order_by_asc(object_price::Column::Currency)
         .all(db)
-        .await?
-    {
-        out.entry(price.content_id).or_default().push(price);
-    }
-    Ok(out)
+        .await?;
+    Ok(crate::db::group_by(prices, |price| price.content_id))
 }
 
 /// How many copies of each item the store sold new, by item, in one statement.

@@ -304,11 +304,7 @@ pub async fn offer_in(
         updated_at: Set(now),
         ..Default::default()
     })
-    .on_conflict(
-        sea_orm::sea_query::OnConflict::new()
-            .do_nothing()
-            .to_owned(),
-    )
+    .on_conflict(crate::db::any_conflict())
     .try_insert()
     .exec(db)
     .await?;
@@ -960,14 +956,10 @@ pub async fn history_of_many(
     db: &impl ConnectionTrait,
     ids: &[i32],
 ) -> ApiResult<HashMap<i32, Vec<trade_event::Model>>> {
-    let mut out: HashMap<i32, Vec<trade_event::Model>> = HashMap::new();
-    for step in trade_event::Entity::find()
+    let steps = trade_event::Entity::find()
         .filter(trade_event::Column::TradeId.is_in(ids.iter().copied()))
         .order_by_asc(trade_event::Column::Id)
         .all(db)
-        .await?
-    {
-        out.entry(step.trade_id).or_default().push(step);
-    }
-    Ok(out)
+        .await?;
+    Ok(crate::db::group_by(steps, |step| step.trade_id))
 }
