@@ -8,7 +8,7 @@
 //! only after the commit, so an answered transfer is durable; a batch that fails as a whole
 //! is applied again one transfer at a time, so one bad request never sinks the others.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use arena_entity::{
     auth::user,
@@ -287,7 +287,8 @@ async fn apply(
 
     // Every account involved, made when missing, locked in id order.
     let now = Utc::now();
-    let owners: HashSet<(i32, Uuid)> = pending
+    // In one order, so two workers making the same new accounts never wait crosswise.
+    let owners: BTreeSet<(i32, Uuid)> = pending
         .iter()
         .filter_map(|&i| moves[i].as_ref())
         .flat_map(|m| [(m.currency_id, m.from), (m.currency_id, m.to)])

@@ -519,15 +519,16 @@ async fn lock_accounts(
     owners: &[Option<Uuid>],
 ) -> ApiResult<Vec<account_balance::Model>> {
     let now = Utc::now();
-    account_balance::Entity::insert_many(owners.iter().flatten().map(|owner| {
-        account_balance::ActiveModel {
-            currency_id: Set(currency_id),
-            user_id: Set(Some(*owner)),
-            amount: Set(0),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        }
+    // In one order, so two writers making the same new accounts never wait crosswise.
+    let mut new: Vec<Uuid> = owners.iter().flatten().copied().collect();
+    new.sort_unstable();
+    account_balance::Entity::insert_many(new.iter().map(|owner| account_balance::ActiveModel {
+        currency_id: Set(currency_id),
+        user_id: Set(Some(*owner)),
+        amount: Set(0),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
     }))
     .on_conflict(crate::db::any_conflict())
     .exec_without_returning(db)
