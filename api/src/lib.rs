@@ -37,6 +37,8 @@ pub mod metrics;
 pub mod players;
 #[cfg(feature = "server")]
 pub mod redis_conn;
+#[cfg(feature = "server")]
+pub mod servers;
 pub mod settings;
 #[cfg(feature = "server")]
 pub mod startup;

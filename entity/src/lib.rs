@@ -11,5 +11,6 @@ pub mod events;
 pub mod games;
 pub mod mail;
 pub mod players;
+pub mod servers;
 pub mod store;
 pub mod system;

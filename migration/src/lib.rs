@@ -19,6 +19,7 @@ mod m20261128_000009_create_bank;
 mod m20261128_000010_create_store;
 mod m20261128_000011_create_trades;
 mod m20261128_000012_create_characters;
+mod m20261128_000013_create_host_bans;
 
 pub use m20261122_000003_create_battle_tables::COUNTERS as BATTLE_COUNTERS;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000010_create_store::Migration),
             Box::new(m20261128_000011_create_trades::Migration),
             Box::new(m20261128_000012_create_characters::Migration),
+            Box::new(m20261128_000013_create_host_bans::Migration),
         ]
     }
 }

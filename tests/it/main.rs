@@ -23,6 +23,7 @@ mod http;
 mod pages;
 mod roles;
 mod schema;
+mod servers;
 mod services;
 mod social;
 mod store;

@@ -16,7 +16,7 @@ use crate::{
     bank, battles, catalog, characters,
     context::AppContext,
     error::ApiResult,
-    games, mail, players, store, system,
+    games, mail, players, servers, store, system,
 };
 
 pub use extensions::fault_response;
@@ -40,6 +40,7 @@ pub struct QueryRoot(
     store::graphql::StoreQuery,
     store::trades_graphql::TradesQuery,
     characters::graphql::CharactersQuery,
+    servers::graphql::ServersQuery,
 );
 
 /// Every domain's mutations.
@@ -59,6 +60,7 @@ pub struct MutationRoot(
     store::graphql::StoreMutation,
     store::trades_graphql::TradesMutation,
     characters::graphql::CharactersMutation,
+    servers::graphql::ServersMutation,
 );
 
 /// Every domain's subscriptions.

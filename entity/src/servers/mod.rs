@@ -1,0 +1,3 @@
+//! Game servers and who may host them (seed 001, Server service).
+
+pub mod host_ban;
