@@ -39,6 +39,7 @@ operations!("graphql/bans.graphql": Bans, BanUser, BanAddress, LiftBan);
 operations!("graphql/roles.graphql": Roles, CreateRole, MoveRole, GrantPrivilege, RevokePrivilege);
 operations!("graphql/audit.graphql": Audit);
 operations!("graphql/bank.graphql": UserBank, Refund, Mint, Burn, Economy, RenameCurrency, CreateConversion, EndConversion, StoreItems, Trades, TradeDetail);
+operations!("graphql/servers.graphql": HostBans, BanHost, LiftHostBan);
 operations!("graphql/catalog.graphql": ModerationQueue, ClaimModeration, ReleaseModeration, DecideModeration, ContentReports, ContentSearch, ContentDetail, Categories, CreateCategory, Games);
 
 /// A failed call, in words for the person at the screen.

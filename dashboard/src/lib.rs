@@ -89,6 +89,7 @@ fn Shell() -> impl IntoView {
                     <Show when=move || session.can("content.moderate")><A href="/admin/games">"Games"</A></Show>
                     <Show when=move || session.can("bank.mint")><A href="/admin/economy">"Economy"</A></Show>
                     <Show when=move || session.can("bank.mint")><A href="/admin/trades">"Trades"</A></Show>
+                    <Show when=move || session.can("server.manage")><A href="/admin/host-bans">"Host bans"</A></Show>
                 </nav>
                 <span class="who">{move || session.me.with(|m| m.as_ref().map(|m| m.username.clone()).unwrap_or_default())}</span>
                 <button class="link" on:click=sign_out.clone()>"Sign out"</button>
@@ -114,6 +115,7 @@ fn Shell() -> impl IntoView {
                 <Route path=path!("/admin/economy") view=|| view! { <Guarded><pages::economy::Economy/></Guarded> }/>
                 <Route path=path!("/admin/trades") view=|| view! { <Guarded><pages::trades::TradeList/></Guarded> }/>
                 <Route path=path!("/admin/trades/:id") view=|| view! { <Guarded><pages::trades::TradePage/></Guarded> }/>
+                <Route path=path!("/admin/host-bans") view=|| view! { <Guarded><pages::hosts::HostBanList/></Guarded> }/>
             </Routes>
         </main>
     }

@@ -18,6 +18,35 @@ pub fn ErrorLine(error: RwSignal<Option<Failure>>) -> impl IntoView {
     }
 }
 
+/// A ban list's "Show: in force / lifted or expired / all" choice, as the `active` filter
+/// the API takes.
+#[component]
+pub fn BanStateFilter(name: &'static str, active: RwSignal<Option<bool>>) -> impl IntoView {
+    let pick = move |ev| {
+        active.set(match event_target_value(&ev).as_str() {
+            "active" => Some(true),
+            "ended" => Some(false),
+            _ => None,
+        });
+    };
+    view! {
+        <label>"Show"
+            <select name=name on:change=pick>
+                <option value="active" selected>"In force"</option>
+                <option value="ended">"Lifted or expired"</option>
+                <option value="all">"All"</option>
+            </select>
+        </label>
+    }
+}
+
+/// Asks the person at the screen for a line of text (empty when they cancel).
+pub fn ask(question: &str) -> String {
+    web_sys::window()
+        .and_then(|w| w.prompt_with_message(question).ok().flatten())
+        .unwrap_or_default()
+}
+
 /// Asks the browser's confirmation before a destructive action.
 pub fn confirm(question: &str) -> bool {
     web_sys::window()

@@ -77,7 +77,8 @@ async fn an_admin_bans_a_user_sees_it_in_bans_and_audit_and_lifts_it() {
             "Categories",
             "Games",
             "Economy",
-            "Trades"
+            "Trades",
+            "Host bans"
         ]
     );
     browser.screenshot("home").await;
@@ -135,12 +136,7 @@ async fn an_admin_bans_a_user_sees_it_in_bans_and_audit_and_lifts_it() {
     browser.click_link("Bans").await;
     browser.wait_for_text("1 bans").await;
     browser.click_and_confirm("table.bans button.danger").await;
-    browser
-        .client
-        .send_alert_text("appeal accepted")
-        .await
-        .expect("a reason was asked");
-    browser.client.accept_alert().await.unwrap();
+    browser.answer_prompt("appeal accepted").await;
     browser.wait_for_text("0 bans").await;
 
     let bans = app
@@ -716,12 +712,7 @@ async fn an_admin_runs_the_economy() {
         .click()
         .await
         .unwrap();
-    browser
-        .client
-        .send_alert_text("diamonds")
-        .await
-        .expect("a name was asked");
-    browser.client.accept_alert().await.unwrap();
+    browser.answer_prompt("diamonds").await;
     browser.wait_for_text("diamonds").await;
     for (select, value) in [("source", "1"), ("destination", "2")] {
         browser
@@ -815,4 +806,52 @@ async fn an_admin_runs_the_economy() {
     ] {
         assert!(actions.contains(&action), "{action} in {actions:?}");
     }
+}
+
+/// An admin bans a network from hosting, sees it in force, and lifts it with a reason.
+#[tokio::test]
+async fn an_admin_bans_a_host_network_and_lifts_it() {
+    let app = TestApp::spawn().await;
+    let admin = UserBuilder::new("admin")
+        .with_role("admin")
+        .create(&app)
+        .await;
+    let browser = Browser::start().await;
+    sign_in(&browser, &app, &admin).await;
+    browser.wait_for_text("accounts").await;
+    browser.click_link("Host bans").await;
+    browser.wait_for_text("0 host bans").await;
+    browser.fill("host-address", "198.51.100.9/24").await;
+    browser.fill("host-reason", "open proxy farm").await;
+    browser
+        .click_and_confirm("form.host-ban button[type='submit']")
+        .await;
+    browser.wait_for_text("198.51.100.0/24").await;
+    browser.wait_for_text("1 host bans").await;
+    browser
+        .click_and_confirm("table.host-bans button.danger")
+        .await;
+    browser.answer_prompt("cleaned up").await;
+    browser.wait_for_text("0 host bans").await;
+    browser
+        .find("[name='host-state']")
+        .await
+        .select_by_value("ended")
+        .await
+        .unwrap();
+    browser.wait_for_text("(lifted: cleaned up)").await;
+    browser.screenshot("host-bans").await;
+    browser.close().await;
+
+    let bans = app
+        .gql_as(
+            &admin.access,
+            "{ hostBans(active: false) { network liftReason } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        bans.data()["hostBans"],
+        json!([{ "network": "198.51.100.0/24", "liftReason": "cleaned up" }])
+    );
 }

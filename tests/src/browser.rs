@@ -132,6 +132,15 @@ impl Browser {
             .unwrap_or_else(|err| panic!("{css} asked for no confirmation: {err}"));
     }
 
+    /// Answers the prompt the page shows with `text`.
+    pub async fn answer_prompt(&self, text: &str) {
+        self.client
+            .send_alert_text(text)
+            .await
+            .unwrap_or_else(|err| panic!("no prompt to answer with {text:?}: {err}"));
+        self.client.accept_alert().await.expect("accept the prompt");
+    }
+
     /// Types `value` into the input named `name`.
     pub async fn fill(&self, name: &str, value: &str) {
         let input = self.find(&format!("[name='{name}']")).await;

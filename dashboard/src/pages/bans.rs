@@ -6,7 +6,7 @@ use leptos_router::components::A;
 use crate::{
     api::{self, Failure},
     session::Session,
-    widgets::{ErrorLine, confirm, list, local_to_rfc3339, run, short_time},
+    widgets::{BanStateFilter, ErrorLine, ask, confirm, list, local_to_rfc3339, run, short_time},
 };
 
 const PAGE: i64 = 50;
@@ -14,7 +14,7 @@ const PAGE: i64 = 50;
 #[component]
 pub fn BanList() -> impl IntoView {
     let session = expect_context::<Session>();
-    let state = RwSignal::new("active".to_owned());
+    let state = RwSignal::new(Some(true));
     let user = RwSignal::new(String::new());
     let address = RwSignal::new(String::new());
     let rows = RwSignal::new(Vec::<api::bans::BansBansEdgesNode>::new());
@@ -24,11 +24,7 @@ pub fn BanList() -> impl IntoView {
     let load_page = move |after: Option<String>| {
         let more = after.is_some();
         let variables = api::bans::Variables {
-            active: match state.get_untracked().as_str() {
-                "active" => Some(true),
-                "ended" => Some(false),
-                _ => None,
-            },
+            active: state.get_untracked(),
             user_id: Some(user.get_untracked()).filter(|u| !u.trim().is_empty()),
             address: Some(address.get_untracked()).filter(|a| !a.trim().is_empty()),
             first: Some(PAGE),
@@ -62,13 +58,7 @@ pub fn BanList() -> impl IntoView {
         if !confirm(&format!("Lift the ban on {who}?")) {
             return;
         }
-        let reason = web_sys::window()
-            .and_then(|w| {
-                w.prompt_with_message("Why is the ban lifted?")
-                    .ok()
-                    .flatten()
-            })
-            .unwrap_or_default();
+        let reason = ask("Why is the ban lifted?");
         leptos::task::spawn_local(async move {
             match api::call::<api::LiftBan>(session, api::lift_ban::Variables { id, reason }).await
             {
@@ -108,13 +98,7 @@ pub fn BanList() -> impl IntoView {
     view! {
         <h1>"Bans"</h1>
         <form class="filters" on:submit=|ev: leptos::ev::SubmitEvent| ev.prevent_default()>
-            <label>"Show"
-                <select name="state" on:change=move |ev| state.set(event_target_value(&ev))>
-                    <option value="active" selected>"In force"</option>
-                    <option value="ended">"Lifted or expired"</option>
-                    <option value="all">"All"</option>
-                </select>
-            </label>
+            <BanStateFilter name="state" active=state/>
             <label>"User id" <input name="user" on:change=move |ev| user.set(event_target_value(&ev))/></label>
             <label>"Covering address" <input name="address" on:change=move |ev| address.set(event_target_value(&ev))/></label>
         </form>

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod crawls;
 pub mod economy;
 pub mod home;
+pub mod hosts;
 pub mod moderation;
 pub mod roles;
 pub mod signin;
