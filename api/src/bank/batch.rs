@@ -27,7 +27,7 @@ use sea_orm::{
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use super::{Applied, Movement, NewTransfer, STORED_KEY};
+use super::{Applied, Movement, NewTransfer};
 use crate::{
     bus::{Change, Changes},
     context::AppContext,
@@ -173,13 +173,7 @@ fn movement(payer: Uuid, new: &NewTransfer) -> ApiResult<Movement> {
     super::check_key(&new.key)?;
     let description = super::check_description(new.description.as_deref())?;
     let key = format!("transfer:{}", new.key);
-    if key.chars().count() > STORED_KEY {
-        return Err(ApiError::bad_input(
-            "idempotencyKey",
-            "the idempotency key is too long",
-        ));
-    }
-    Ok(Movement {
+    let movement = Movement {
         from: Some(payer),
         to: Some(new.to),
         currency_id: new.currency_id,
@@ -190,7 +184,9 @@ fn movement(payer: Uuid, new: &NewTransfer) -> ApiResult<Movement> {
         automated: false,
         previous: None,
         conversion: None,
-    })
+    };
+    movement.check()?;
+    Ok(movement)
 }
 
 /// The answers to `requests`, in order, as [`super::transfer_in`] would give them one by
@@ -356,25 +352,7 @@ async fn apply(
     // transfers then go one by one and find it.
     let rows = transaction::Entity::insert_many(accepted.iter().filter_map(|&i| {
         let m = moves[i].as_ref()?;
-        Some(transaction::ActiveModel {
-            currency_id: Set(m.currency_id),
-            user_id: Set(m.from),
-            recipient_id: Set(m.to),
-            previous_transaction_id: Set(None),
-            conversion_id: Set(None),
-            description: Set(m.description.clone()),
-            amount: Set(m.amount),
-            confirmed: Set(true),
-            automated: Set(false),
-            kind: Set(m.kind),
-            idempotency_key: Set(Some(m.key.clone())),
-            state: Set(TransferState::Posted),
-            pending_id: Set(None),
-            timeout_at: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        })
+        Some(m.ledger_row(TransferState::Posted, None, now))
     }))
     .exec_with_returning(db)
     .await?;

@@ -14,13 +14,10 @@ use arena_entity::{
     events::platform_event,
 };
 use chrono::Utc;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
-    Value,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, Value};
 use uuid::Uuid;
 
-use super::{Applied, Movement, STORED_KEY};
+use super::{Applied, Movement};
 use crate::{
     bus::{Change, Changes},
     error::{ApiError, ApiResult},
@@ -174,13 +171,7 @@ pub async fn book(db: &impl ConnectionTrait, legs: Vec<Movement>) -> ApiResult<B
     }
     let mut keys = HashSet::new();
     for leg in &legs {
-        super::check_amount(leg.amount)?;
-        if leg.key.chars().count() > STORED_KEY {
-            return Err(ApiError::bad_input(
-                "idempotencyKey",
-                "the idempotency key is too long",
-            ));
-        }
+        leg.check()?;
         if leg.from != payer || leg.currency_id != currency_id {
             return Err(ApiError::bad_input(
                 "legs",
@@ -204,29 +195,13 @@ pub async fn book(db: &impl ConnectionTrait, legs: Vec<Movement>) -> ApiResult<B
     // The keys first: a request seen before writes nothing and finds its rows; a concurrent
     // copy waits on the keys for this one to end, then does the same (or, if this one was
     // refused, goes on as the first).
-    let inserted =
-        transaction::Entity::insert_many(legs.iter().map(|leg| transaction::ActiveModel {
-            currency_id: Set(leg.currency_id),
-            user_id: Set(leg.from),
-            recipient_id: Set(leg.to),
-            previous_transaction_id: Set(leg.previous),
-            conversion_id: Set(leg.conversion),
-            description: Set(leg.description.clone()),
-            amount: Set(leg.amount),
-            confirmed: Set(true),
-            automated: Set(leg.automated),
-            kind: Set(leg.kind),
-            idempotency_key: Set(Some(leg.key.clone())),
-            state: Set(TransferState::Posted),
-            timeout_at: Set(None),
-            pending_id: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
-        }))
-        .on_conflict(crate::db::any_conflict())
-        .exec_with_returning(db)
-        .await;
+    let inserted = transaction::Entity::insert_many(
+        legs.iter()
+            .map(|leg| leg.ledger_row(TransferState::Posted, None, now)),
+    )
+    .on_conflict(crate::db::any_conflict())
+    .exec_with_returning(db)
+    .await;
     let mut rows = match inserted {
         Ok(rows) => rows,
         Err(DbErr::RecordNotInserted) => Vec::new(),

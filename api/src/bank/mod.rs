@@ -71,6 +71,49 @@ pub struct Movement {
     pub conversion: Option<i32>,
 }
 
+impl Movement {
+    /// Checks what callers cannot: the amount, and the length of the prefixed key the
+    /// column holds (callers check the client's own key).
+    fn check(&self) -> ApiResult<()> {
+        check_amount(self.amount)?;
+        if self.key.chars().count() > STORED_KEY {
+            return Err(ApiError::bad_input(
+                "idempotencyKey",
+                "the idempotency key is too long",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Its ledger row: posted, or pending until `timeout_at`.
+    fn ledger_row(
+        &self,
+        state: TransferState,
+        timeout_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> transaction::ActiveModel {
+        transaction::ActiveModel {
+            currency_id: Set(self.currency_id),
+            user_id: Set(self.from),
+            recipient_id: Set(self.to),
+            previous_transaction_id: Set(self.previous),
+            conversion_id: Set(self.conversion),
+            description: Set(self.description.clone()),
+            amount: Set(self.amount),
+            confirmed: Set(state == TransferState::Posted),
+            automated: Set(self.automated),
+            kind: Set(self.kind),
+            idempotency_key: Set(Some(self.key.clone())),
+            state: Set(state),
+            timeout_at: Set(timeout_at),
+            pending_id: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+    }
+}
+
 /// A transaction, and whether an earlier request with the same key had made it.
 #[derive(Debug, Clone)]
 pub struct Applied {
@@ -215,43 +258,19 @@ pub async fn hold_in(
             "only a player's money is held",
         ));
     }
-    check_amount(movement.amount)?;
-    // Callers check the client's key; this bounds the prefixed one the column holds.
-    if movement.key.chars().count() > STORED_KEY {
-        return Err(ApiError::bad_input(
-            "idempotencyKey",
-            "the idempotency key is too long",
-        ));
-    }
+    movement.check()?;
     if let Some(first) = find_by_key(db, movement.from, &movement.key).await? {
         return replayed(first, &movement);
     }
     let now = Utc::now();
     // The key first: a concurrent copy of this request waits here for this one to end, then
     // finds its row (or, if this one was refused, goes on as the first).
-    let inserted = transaction::Entity::insert(transaction::ActiveModel {
-        currency_id: Set(movement.currency_id),
-        user_id: Set(movement.from),
-        recipient_id: Set(movement.to),
-        previous_transaction_id: Set(movement.previous),
-        conversion_id: Set(movement.conversion),
-        description: Set(movement.description.clone()),
-        amount: Set(movement.amount),
-        confirmed: Set(false),
-        automated: Set(movement.automated),
-        kind: Set(movement.kind),
-        idempotency_key: Set(Some(movement.key.clone())),
-        state: Set(TransferState::Pending),
-        timeout_at: Set(timeout_at),
-        pending_id: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    })
-    .on_conflict(crate::db::any_conflict())
-    .try_insert()
-    .exec(db)
-    .await?;
+    let inserted =
+        transaction::Entity::insert(movement.ledger_row(TransferState::Pending, timeout_at, now))
+            .on_conflict(crate::db::any_conflict())
+            .try_insert()
+            .exec(db)
+            .await?;
     let id = match inserted {
         sea_orm::TryInsertResult::Inserted(done) => done.last_insert_id,
         _ => {

@@ -18,8 +18,8 @@ use arena_entity::{
 };
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder,
 };
 use uuid::Uuid;
 
@@ -246,7 +246,11 @@ pub async fn wear(
                 "a character wears character items (hats, accessories, fronts, backs, tools)",
             ));
         }
-        if owned_live(db, me, &[content_id]).await?.is_empty() {
+        let owned = crate::store::live_copies(me)
+            .filter(ownership::Column::ContentId.eq(content_id))
+            .one(db)
+            .await?;
+        if owned.is_none() {
             return Err(ApiError::Forbidden);
         }
         let now = Utc::now();
@@ -264,25 +268,6 @@ pub async fn wear(
         Ok(row)
     })
     .await
-}
-
-/// Which of `items` `owner` holds a live copy of (not ended, not expired).
-async fn owned_live(db: &impl ConnectionTrait, owner: Uuid, items: &[i32]) -> ApiResult<Vec<i32>> {
-    let now = Utc::now();
-    Ok(ownership::Entity::find()
-        .filter(ownership::Column::UserId.eq(owner))
-        .filter(ownership::Column::ContentId.is_in(items.iter().copied()))
-        .filter(ownership::Column::EndedAt.is_null())
-        .filter(
-            Condition::any()
-                .add(ownership::Column::ExpiresAt.is_null())
-                .add(ownership::Column::ExpiresAt.gt(now)),
-        )
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|o| o.content_id)
-        .collect())
 }
 
 /// A player's characters, oldest first.

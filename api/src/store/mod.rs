@@ -627,17 +627,21 @@ pub fn spawn_sweeper(ctx: &AppContext) {
     });
 }
 
-/// The caller's live copies (not ended, not expired), newest first.
-pub async fn inventory(db: &impl ConnectionTrait, owner: Uuid) -> ApiResult<Vec<ownership::Model>> {
-    let now = Utc::now();
-    Ok(ownership::Entity::find()
+/// `owner`'s live copies: not ended, not expired. What counts as owned.
+pub fn live_copies(owner: Uuid) -> sea_orm::Select<ownership::Entity> {
+    ownership::Entity::find()
         .filter(ownership::Column::UserId.eq(owner))
         .filter(ownership::Column::EndedAt.is_null())
         .filter(
-            sea_orm::Condition::any()
+            Condition::any()
                 .add(ownership::Column::ExpiresAt.is_null())
-                .add(ownership::Column::ExpiresAt.gt(now)),
+                .add(ownership::Column::ExpiresAt.gt(Utc::now())),
         )
+}
+
+/// The caller's live copies (not ended, not expired), newest first.
+pub async fn inventory(db: &impl ConnectionTrait, owner: Uuid) -> ApiResult<Vec<ownership::Model>> {
+    Ok(live_copies(owner)
         .order_by_desc(ownership::Column::Id)
         .limit(500)
         .all(db)

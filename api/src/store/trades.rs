@@ -105,17 +105,9 @@ async fn live_copies(
     if items.is_empty() {
         return Ok(Vec::new());
     }
-    let now = Utc::now();
-    let copies = ownership::Entity::find()
-        .filter(ownership::Column::UserId.eq(owner))
+    let copies = super::live_copies(owner)
         .filter(ownership::Column::ContentId.is_in(items.iter().copied()))
-        .filter(ownership::Column::EndedAt.is_null())
         .filter(ownership::Column::Source.ne(OwnershipSource::Author))
-        .filter(
-            Condition::any()
-                .add(ownership::Column::ExpiresAt.is_null())
-                .add(ownership::Column::ExpiresAt.gt(now)),
-        )
         .order_by_asc(ownership::Column::Id)
         .all(db)
         .await?;

@@ -184,7 +184,7 @@ pub fn UserBank(user_id: Signal<String>) -> impl IntoView {
 }
 
 /// A new idempotency key for one action from this page.
-pub fn fresh_key() -> String {
+fn fresh_key() -> String {
     format!(
         "dashboard-{}-{}",
         js_sys::Date::now() as u64,
