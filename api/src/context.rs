@@ -81,6 +81,8 @@ pub struct AppContext {
     pub shutdown: CancellationToken,
     /// The queue of players' transfers, committed in batches.
     pub transfers: crate::bank::batch::Batcher,
+    /// Asks provisioning hosts for game servers, one request per game at a time.
+    pub provisioner: Arc<crate::play::provision::Provisioner>,
     /// Long-lived tasks (websocket connections) that shutdown waits for.
     pub tasks: TaskTracker,
 }

@@ -22,13 +22,15 @@ pub enum ErrorCode {
     RateLimited,
     /// The caller or their address is banned.
     Banned,
+    /// Nothing can serve the request now (no game server with room); retry later.
+    Unavailable,
     /// Arena failed; nothing about the cause is shown.
     Internal,
 }
 
 impl ErrorCode {
     /// Every code, for metrics and documentation.
-    pub const ALL: [ErrorCode; 9] = [
+    pub const ALL: [ErrorCode; 10] = [
         Self::Unauthenticated,
         Self::Forbidden,
         Self::NotFound,
@@ -37,6 +39,7 @@ impl ErrorCode {
         Self::InsufficientFunds,
         Self::RateLimited,
         Self::Banned,
+        Self::Unavailable,
         Self::Internal,
     ];
 
@@ -51,6 +54,7 @@ impl ErrorCode {
             Self::InsufficientFunds => "INSUFFICIENT_FUNDS",
             Self::RateLimited => "RATE_LIMITED",
             Self::Banned => "BANNED",
+            Self::Unavailable => "UNAVAILABLE",
             Self::Internal => "INTERNAL",
         }
     }
@@ -128,6 +132,8 @@ pub enum ApiError {
         /// When the ban ends; `None` is permanent.
         until: Option<DateTime<Utc>>,
     },
+    /// See [`ErrorCode::Unavailable`]; says what is missing.
+    Unavailable(String),
     /// A database failure; reaches clients as `INTERNAL`.
     Db(sea_orm::DbErr),
     /// A Redis failure; reaches clients as `INTERNAL`.
@@ -230,6 +236,7 @@ impl ApiError {
             Self::InsufficientFunds => ErrorCode::InsufficientFunds,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
             Self::Banned { .. } => ErrorCode::Banned,
+            Self::Unavailable(_) => ErrorCode::Unavailable,
             Self::Db(_) | Self::Redis(_) | Self::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -240,7 +247,9 @@ impl ApiError {
             Self::Unauthenticated(why) => (*why).to_owned(),
             Self::Forbidden => "you may not do this".into(),
             Self::NotFound(what) => format!("{what} not found"),
-            Self::BadUserInput { message, .. } | Self::Conflict(message) => message.clone(),
+            Self::BadUserInput { message, .. }
+            | Self::Conflict(message)
+            | Self::Unavailable(message) => message.clone(),
             Self::InsufficientFunds => "insufficient funds".into(),
             Self::RateLimited {
                 retry_after_seconds,

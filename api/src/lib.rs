@@ -1,4 +1,7 @@
 //! Arena: a game-platform backend — one GraphQL API over one SeaORM schema.
+// The merged GraphQL roots hold futures deep enough (HTTP calls to provisioning hosts
+// among them) that proving them `Send` needs more than the default 128 levels.
+#![recursion_limit = "256"]
 
 #[cfg(feature = "server")]
 pub mod assets;
@@ -33,6 +36,8 @@ pub mod http;
 pub mod mail;
 #[cfg(feature = "server")]
 pub mod metrics;
+#[cfg(feature = "server")]
+pub mod play;
 #[cfg(feature = "server")]
 pub mod players;
 #[cfg(feature = "server")]

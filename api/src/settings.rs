@@ -70,6 +70,12 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("ARENA_STORE_FEE_PERCENT", "store_fee_percent"),
     ("ARENA_TRADE_EXPIRY_SECONDS", "trade_expiry_seconds"),
     ("ARENA_EXPIRY_SWEEP_MS", "expiry_sweep_ms"),
+    ("ARENA_SERVER_PING_SECONDS", "server_ping_seconds"),
+    ("ARENA_HOST_PING_SECONDS", "host_ping_seconds"),
+    ("ARENA_SESSION_JOIN_SECONDS", "session_join_seconds"),
+    ("ARENA_SESSION_TIMEOUT_SECONDS", "session_timeout_seconds"),
+    ("ARENA_PROVISION_WAIT_MS", "provision_wait_ms"),
+    ("ARENA_PROVISION_TIMEOUT_MS", "provision_timeout_ms"),
 ];
 
 /// The variable that names the settings file (read by the CLI, not by the loader).
@@ -209,6 +215,21 @@ pub struct Settings {
     /// `ARENA_EXPIRY_SWEEP_MS`: how often pending transfers and trades past their time are
     /// returned (each sweep is two indexed statements).
     pub expiry_sweep_ms: u64,
+    /// `ARENA_SERVER_PING_SECONDS`: how often a game server pings; one silent for three
+    /// intervals is unhealthy (no new sessions, its sessions end).
+    pub server_ping_seconds: u32,
+    /// `ARENA_HOST_PING_SECONDS`: how often a provisioning host pings; one silent for three
+    /// intervals is not asked for servers.
+    pub host_ping_seconds: u32,
+    /// `ARENA_SESSION_JOIN_SECONDS`: how long a session token waits for its server to
+    /// validate it.
+    pub session_join_seconds: u32,
+    /// `ARENA_SESSION_TIMEOUT_SECONDS`: a joined session silent (no ping) this long ends.
+    pub session_timeout_seconds: u32,
+    /// `ARENA_PROVISION_WAIT_MS`: longest `play` waits for a provisioning host's new server.
+    pub provision_wait_ms: u64,
+    /// `ARENA_PROVISION_TIMEOUT_MS`: longest one request to a provisioning host takes.
+    pub provision_timeout_ms: u64,
 }
 
 impl Default for Settings {
@@ -262,6 +283,12 @@ impl Default for Settings {
             store_fee_percent: 10,
             trade_expiry_seconds: 72 * 3600,
             expiry_sweep_ms: 1000,
+            server_ping_seconds: 5,
+            host_ping_seconds: 10,
+            session_join_seconds: 60,
+            session_timeout_seconds: 60,
+            provision_wait_ms: 10_000,
+            provision_timeout_ms: 2_000,
         }
     }
 }
@@ -290,6 +317,25 @@ impl Settings {
         }
         if self.expiry_sweep_ms == 0 {
             return Err(SettingsError("ARENA_EXPIRY_SWEEP_MS is at least 1".into()));
+        }
+        for (name, value) in [
+            ("ARENA_SERVER_PING_SECONDS", self.server_ping_seconds),
+            ("ARENA_HOST_PING_SECONDS", self.host_ping_seconds),
+            ("ARENA_SESSION_JOIN_SECONDS", self.session_join_seconds),
+            (
+                "ARENA_SESSION_TIMEOUT_SECONDS",
+                self.session_timeout_seconds,
+            ),
+        ] {
+            if value == 0 {
+                return Err(SettingsError(format!("{name} is at least 1")));
+            }
+        }
+        if self.provision_timeout_ms == 0 || self.provision_wait_ms < self.provision_timeout_ms {
+            return Err(SettingsError(
+                "ARENA_PROVISION_TIMEOUT_MS is at least 1 and at most ARENA_PROVISION_WAIT_MS"
+                    .into(),
+            ));
         }
         if self.trade_expiry_seconds == 0 {
             return Err(SettingsError(

@@ -115,6 +115,7 @@ impl Application {
         let (transfers, transfer_queue) = crate::bank::batch::Batcher::new();
         let ctx = AppContext {
             transfers,
+            provisioner: Arc::default(),
             metrics,
             preflight: Arc::new(preflight),
             auth: Arc::new(auth),

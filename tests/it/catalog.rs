@@ -15,26 +15,6 @@ const ITEM: &str = "id name description type published restricted privacy upVote
                     favoriteCount commentCount score myVote favorited";
 
 /// Two tests, one per backend, running `$body` on an app configured by `$configure`.
-macro_rules! both_configured {
-    ($name:ident, $configure:expr, |$app:ident| $body:block) => {
-        mod $name {
-            use super::*;
-
-            async fn run($app: TestApp) $body
-
-            #[tokio::test]
-            async fn postgres() {
-                run(TestApp::spawn_with(Backend::Postgres, $configure).await).await;
-            }
-
-            #[tokio::test]
-            async fn sqlite() {
-                run(TestApp::spawn_with(Backend::Sqlite, $configure).await).await;
-            }
-        }
-    };
-}
-
 fn trusting(settings: &mut Settings) {
     settings.trusted_creator_approvals = 0;
 }
@@ -129,7 +109,7 @@ async fn users(app: &TestApp, names: &[&str]) -> Vec<TestUser> {
     join_all(names.iter().map(|name| UserBuilder::new(name).create(app))).await
 }
 
-both_configured!(categories_content_and_who_sees_it, trusting, |app| {
+arena_tests::both_configured!(categories_content_and_who_sees_it, trusting, |app| {
     let admin = UserBuilder::new("admin")
         .with_role("admin")
         .create(&app)
@@ -521,7 +501,7 @@ async fn vote(
     .await
 }
 
-both_configured!(orders_votes_favorites_and_comments, trusting, |app| {
+arena_tests::both_configured!(orders_votes_favorites_and_comments, trusting, |app| {
     let [ann, bob, cat, dan] =
         <[TestUser; 4]>::try_from(users(&app, &["ann", "bob", "cat", "dan"]).await).unwrap();
     let mut ids = Vec::new();
@@ -847,7 +827,7 @@ async fn report(app: &TestApp, who: &TestUser, id: &str, reason: &str) -> arena_
     .await
 }
 
-both_configured!(moderators_work_the_queue, cautious, |app| {
+arena_tests::both_configured!(moderators_work_the_queue, cautious, |app| {
     let moderator = UserBuilder::new("mod")
         .with_role("moderator")
         .create(&app)
@@ -1183,7 +1163,7 @@ async fn a_lapsed_claim_returns_to_the_queue() {
     assert_eq!(claim(&app, &first).await["id"], held["id"]);
 }
 
-both_configured!(games_carry_their_settings, trusting, |app| {
+arena_tests::both_configured!(games_carry_their_settings, trusting, |app| {
     let ann = UserBuilder::new("ann").create(&app).await;
     let bob = UserBuilder::new("bob").create(&app).await;
     let hero = item_published(&app, &ann, "Hero").await;
@@ -1334,7 +1314,7 @@ async fn nested_fields_cost_constant_statements() {
     assert!(large <= 16, "{large} statements for a page");
 }
 
-both_configured!(hidden_items_stay_hidden_in_every_field, trusting, |app| {
+arena_tests::both_configured!(hidden_items_stay_hidden_in_every_field, trusting, |app| {
     let [ann, bob] = <[TestUser; 2]>::try_from(users(&app, &["ann", "bob"]).await).unwrap();
     let public = item_published(&app, &ann, "Open thing").await;
     let secret = item_published(&app, &ann, "Secret thing").await;

@@ -21,6 +21,7 @@ mod guards;
 mod hardening;
 mod http;
 mod pages;
+mod play;
 mod roles;
 mod schema;
 mod servers;

@@ -29,6 +29,29 @@ pub use smtp::{Received, SmtpSink, outbox_message_once};
 pub use users::{TestUser, UserBuilder, login};
 pub use ws::{WsClient, WsEvent, WsProtocol};
 
+/// Like [`on_both_backends`], with each app's settings changed by `$configure` first.
+#[macro_export]
+macro_rules! both_configured {
+    ($name:ident, $configure:expr, |$app:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($app: $crate::TestApp) $body
+
+            #[tokio::test]
+            async fn postgres() {
+                run($crate::TestApp::spawn_with($crate::Backend::Postgres, $configure).await).await;
+            }
+
+            #[tokio::test]
+            async fn sqlite() {
+                run($crate::TestApp::spawn_with($crate::Backend::Sqlite, $configure).await).await;
+            }
+        }
+    };
+}
+
 /// Defines a test module `$name` with one test per backend, `postgres` and `sqlite`, each
 /// running `$body` against a fresh [`TestApp`] bound to `$app`.
 #[macro_export]

@@ -25,6 +25,8 @@ pub const ROLE_MANAGE: &str = "role.manage";
 pub const BANK_MINT: &str = "bank.mint";
 /// Manage provisioning hosts and game servers.
 pub const SERVER_MANAGE: &str = "server.manage";
+/// Quarantine game servers (no new joins) and end play sessions.
+pub const SERVER_QUARANTINE: &str = "server.quarantine";
 /// Manage quests.
 pub const QUEST_MANAGE: &str = "quest.manage";
 /// Read outgoing mail.
@@ -46,6 +48,7 @@ pub const ALL: &[&str] = &[
     ROLE_MANAGE,
     BANK_MINT,
     SERVER_MANAGE,
+    SERVER_QUARANTINE,
     QUEST_MANAGE,
     MAIL_READ,
     CRAWLER_READ,

@@ -57,11 +57,37 @@ impl ActiveBan {
     }
 }
 
+/// A machine's credential: `Authorization: Server <token>` from a game server, `Host
+/// <token>` from a provisioning host. Checked by the services that take one, never as a
+/// user's token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Machine {
+    /// A game server's token.
+    Server(String),
+    /// A provisioning host's token.
+    Host(String),
+}
+
+/// Reads a machine's credential from an `Authorization` header value.
+pub fn machine(value: &str) -> Option<Machine> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim().to_owned();
+    if scheme.eq_ignore_ascii_case("server") {
+        Some(Machine::Server(token))
+    } else if scheme.eq_ignore_ascii_case("host") {
+        Some(Machine::Host(token))
+    } else {
+        None
+    }
+}
+
 /// The caller of one request.
 #[derive(Debug, Clone)]
 pub struct Viewer {
     /// The client address (from the socket, or from `X-Forwarded-For` behind a trusted proxy).
     pub ip: IpAddr,
+    /// A game server's or provisioning host's credential, when one was sent.
+    pub machine: Option<Machine>,
     user: Option<SignedIn>,
     token_problem: Option<&'static str>,
     /// Bans on the caller's address, then on the signed-in account.
@@ -280,6 +306,7 @@ pub async fn resolve(
     };
     Ok(Viewer {
         ip,
+        machine: None,
         user,
         token_problem,
         bans,
@@ -388,5 +415,9 @@ mod tests {
         assert_eq!(bearer("Bearer abc"), Some("abc"));
         assert_eq!(bearer("bearer  abc "), Some("abc"));
         assert_eq!(bearer("Basic abc"), None);
+        assert_eq!(bearer("Server abc"), None);
+        assert_eq!(machine("Server abc"), Some(Machine::Server("abc".into())));
+        assert_eq!(machine("host  abc"), Some(Machine::Host("abc".into())));
+        assert_eq!(machine("Bearer abc"), None);
     }
 }

@@ -213,7 +213,7 @@ pub(crate) async fn seen(
 }
 
 /// The item `id` when the caller may see it.
-async fn seen_id(ctx: &Context<'_>, id: i32) -> async_graphql::Result<Option<Content>> {
+pub(crate) async fn seen_id(ctx: &Context<'_>, id: i32) -> async_graphql::Result<Option<Content>> {
     match load(ctx).load_one(ContentById(id)).await? {
         Some(row) => seen(ctx, row).await,
         None => Ok(None),

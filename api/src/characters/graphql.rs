@@ -36,7 +36,7 @@ pub enum PropertyType {
 }
 
 /// A named value of a character.
-pub struct Property(property::Model);
+pub struct Property(pub property::Model);
 
 #[Object]
 impl Property {

@@ -279,6 +279,20 @@ pub async fn list(db: &impl ConnectionTrait, owner: Uuid) -> ApiResult<Vec<chara
         .await?)
 }
 
+/// Characters by id.
+pub async fn characters_by_id(
+    db: &impl ConnectionTrait,
+    ids: &[i32],
+) -> ApiResult<HashMap<i32, character::Model>> {
+    Ok(character::Entity::find()
+        .filter(character::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c))
+        .collect())
+}
+
 /// The properties of many characters, by character, by name.
 pub async fn properties_of_many(
     db: &impl ConnectionTrait,

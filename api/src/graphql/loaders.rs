@@ -17,8 +17,12 @@ use arena_entity::{
         content as catalog_content, relation as catalog_relation, report as catalog_report,
         revision as catalog_revision, vote as catalog_vote,
     },
-    characters::{property as characters_property, worn_item as characters_worn},
+    characters::{
+        character as characters_character, property as characters_property,
+        worn_item as characters_worn,
+    },
     games::{game, game_support},
+    servers::{game_server, provisioning_host},
     store::{
         object_price as store_price, ownership as store_ownership, trade_event as store_trade_event,
     },
@@ -29,7 +33,8 @@ use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use crate::{
-    assets, auth, bank, battles, catalog, characters, error::ApiError, games, players, store,
+    assets, auth, bank, battles, catalog, characters, error::ApiError, games, players,
+    servers::registry, store,
 };
 
 /// The loader every resolver shares: `ctx.data_unchecked::<Loaders>()`.
@@ -381,6 +386,22 @@ by_id!(
 by_id!(
     /// A trade's steps.
     TradeHistoryOf => Vec<store_trade_event::Model>, store::trades::history_of_many
+);
+by_id!(
+    /// A character.
+    CharacterById => characters_character::Model, characters::characters_by_id
+);
+by_id!(
+    /// A game server.
+    ServerById => game_server::Model, registry::servers_by_id
+);
+by_id!(
+    /// The games a server may run.
+    GamesOfServer => Vec<i32>, registry::games_of
+);
+by_id!(
+    /// A provisioning host.
+    HostById => provisioning_host::Model, registry::hosts_by_id
 );
 by_id!(
     /// The newest render job of a file.

@@ -16,7 +16,7 @@ use crate::{
     bank, battles, catalog, characters,
     context::AppContext,
     error::ApiResult,
-    games, mail, players, servers, store, system,
+    games, mail, play, players, servers, store, system,
 };
 
 pub use extensions::fault_response;
@@ -41,6 +41,8 @@ pub struct QueryRoot(
     store::trades_graphql::TradesQuery,
     characters::graphql::CharactersQuery,
     servers::graphql::ServersQuery,
+    servers::graphql::PlayServersQuery,
+    play::graphql::PlayQuery,
 );
 
 /// Every domain's mutations.
@@ -61,6 +63,8 @@ pub struct MutationRoot(
     store::trades_graphql::TradesMutation,
     characters::graphql::CharactersMutation,
     servers::graphql::ServersMutation,
+    servers::graphql::PlayServersMutation,
+    play::graphql::PlayMutation,
 );
 
 /// Every domain's subscriptions.

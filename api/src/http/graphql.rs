@@ -46,12 +46,16 @@ async fn viewer_of(
 ) -> Result<Viewer, Response> {
     let auth = &state.ctx.auth;
     let ip = viewer::client_ip(peer.ip(), headers, &auth.trusted_proxies);
-    let token = headers
+    let authorization = headers
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(viewer::bearer);
+        .and_then(|v| v.to_str().ok());
+    let token = authorization.and_then(viewer::bearer);
     viewer::resolve(&state.ctx.db, auth, token, ip)
         .await
+        .map(|mut caller| {
+            caller.machine = authorization.and_then(viewer::machine);
+            caller
+        })
         .map_err(|err| {
             let err = async_graphql::Error::from(err);
             state.ctx.metrics.observe_error("INTERNAL");

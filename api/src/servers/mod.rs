@@ -3,6 +3,7 @@
 //! players out; holders of `server.manage` place and lift them, each with an audit row.
 
 pub mod graphql;
+pub mod registry;
 
 use std::net::IpAddr;
 
@@ -47,7 +48,7 @@ pub async fn ban_host(
     if new.expires_at.is_some_and(|at| at <= now) {
         return Err(ApiError::bad_input("expiresAt", "a ban ends in the future"));
     }
-    ctx.write(async |db, _changes| {
+    ctx.write(async |db, changes| {
         if let Some(user) = new.user_id
             && crate::auth::find_user(db, user).await?.is_none()
         {
@@ -69,6 +70,7 @@ pub async fn ban_host(
         }
         .insert(db)
         .await?;
+        let shut = registry::enforce_ban_in(db, changes, &made.ip, made.cidr).await?;
         audit::record(
             db,
             Some(admin),
@@ -81,6 +83,7 @@ pub async fn ban_host(
                     "network": format!("{}/{}", made.ip, made.cidr),
                     "userId": made.user_id,
                     "expiresAt": made.expires_at,
+                    "serversShutDown": shut,
                 })),
             },
         )

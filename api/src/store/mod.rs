@@ -607,7 +607,8 @@ pub async fn listings(
         .await?)
 }
 
-/// Every second, voids the holds and returns the trades whose time is up.
+/// Every `ARENA_EXPIRY_SWEEP_MS`, voids the holds and returns the trades whose time is up,
+/// marks silent game servers unhealthy and ends expired and silent play sessions.
 pub fn spawn_sweeper(ctx: &AppContext) {
     let (ctx, shutdown) = (ctx.clone(), ctx.shutdown.clone());
     let every = std::time::Duration::from_millis(ctx.settings.expiry_sweep_ms);
@@ -622,6 +623,12 @@ pub fn spawn_sweeper(ctx: &AppContext) {
             }
             if let Err(err) = trades::expire(&ctx).await {
                 tracing::warn!(error = ?err, "expiring trades failed");
+            }
+            if let Err(err) = crate::servers::registry::sweep_silent(&ctx).await {
+                tracing::warn!(error = ?err, "marking silent game servers failed");
+            }
+            if let Err(err) = crate::play::sweep(&ctx).await {
+                tracing::warn!(error = ?err, "ending silent play sessions failed");
             }
         }
     });

@@ -1,0 +1,950 @@
+//! The `play` domain (seed 001, Session service, and the Game service's game play): a player
+//! presses Play, Arena picks a game server and issues a session token; the server validates
+//! it once, keeps the session alive with pings and ends it, which records the play.
+//!
+//! A server's `live` is counted here, in the transaction that starts or ends a session, so
+//! nobody is placed on a full server however many press Play at once: a seat is taken by one
+//! conditional `UPDATE … SET live = live + 1 WHERE live < slots`.
+
+pub mod graphql;
+pub mod provision;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use arena_entity::{
+    characters::{character, property, worn_item},
+    events::platform_event,
+    games::{
+        game, game_play,
+        game_support::{self, SupportFlag},
+    },
+    servers::{
+        game_server::{self, Health},
+        play_session,
+    },
+};
+use chrono::{DateTime, Duration, Utc};
+use rand::seq::SliceRandom;
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait},
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{
+    auth::{
+        privileges,
+        tokens::{hash_opaque, new_opaque},
+        viewer::Viewer,
+    },
+    bus::Changes,
+    context::AppContext,
+    db::raw,
+    error::{ApiError, ApiResult},
+    servers::registry::{self, Issued, silence},
+};
+
+/// Candidates read per ordering when picking a server: enough to spread players pressing
+/// Play together over many tied servers.
+const CANDIDATES: u64 = 32;
+/// Reads of candidates before Play asks a provisioning host.
+const ROUNDS: usize = 4;
+/// Seats tried per read.
+const TRIES: usize = 8;
+
+/// Where a player was placed.
+pub struct Placed {
+    /// The session, with its token in [`Issued::token`].
+    pub session: Issued<play_session::Model>,
+    /// The server it is on.
+    pub server: game_server::Model,
+}
+
+/// Presses Play: checks the game and character, then places the player on a server (see
+/// [`place_in`]); when no server has room, asks a provisioning host and waits, within
+/// `ARENA_PROVISION_WAIT_MS`. A live session of the player in this game ends (`replaced`).
+pub async fn play(
+    ctx: &AppContext,
+    viewer: &Viewer,
+    game_id: i32,
+    character_id: Option<i32>,
+) -> ApiResult<Placed> {
+    let me = viewer.require_user()?.id;
+    let deadline = tokio::time::Instant::now()
+        + std::time::Duration::from_millis(ctx.settings.provision_wait_ms);
+    let (played, country) = check_play(&ctx.db, me, game_id, character_id).await?;
+    loop {
+        let placed = place(ctx, me, &played, country.as_deref()).await;
+        match placed {
+            Ok(Some(placed)) => return Ok(placed),
+            Ok(None) => {}
+            Err(ApiError::Db(err))
+                if crate::error::Violation::of(&err) == Some(crate::error::Violation::Unique) =>
+            {
+                return Err(ApiError::Conflict(
+                    "another Play for this game is under way".into(),
+                ));
+            }
+            Err(err) => return Err(err),
+        }
+        if played.game.hosted {
+            return Err(ApiError::Unavailable(
+                "no server of this game has room; its players host its servers".into(),
+            ));
+        }
+        // One caller per game asks a host and waits for its servers; the rest wait for it,
+        // then try again.
+        ctx.provisioner.provide(ctx, &played.game, deadline).await?;
+    }
+}
+
+/// [`place_in`] in a transaction of its own, committed only when it found a seat: a Play
+/// that finds none leaves the player's live session as it was.
+async fn place(
+    ctx: &AppContext,
+    me: Uuid,
+    played: &Played,
+    country: Option<&str>,
+) -> ApiResult<Option<Placed>> {
+    let txn = crate::db::begin_write(&ctx.db).await?;
+    let mut changes = Changes::default();
+    match place_in(&txn, &mut changes, &ctx.settings, me, played, country).await? {
+        Some(placed) => {
+            ctx.bus.commit(txn, changes).await?;
+            Ok(Some(placed))
+        }
+        None => {
+            txn.rollback().await?;
+            Ok(None)
+        }
+    }
+}
+
+/// A checked Play request.
+pub struct Played {
+    pub game: game::Model,
+    pub character: Option<character::Model>,
+}
+
+/// Checks that the game exists and that the character is the player's and of a kind the
+/// game supports; returns the player's country.
+async fn check_play(
+    db: &impl ConnectionTrait,
+    me: Uuid,
+    game_id: i32,
+    character_id: Option<i32>,
+) -> ApiResult<(Played, Option<String>)> {
+    let game = game::Entity::find_by_id(game_id)
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound("game"))?;
+    let user = crate::auth::find_user(db, me)
+        .await?
+        .ok_or(ApiError::Unauthenticated("the account is gone"))?;
+    let supports = crate::games::supports_of(db, &[game_id])
+        .await?
+        .remove(&game_id)
+        .unwrap_or_default();
+    let kinds: Vec<&game_support::Model> = supports
+        .iter()
+        .filter(|s| s.flag == SupportFlag::Character && s.enabled)
+        .collect();
+    let character = match character_id {
+        None => None,
+        Some(id) => {
+            let found = character::Entity::find_by_id(id)
+                .one(db)
+                .await?
+                .filter(|c| c.user_id == me)
+                .ok_or(ApiError::NotFound("character"))?;
+            let fits = kinds
+                .iter()
+                .any(|s| s.content_id.is_none_or(|kind| kind == found.content_id));
+            if !fits {
+                return Err(ApiError::bad_input(
+                    "characterId",
+                    "this game does not support this kind of character",
+                ));
+            }
+            Some(found)
+        }
+    };
+    Ok((Played { game, character }, user.country))
+}
+
+/// A server with an open seat, as SQL on `game_servers`: on, not quarantined, pinging
+/// since `$2`, room left. The first three match the selection index's condition.
+const OPEN: &str =
+    "active AND NOT quarantine AND health = 'ready' AND live < slots AND pinged_at > $2";
+
+/// Picks a server and takes a seat on it, in one transaction: servers with the player's
+/// friends first, then official ones, then the player's country, then the fewest players
+/// (ties at random, so players pressing Play together spread out). A server where someone
+/// in a block with the player plays comes last. A provisioned server with nobody on it may
+/// switch to this game. `None` when no server has room.
+pub async fn place_in(
+    db: &impl ConnectionTrait,
+    changes: &mut Changes,
+    settings: &crate::settings::Settings,
+    me: Uuid,
+    played: &Played,
+    country: Option<&str>,
+) -> ApiResult<Option<Placed>> {
+    let game = &played.game;
+    // Pressing Play again replaces the live session in this game.
+    end_where_in(
+        db,
+        changes,
+        Condition::all()
+            .add(play_session::Column::UserId.eq(me))
+            .add(play_session::Column::GameId.eq(game.id)),
+        "replaced",
+    )
+    .await?;
+    let cut = Utc::now() - silence(settings.server_ping_seconds);
+    let friends = servers_with(db, me, game.id, "friends", "AND NOT pending").await?;
+    let blocked: HashSet<i32> = servers_with(db, me, game.id, "blocks", "")
+        .await?
+        .into_keys()
+        .collect();
+    let kind = if game.hosted {
+        " AND NOT official AND NOT provisioned"
+    } else {
+        ""
+    };
+    // Seats taken by others since a read are skipped; the next read sees them.
+    let mut tried = HashSet::new();
+    for _ in 0..ROUNDS {
+        let order = candidates(db, game, cut, country, &friends, &blocked, kind).await?;
+        let fresh: Vec<i32> = order
+            .into_iter()
+            .filter(|id| tried.insert(*id))
+            .take(TRIES)
+            .collect();
+        if fresh.is_empty() {
+            break;
+        }
+        for id in fresh {
+            if let Some(server) = take_seat(db, id, game.id, &cut, false).await? {
+                return Ok(Some(start_in(db, settings, me, played, server).await?));
+            }
+        }
+    }
+    if game.hosted {
+        return Ok(None);
+    }
+    // A provisioned server with nobody on it that may run this game switches to it.
+    let idle = format!(
+        "SELECT s.id FROM game_servers s JOIN server_games g ON g.server_id = s.id \
+         WHERE g.game_id = $1 AND s.provisioned AND s.live = 0 AND {OPEN} \
+         AND (s.game_id IS NULL OR s.game_id <> $1) ORDER BY s.official DESC, s.id LIMIT {CANDIDATES}",
+        OPEN = OPEN
+            .replace("active", "s.active")
+            .replace("live <", "s.live <")
+            .replace("pinged_at", "s.pinged_at")
+    );
+    let idle: Vec<i32> = db
+        .query_all_raw(raw(db, &idle, vec![game.id.into(), cut.into()]))
+        .await?
+        .iter()
+        .map(|row| row.try_get::<i32>("", "id"))
+        .collect::<Result<_, _>>()?;
+    for id in idle {
+        if let Some(server) = take_seat(db, id, game.id, &cut, true).await? {
+            return Ok(Some(start_in(db, settings, me, played, server).await?));
+        }
+    }
+    Ok(None)
+}
+
+/// The servers to try, best first: those with friends (most friends first), then by the
+/// index orderings (official, the player's country, fewest players; ties at random), those
+/// with someone in a block with the player last.
+async fn candidates(
+    db: &impl ConnectionTrait,
+    game: &game::Model,
+    cut: DateTime<Utc>,
+    country: Option<&str>,
+    friends: &HashMap<i32, i64>,
+    blocked: &HashSet<i32>,
+    kind: &str,
+) -> ApiResult<Vec<i32>> {
+    let mut order: Vec<i32> = Vec::new();
+    if !friends.is_empty() {
+        let ids: Vec<i32> = friends.keys().copied().collect();
+        let sql = format!(
+            "SELECT id FROM game_servers WHERE game_id = $1 AND {OPEN}{kind} AND id IN ({})",
+            crate::db::placeholders(3, ids.len())
+        );
+        let mut values = vec![game.id.into(), cut.into()];
+        values.extend(ids.iter().map(|&id| id.into()));
+        let mut with_room: Vec<i32> = db
+            .query_all_raw(raw(db, &sql, values))
+            .await?
+            .iter()
+            .map(|row| row.try_get::<i32>("", "id"))
+            .collect::<Result<_, _>>()?;
+        with_room.sort_by_key(|id| std::cmp::Reverse(friends[id]));
+        order.extend(with_room);
+    }
+    // Each ordering is read from an index in its own order; the union keeps them apart.
+    let mut parts = Vec::new();
+    let mut values: Vec<sea_orm::Value> = vec![game.id.into(), cut.into()];
+    let officials: &[bool] = if game.hosted {
+        &[false]
+    } else {
+        &[true, false]
+    };
+    for (rank, official) in officials.iter().enumerate() {
+        let flag = if *official {
+            "official"
+        } else {
+            "NOT official"
+        };
+        if let Some(country) = country {
+            values.push(country.into());
+            parts.push(format!(
+                "SELECT * FROM (SELECT {r} AS r, id, live FROM game_servers \
+                 WHERE game_id = $1 AND {OPEN}{kind} AND {flag} AND country = ${n} \
+                 ORDER BY live LIMIT {CANDIDATES}) AS c{r}",
+                r = rank * 2,
+                n = values.len()
+            ));
+        }
+        parts.push(format!(
+            "SELECT * FROM (SELECT {r} AS r, id, live FROM game_servers \
+             WHERE game_id = $1 AND {OPEN}{kind} AND {flag} \
+             ORDER BY live LIMIT {CANDIDATES}) AS c{r}",
+            r = rank * 2 + 1
+        ));
+    }
+    let rows = db
+        .query_all_raw(raw(db, &parts.join(" UNION ALL "), values))
+        .await?;
+    let mut ranked: Vec<(i32, i32, i32)> = rows
+        .iter()
+        .map(|row| {
+            Ok((
+                row.try_get::<i32>("", "r")?,
+                row.try_get::<i32>("", "live")?,
+                row.try_get::<i32>("", "id")?,
+            ))
+        })
+        .collect::<Result<_, sea_orm::DbErr>>()?;
+    ranked.shuffle(&mut rand::rng());
+    ranked.sort_by_key(|&(rank, live, _)| (rank, live));
+    order.extend(ranked.into_iter().map(|(_, _, id)| id));
+    let mut seen = HashSet::new();
+    order.retain(|id| seen.insert(*id));
+    // Those with someone in a block with the player go last.
+    let (mut clear, last): (Vec<i32>, Vec<i32>) =
+        order.into_iter().partition(|id| !blocked.contains(id));
+    clear.extend(last);
+    Ok(clear)
+}
+
+/// The servers where players linked to `me` in `table` play `game` now, with how many.
+async fn servers_with(
+    db: &impl ConnectionTrait,
+    me: Uuid,
+    game: i32,
+    table: &str,
+    also: &str,
+) -> ApiResult<HashMap<i32, i64>> {
+    let sql = format!(
+        "SELECT server_id, COUNT(*) AS n FROM play_sessions \
+         WHERE game_id = $2 AND ended_at IS NULL AND user_id IN ( \
+           SELECT target_id FROM {table} WHERE user_id = $1 {also} \
+           UNION ALL SELECT user_id FROM {table} WHERE target_id = $1 {also}) \
+         GROUP BY server_id"
+    );
+    db.query_all_raw(raw(db, &sql, vec![me.into(), game.into()]))
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get("", "server_id")?, row.try_get("", "n")?)))
+        .collect::<Result<_, sea_orm::DbErr>>()
+        .map_err(Into::into)
+}
+
+/// Takes one seat on server `id` if it is still open with room (and, when `switch`, still
+/// empty, moving it to `game`). One statement; under PostgreSQL's row lock the condition is
+/// checked again after any writer before, so the last seat goes to one player only. A server
+/// another Play holds is skipped, not waited for (`SKIP LOCKED`): the next read of
+/// candidates sees it again, so players pressing Play together spread out instead of
+/// queueing on the emptiest server.
+async fn take_seat(
+    db: &impl ConnectionTrait,
+    id: i32,
+    game: i32,
+    cut: &DateTime<Utc>,
+    switch: bool,
+) -> ApiResult<Option<game_server::Model>> {
+    let mut condition = Condition::all()
+        .add(game_server::Column::Id.eq(id))
+        .add(game_server::Column::Active.eq(true))
+        .add(game_server::Column::Quarantine.eq(false))
+        .add(game_server::Column::Health.eq(Health::Ready))
+        .add(Expr::col(game_server::Column::Live).lt(Expr::col(game_server::Column::Slots)))
+        .add(game_server::Column::PingedAt.gt(*cut));
+    let mut update = game_server::Entity::update_many()
+        .col_expr(
+            game_server::Column::Live,
+            Expr::col(game_server::Column::Live).add(1),
+        )
+        .col_expr(game_server::Column::UpdatedAt, Expr::value(Utc::now()));
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        use sea_orm::sea_query::{LockBehavior, LockType, Query};
+        condition = condition.add(
+            game_server::Column::Id.in_subquery(
+                Query::select()
+                    .column(game_server::Column::Id)
+                    .from(game_server::Entity)
+                    .and_where(game_server::Column::Id.eq(id))
+                    .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+                    .to_owned(),
+            ),
+        );
+    }
+    if switch {
+        condition = condition
+            .add(game_server::Column::Live.eq(0))
+            .add(game_server::Column::Provisioned.eq(true));
+        update = update.col_expr(game_server::Column::GameId, Expr::value(game));
+    } else {
+        condition = condition.add(game_server::Column::GameId.eq(game));
+    }
+    Ok(update
+        .filter(condition)
+        .exec_with_returning(db)
+        .await?
+        .pop())
+}
+
+/// Writes the session on a seat just taken, and its `session.started` event.
+async fn start_in(
+    db: &impl ConnectionTrait,
+    settings: &crate::settings::Settings,
+    me: Uuid,
+    played: &Played,
+    server: game_server::Model,
+) -> ApiResult<Placed> {
+    let (token, hash) = new_opaque();
+    let now = Utc::now();
+    let join_seconds = i64::from(settings.session_join_seconds);
+    let row = play_session::ActiveModel {
+        token_hash: Set(hash),
+        user_id: Set(me),
+        character_id: Set(played.character.as_ref().map(|c| c.id)),
+        game_id: Set(played.game.id),
+        server_id: Set(server.id),
+        server_type: Set(server_type(&server).to_owned()),
+        created_at: Set(now),
+        expires_at: Set(now + Duration::seconds(join_seconds)),
+        joined_at: Set(None),
+        pinged_at: Set(None),
+        ended_at: Set(None),
+        end_reason: Set(None),
+        ..Default::default()
+    };
+    let session = play_session::Entity::insert(row)
+        .exec_with_returning(db)
+        .await?;
+    event_in(db, "session.started", &session, now).await?;
+    Ok(Placed {
+        session: Issued {
+            row: session,
+            token,
+        },
+        server,
+    })
+}
+
+/// `provision` on an official or provisioned server, `host` on a player's own.
+fn server_type(server: &game_server::Model) -> &'static str {
+    if server.official || server.provisioned {
+        "provision"
+    } else {
+        "host"
+    }
+}
+
+/// Writes a session's platform event.
+async fn event_in(
+    db: &impl ConnectionTrait,
+    kind: &str,
+    session: &play_session::Model,
+    at: DateTime<Utc>,
+) -> ApiResult<()> {
+    platform_event::Entity::insert(platform_event::ActiveModel {
+        kind: Set(kind.to_owned()),
+        payload: Set(json!({
+            "sessionId": session.id,
+            "userId": session.user_id,
+            "gameId": session.game_id,
+            "serverId": session.server_id,
+            "characterId": session.character_id,
+            "reason": session.end_reason,
+        })),
+        created_at: Set(at),
+        ..Default::default()
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+/// What a server learns when it validates a session token.
+pub struct Validated {
+    pub session: play_session::Model,
+    pub user: arena_entity::auth::user::Model,
+    pub character: Option<character::Model>,
+    pub properties: Vec<property::Model>,
+    /// The items the character wears that the player still owns; only when the game
+    /// supports individual character features.
+    pub worn: Vec<worn_item::Model>,
+}
+
+/// A server validates the token a player brought: once, only on the server it was issued
+/// for, before it expires. The session is joined.
+pub async fn validate(ctx: &AppContext, viewer: &Viewer, token: &str) -> ApiResult<Validated> {
+    let server = registry::calling_server(&ctx.db, viewer).await?;
+    let now = Utc::now();
+    let hash = hash_opaque(token.trim());
+    let session = ctx
+        .write(async |db, _changes| {
+            let joined = play_session::Entity::update_many()
+                .col_expr(play_session::Column::JoinedAt, Expr::value(now))
+                .col_expr(play_session::Column::PingedAt, Expr::value(now))
+                .filter(play_session::Column::TokenHash.eq(hash.as_str()))
+                .filter(play_session::Column::ServerId.eq(server.id))
+                .filter(play_session::Column::JoinedAt.is_null())
+                .filter(play_session::Column::EndedAt.is_null())
+                .filter(play_session::Column::ExpiresAt.gt(now))
+                .exec_with_returning(db)
+                .await?
+                .pop();
+            let Some(session) = joined else {
+                return Err(why_not_joined(db, &hash, server.id, now).await);
+            };
+            event_in(db, "session.joined", &session, now).await?;
+            Ok(session)
+        })
+        .await?;
+    let user = crate::auth::find_user(&ctx.db, session.user_id)
+        .await?
+        .ok_or(ApiError::NotFound("player"))?;
+    let (character, properties, worn) = match session.character_id {
+        None => (None, Vec::new(), Vec::new()),
+        Some(id) => character_of(&ctx.db, id, session.game_id).await?,
+    };
+    Ok(Validated {
+        session,
+        user,
+        character,
+        properties,
+        worn,
+    })
+}
+
+/// The reason a token did not join, for a clear error.
+async fn why_not_joined(
+    db: &impl ConnectionTrait,
+    hash: &str,
+    server: i32,
+    now: DateTime<Utc>,
+) -> ApiError {
+    let found = play_session::Entity::find()
+        .filter(play_session::Column::TokenHash.eq(hash))
+        .one(db)
+        .await;
+    match found {
+        Err(err) => err.into(),
+        Ok(None) => ApiError::NotFound("session"),
+        Ok(Some(s)) if s.server_id != server => ApiError::Forbidden,
+        Ok(Some(s)) if s.joined_at.is_some() => {
+            ApiError::Conflict("this session token was validated already".into())
+        }
+        Ok(Some(s)) if s.ended_at.is_some() => ApiError::Conflict("this session ended".into()),
+        Ok(Some(s)) if s.expires_at <= now => {
+            ApiError::Conflict("this session token expired before it was validated".into())
+        }
+        Ok(Some(_)) => ApiError::Conflict("this session changed; try again".into()),
+    }
+}
+
+/// A character with its properties, and the worn items the player still owns when the game
+/// supports individual character features.
+async fn character_of(
+    db: &impl ConnectionTrait,
+    id: i32,
+    game: i32,
+) -> ApiResult<(
+    Option<character::Model>,
+    Vec<property::Model>,
+    Vec<worn_item::Model>,
+)> {
+    let Some(found) = character::Entity::find_by_id(id).one(db).await? else {
+        return Ok((None, Vec::new(), Vec::new()));
+    };
+    let properties = crate::characters::properties_of_many(db, &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
+    let features = game_support::Entity::find()
+        .filter(game_support::Column::GameId.eq(game))
+        .filter(game_support::Column::Flag.eq(SupportFlag::IndividualCharacterFeatures))
+        .filter(game_support::Column::Enabled.eq(true))
+        .one(db)
+        .await?
+        .is_some();
+    let worn = if features {
+        let worn = crate::characters::worn_of_many(db, &[id])
+            .await?
+            .remove(&id)
+            .unwrap_or_default();
+        let owned: HashSet<i32> = crate::store::live_copies(found.user_id)
+            .filter(
+                arena_entity::store::ownership::Column::ContentId
+                    .is_in(worn.iter().map(|w| w.content_id)),
+            )
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|o| o.content_id)
+            .collect();
+        worn.into_iter()
+            .filter(|w| owned.contains(&w.content_id))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok((Some(found), properties, worn))
+}
+
+/// Keeps the joined, live sessions of `server` among `ids` alive.
+pub async fn keep_alive_in(
+    db: &impl ConnectionTrait,
+    server: i32,
+    ids: &[i32],
+    now: DateTime<Utc>,
+) -> ApiResult<u64> {
+    Ok(play_session::Entity::update_many()
+        .col_expr(play_session::Column::PingedAt, Expr::value(now))
+        .filter(play_session::Column::Id.is_in(ids.iter().copied()))
+        .filter(play_session::Column::ServerId.eq(server))
+        .filter(play_session::Column::JoinedAt.is_not_null())
+        .filter(play_session::Column::EndedAt.is_null())
+        .exec(db)
+        .await?
+        .rows_affected)
+}
+
+/// A server keeps one of its joined sessions alive.
+pub async fn ping_session(
+    ctx: &AppContext,
+    viewer: &Viewer,
+    id: i32,
+) -> ApiResult<play_session::Model> {
+    let server = registry::calling_server(&ctx.db, viewer).await?;
+    let now = Utc::now();
+    let pinged = play_session::Entity::update_many()
+        .col_expr(play_session::Column::PingedAt, Expr::value(now))
+        .filter(play_session::Column::Id.eq(id))
+        .filter(play_session::Column::ServerId.eq(server.id))
+        .filter(play_session::Column::JoinedAt.is_not_null())
+        .filter(play_session::Column::EndedAt.is_null())
+        .exec_with_returning(&ctx.db)
+        .await?
+        .pop();
+    match pinged {
+        Some(session) => Ok(session),
+        None => {
+            let found = play_session::Entity::find_by_id(id).one(&ctx.db).await?;
+            Err(match found {
+                Some(s) if s.server_id == server.id && s.ended_at.is_some() => {
+                    ApiError::Conflict("this session ended".into())
+                }
+                Some(s) if s.server_id == server.id => {
+                    ApiError::Conflict("this session was not validated yet".into())
+                }
+                _ => ApiError::NotFound("session"),
+            })
+        }
+    }
+}
+
+/// Ends a session: its server (with its token), its player, or a moderator
+/// (`server.quarantine`). Ending one that ended is a no-op that returns it.
+pub async fn end_session(
+    ctx: &AppContext,
+    viewer: &Viewer,
+    id: i32,
+) -> ApiResult<play_session::Model> {
+    let (reason, may) = match &viewer.machine {
+        Some(_) => {
+            let server = registry::calling_server(&ctx.db, viewer).await?;
+            (
+                "ended",
+                Condition::all().add(play_session::Column::ServerId.eq(server.id)),
+            )
+        }
+        None => {
+            let me = viewer.require_user()?.id;
+            if viewer.has_privilege(privileges::SERVER_QUARANTINE) {
+                ("ended_by_moderator", Condition::all())
+            } else {
+                (
+                    "left",
+                    Condition::all().add(play_session::Column::UserId.eq(me)),
+                )
+            }
+        }
+    };
+    ctx.write(async |db, changes| {
+        let found = play_session::Entity::find_by_id(id)
+            .filter(may.clone())
+            .one(db)
+            .await?
+            .ok_or(ApiError::NotFound("session"))?;
+        if found.ended_at.is_some() {
+            return Ok(found);
+        }
+        let ended = end_where_in(
+            db,
+            changes,
+            Condition::all().add(play_session::Column::Id.eq(id)),
+            reason,
+        )
+        .await?;
+        match ended.into_iter().next() {
+            Some(session) => Ok(session),
+            None => play_session::Entity::find_by_id(id)
+                .one(db)
+                .await?
+                .ok_or(ApiError::NotFound("session")),
+        }
+    })
+    .await
+}
+
+/// Ends the live sessions on `servers` with `reason`.
+pub async fn end_on_servers_in(
+    db: &impl ConnectionTrait,
+    changes: &mut Changes,
+    servers: &[i32],
+    reason: &'static str,
+) -> ApiResult<()> {
+    end_where_in(
+        db,
+        changes,
+        Condition::all().add(play_session::Column::ServerId.is_in(servers.iter().copied())),
+        reason,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Ends the live sessions matching `matching`: locks them in id order, marks them ended,
+/// frees their seats, records the plays of those that were joined and writes a
+/// `session.ended` event for each.
+pub async fn end_where_in(
+    db: &impl ConnectionTrait,
+    _changes: &mut Changes,
+    matching: Condition,
+    reason: &'static str,
+) -> ApiResult<Vec<play_session::Model>> {
+    let live = crate::db::lock_in_order(
+        db,
+        play_session::Entity::find()
+            .filter(matching)
+            .filter(play_session::Column::EndedAt.is_null()),
+        play_session::Column::Id,
+    )
+    .await?;
+    if live.is_empty() {
+        return Ok(Vec::new());
+    }
+    let now = Utc::now();
+    let ended = play_session::Entity::update_many()
+        .col_expr(play_session::Column::EndedAt, Expr::value(now))
+        .col_expr(play_session::Column::EndReason, Expr::value(reason))
+        .filter(play_session::Column::Id.is_in(live.iter().map(|s| s.id)))
+        .filter(play_session::Column::EndedAt.is_null())
+        .exec_with_returning(db)
+        .await?;
+    let mut per_server: BTreeMap<i32, i32> = BTreeMap::new();
+    for session in &ended {
+        *per_server.entry(session.server_id).or_default() += 1;
+    }
+    for (server, n) in per_server {
+        game_server::Entity::update_many()
+            .col_expr(
+                game_server::Column::Live,
+                Expr::col(game_server::Column::Live).sub(n),
+            )
+            .filter(game_server::Column::Id.eq(server))
+            .exec(db)
+            .await?;
+    }
+    let plays: Vec<game_play::ActiveModel> = ended
+        .iter()
+        .filter_map(|s| {
+            s.joined_at.map(|start| game_play::ActiveModel {
+                game_id: Set(s.game_id),
+                user_id: Set(s.user_id),
+                session_id: Set(s.id),
+                start_time: Set(start),
+                end_time: Set(Some(now)),
+                ..Default::default()
+            })
+        })
+        .collect();
+    if !plays.is_empty() {
+        game_play::Entity::insert_many(plays)
+            .on_conflict(crate::db::any_conflict())
+            .exec_without_returning(db)
+            .await?;
+    }
+    for session in &ended {
+        event_in(db, "session.ended", session, now).await?;
+    }
+    Ok(ended)
+}
+
+/// Ends the sessions whose token expired before a server validated it, and the joined ones
+/// silent past `ARENA_SESSION_TIMEOUT_SECONDS`; returns how many it ended.
+pub async fn sweep(ctx: &AppContext) -> ApiResult<usize> {
+    let now = Utc::now();
+    let silent_since = now - Duration::seconds(i64::from(ctx.settings.session_timeout_seconds));
+    let mut ended = 0;
+    let sweeps: [(&'static str, Condition); 2] = [
+        (
+            "expired",
+            Condition::all()
+                .add(play_session::Column::JoinedAt.is_null())
+                .add(play_session::Column::ExpiresAt.lte(now)),
+        ),
+        (
+            "timeout",
+            Condition::all()
+                .add(play_session::Column::JoinedAt.is_not_null())
+                .add(play_session::Column::PingedAt.lt(silent_since)),
+        ),
+    ];
+    for (reason, due) in sweeps {
+        let ids: Vec<i32> = play_session::Entity::find()
+            .select_only()
+            .column(play_session::Column::Id)
+            .filter(play_session::Column::EndedAt.is_null())
+            .filter(due.clone())
+            .order_by_asc(play_session::Column::Id)
+            .limit(1000)
+            .into_tuple()
+            .all(&ctx.db)
+            .await?;
+        if ids.is_empty() {
+            continue;
+        }
+        let matching = due.add(play_session::Column::Id.is_in(ids));
+        ended += ctx
+            .write(async move |db, changes| end_where_in(db, changes, matching, reason).await)
+            .await?
+            .len();
+    }
+    Ok(ended)
+}
+
+/// Sessions newest first: of a player or a server (or everyone's), live only or all.
+pub async fn sessions_of(
+    db: &impl ConnectionTrait,
+    player: Option<Uuid>,
+    server: Option<i32>,
+    live_only: bool,
+    limit: u64,
+) -> ApiResult<Vec<play_session::Model>> {
+    let mut query = play_session::Entity::find();
+    if let Some(player) = player {
+        query = query.filter(play_session::Column::UserId.eq(player));
+    }
+    if let Some(server) = server {
+        query = query.filter(play_session::Column::ServerId.eq(server));
+    }
+    if live_only {
+        query = query.filter(play_session::Column::EndedAt.is_null());
+    }
+    Ok(query
+        .order_by_desc(play_session::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// A player's plays, newest first.
+pub async fn plays_of(
+    db: &impl ConnectionTrait,
+    player: Uuid,
+    limit: u64,
+) -> ApiResult<Vec<game_play::Model>> {
+    Ok(game_play::Entity::find()
+        .filter(game_play::Column::UserId.eq(player))
+        .order_by_desc(game_play::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// Most days one `playsPerDay` covers.
+pub const MAX_DAYS: i64 = 366;
+
+/// Plays per game per UTC day from `from` to `to` (both included): (day, game, plays,
+/// players), oldest first.
+pub async fn plays_per_day(
+    db: &impl ConnectionTrait,
+    game: Option<i32>,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> ApiResult<Vec<(chrono::NaiveDate, i32, i64, i64)>> {
+    let days = (to - from).num_days();
+    if !(0..MAX_DAYS).contains(&days) {
+        return Err(ApiError::bad_input(
+            "to",
+            format!("a range is 1 to {MAX_DAYS} days, `to` on or after `from`"),
+        ));
+    }
+    let start = from.and_time(chrono::NaiveTime::MIN).and_utc();
+    let end = (to + chrono::Days::new(1))
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc();
+    let day = match db.get_database_backend() {
+        sea_orm::DbBackend::Sqlite => "date(start_time)",
+        _ => "(start_time AT TIME ZONE 'UTC')::date",
+    };
+    let mut values: Vec<sea_orm::Value> = vec![start.into(), end.into()];
+    let one_game = match game {
+        Some(game) => {
+            values.push(game.into());
+            " AND game_id = $3"
+        }
+        None => "",
+    };
+    let sql = format!(
+        "SELECT {day} AS day, game_id, COUNT(*) AS plays, COUNT(DISTINCT user_id) AS players \
+         FROM game_plays WHERE start_time >= $1 AND start_time < $2{one_game} \
+         GROUP BY 1, 2 ORDER BY 1, 2"
+    );
+    db.query_all_raw(raw(db, &sql, values))
+        .await?
+        .iter()
+        .map(|row| {
+            Ok((
+                row.try_get("", "day")?,
+                row.try_get("", "game_id")?,
+                row.try_get("", "plays")?,
+                row.try_get("", "players")?,
+            ))
+        })
+        .collect::<Result<_, sea_orm::DbErr>>()
+        .map_err(Into::into)
+}
