@@ -171,6 +171,36 @@ arena_tests::both_configured!(
             "{listed:?}"
         );
 
+        // Registration checks what it is given; a game named twice is one game.
+        let register = |input: Value| {
+            let (arena, admin) = (arena(&app), Auth::User(w.admin.access.clone()));
+            async move {
+                arena.call(&admin, "mutation($i: ServerInput!) { registerServer(input: $i) { server { games { id } } } }", json!({ "i": input })).await
+            }
+        };
+        for bad in [
+            json!({ "gameIds": [w.game], "socketHost": "127.0.0.1", "socketPort": 0 }),
+            json!({ "gameIds": [w.game], "socketHost": " ", "socketPort": 7003 }),
+            json!({ "gameIds": [w.game], "socketHost": "127.0.0.1", "socketPort": 7003, "country": "Finland" }),
+            json!({ "gameIds": [], "socketHost": "127.0.0.1", "socketPort": 7003 }),
+            json!({ "gameIds": [w.game], "socketHost": "127.0.0.1", "socketPort": 7003, "slots": 0 }),
+        ] {
+            assert_eq!(
+                codes(&register(bad.clone()).await.unwrap_err()),
+                ["BAD_USER_INPUT"],
+                "{bad}"
+            );
+        }
+        let twice = register(
+            json!({ "gameIds": [w.game, w.game], "socketHost": "127.0.0.1", "socketPort": 7003 }),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            twice["registerServer"]["server"]["games"],
+            json!([{ "id": w.game }])
+        );
+
         // A character of another player, or of a kind the game does not take, is refused.
         assert_eq!(
             play(&app, &w.maker, &w.game, Some(&sir)).await.codes(),

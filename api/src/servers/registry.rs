@@ -368,8 +368,14 @@ pub async fn register_server(
         .map(|u| check_url(u, "apiUrl"))
         .transpose()?;
     let country = new.country.as_deref().map(check_country).transpose()?;
-    let mut game_ids = new.game_ids.clone();
-    game_ids.dedup();
+    // Each game once, the first (the one it runs now) kept first.
+    let mut seen = std::collections::HashSet::new();
+    let game_ids: Vec<i32> = new
+        .game_ids
+        .iter()
+        .copied()
+        .filter(|id| seen.insert(*id))
+        .collect();
     if game_ids.is_empty() || game_ids.len() > MAX_GAMES {
         return Err(ApiError::bad_input(
             "gameIds",
