@@ -207,6 +207,30 @@ pub fn group_by<K: Eq + Hash, V>(rows: Vec<V>, key: impl Fn(&V) -> K) -> HashMap
     out
 }
 
+/// The rows of `E` whose `column` is one of `ids`, each under the key `key` reads off it, in
+/// one statement: the batch read behind every DataLoader of rows by id.
+pub async fn rows_by<E, K>(
+    db: &impl ConnectionTrait,
+    column: E::Column,
+    ids: &[K],
+    key: impl Fn(&E::Model) -> K,
+) -> Result<HashMap<K, E::Model>, DbErr>
+where
+    E: EntityTrait,
+    K: Into<Value> + Clone + Eq + Hash,
+{
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(E::find()
+        .filter(column.is_in(ids.iter().cloned()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| (key(&row), row))
+        .collect())
+}
+
 /// Runs `sql(list)` for many ids, where `list` is the `IN (…)` placeholder list of `ids`, and
 /// groups column `value` by column `key`, in row order: the one-statement batch read behind
 /// every DataLoader.

@@ -299,6 +299,18 @@ arena_tests::both_configured!(
             ["CONFLICT"]
         );
 
+        let staff = "query($g: ID) { allPlaySessions(gameId: $g, live: false) { player { username } endReason } }";
+        let of_game = app
+            .gql_as(&w.admin.access, staff, json!({ "g": w.game }))
+            .await;
+        assert_eq!(
+            of_game.data()["allPlaySessions"],
+            json!([{ "player": { "username": "ann" }, "endReason": "ended" }])
+        );
+        let of_none = app
+            .gql_as(&w.admin.access, staff, json!({ "g": w.knight }))
+            .await;
+        assert_eq!(of_none.data()["allPlaySessions"], json!([]));
         let plays = app
             .gql_as(
                 &ann.access,

@@ -357,16 +357,7 @@ pub async fn assets_by_id(
     db: &impl ConnectionTrait,
     ids: &[Uuid],
 ) -> Result<HashMap<Uuid, asset::Model>, sea_orm::DbErr> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    Ok(asset::Entity::find()
-        .filter(asset::Column::Id.is_in(ids.iter().copied()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|a| (a.id, a))
-        .collect())
+    crate::db::rows_by::<asset::Entity, _>(db, asset::Column::Id, ids, |a| a.id).await
 }
 
 /// The thumbnails rendered from many assets, by source.

@@ -175,13 +175,7 @@ pub async fn currencies_by_id(
     db: &impl ConnectionTrait,
     ids: &[i32],
 ) -> ApiResult<HashMap<i32, currency::Model>> {
-    Ok(currency::Entity::find()
-        .filter(currency::Column::Id.is_in(ids.iter().copied()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|c| (c.id, c))
-        .collect())
+    Ok(crate::db::rows_by::<currency::Entity, _>(db, currency::Column::Id, ids, |r| r.id).await?)
 }
 
 /// The earlier transaction with `movement`'s key, compared with it: the same content is
@@ -1364,11 +1358,8 @@ pub async fn transactions_by_id(
     db: &impl ConnectionTrait,
     ids: &[i32],
 ) -> ApiResult<HashMap<i32, transaction::Model>> {
-    Ok(transaction::Entity::find()
-        .filter(transaction::Column::Id.is_in(ids.iter().copied()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|t| (t.id, t))
-        .collect())
+    Ok(
+        crate::db::rows_by::<transaction::Entity, _>(db, transaction::Column::Id, ids, |r| r.id)
+            .await?,
+    )
 }

@@ -149,13 +149,7 @@ pub async fn find_many(
     db: &impl ConnectionTrait,
     ids: &[i32],
 ) -> ApiResult<HashMap<i32, content::Model>> {
-    Ok(content::Entity::find()
-        .filter(content::Column::Id.is_in(ids.iter().copied()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|row| (row.id, row))
-        .collect())
+    Ok(crate::db::rows_by::<content::Entity, _>(db, content::Column::Id, ids, |r| r.id).await?)
 }
 
 /// The item `id` when `viewer` may see it; `NOT_FOUND` otherwise, so nobody learns that an

@@ -284,13 +284,10 @@ pub async fn characters_by_id(
     db: &impl ConnectionTrait,
     ids: &[i32],
 ) -> ApiResult<HashMap<i32, character::Model>> {
-    Ok(character::Entity::find()
-        .filter(character::Column::Id.is_in(ids.iter().copied()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|c| (c.id, c))
-        .collect())
+    Ok(
+        crate::db::rows_by::<character::Entity, _>(db, character::Column::Id, ids, |r| r.id)
+            .await?,
+    )
 }
 
 /// The properties of many characters, by character, by name.

@@ -217,7 +217,12 @@ impl PlayQuery {
         #[graphql(default = true)] live: bool,
     ) -> async_graphql::Result<Vec<PlaySession>> {
         let me = viewer(ctx).require_user()?.id;
-        Ok(super::sessions_of(&app(ctx).db, Some(me), None, live, 100)
+        let mine = super::SessionFilter {
+            player: Some(me),
+            live_only: live,
+            ..Default::default()
+        };
+        Ok(super::sessions_of(&app(ctx).db, mine, 100)
             .await?
             .into_iter()
             .map(PlaySession)
@@ -247,11 +252,17 @@ impl PlayQuery {
         let server = server_id
             .map(|id| parse_int_id(&id, "serverId"))
             .transpose()?;
-        let mut rows = super::sessions_of(&app(ctx).db, None, server, live, 500).await?;
-        if let Some(game) = game {
-            rows.retain(|s| s.game_id == game);
-        }
-        Ok(rows.into_iter().map(PlaySession).collect())
+        let filter = super::SessionFilter {
+            player: None,
+            server,
+            game,
+            live_only: live,
+        };
+        Ok(super::sessions_of(&app(ctx).db, filter, 500)
+            .await?
+            .into_iter()
+            .map(PlaySession)
+            .collect())
     }
     /// Plays per game per UTC day from `from` to `to` (at most 366 days), oldest first.
     /// Needs `dashboard.access`.

@@ -18,10 +18,7 @@ use arena_entity::{
         game, game_play,
         game_support::{self, SupportFlag},
     },
-    servers::{
-        game_server::{self, Health},
-        play_session,
-    },
+    servers::{game_server, play_session},
 };
 use chrono::{DateTime, Duration, Utc};
 use rand::seq::SliceRandom;
@@ -175,9 +172,10 @@ async fn check_play(
 }
 
 /// A server with an open seat, as SQL on `game_servers`: on, not quarantined, pinging
-/// since `$2`, room left. The first three match the selection index's condition.
-const OPEN: &str =
-    "active AND NOT quarantine AND health = 'ready' AND live < slots AND pinged_at > $2";
+/// since `$1`, room left. The first three match the selection indexes' condition. Every
+/// statement that picks or seats uses it, with the time at `$1` and the game at `$2`.
+pub(crate) const OPEN: &str =
+    "active AND NOT quarantine AND health = 'ready' AND live < slots AND pinged_at > $1";
 
 /// Picks a server and takes a seat on it, in one transaction: servers with the player's
 /// friends first, then official ones, then the player's country, then the fewest players
@@ -238,15 +236,15 @@ pub async fn place_in(
     // A provisioned server with nobody on it that may run this game switches to it.
     let idle = format!(
         "SELECT s.id FROM game_servers s JOIN server_games g ON g.server_id = s.id \
-         WHERE g.game_id = $1 AND s.provisioned AND s.live = 0 AND {OPEN} \
-         AND (s.game_id IS NULL OR s.game_id <> $1) ORDER BY s.official DESC, s.id LIMIT {CANDIDATES}",
+         WHERE g.game_id = $2 AND s.provisioned AND s.live = 0 AND {OPEN} \
+         AND (s.game_id IS NULL OR s.game_id <> $2) ORDER BY s.official DESC, s.id LIMIT {CANDIDATES}",
         OPEN = OPEN
             .replace("active", "s.active")
             .replace("live <", "s.live <")
             .replace("pinged_at", "s.pinged_at")
     );
     let idle: Vec<i32> = db
-        .query_all_raw(raw(db, &idle, vec![game.id.into(), cut.into()]))
+        .query_all_raw(raw(db, &idle, vec![cut.into(), game.id.into()]))
         .await?
         .iter()
         .map(|row| row.try_get::<i32>("", "id"))
@@ -275,10 +273,10 @@ async fn candidates(
     if !friends.is_empty() {
         let ids: Vec<i32> = friends.keys().copied().collect();
         let sql = format!(
-            "SELECT id FROM game_servers WHERE game_id = $1 AND {OPEN}{kind} AND id IN ({})",
+            "SELECT id FROM game_servers WHERE game_id = $2 AND {OPEN}{kind} AND id IN ({})",
             crate::db::placeholders(3, ids.len())
         );
-        let mut values = vec![game.id.into(), cut.into()];
+        let mut values = vec![cut.into(), game.id.into()];
         values.extend(ids.iter().map(|&id| id.into()));
         let mut with_room: Vec<i32> = db
             .query_all_raw(raw(db, &sql, values))
@@ -291,7 +289,7 @@ async fn candidates(
     }
     // Each ordering is read from an index in its own order; the union keeps them apart.
     let mut parts = Vec::new();
-    let mut values: Vec<sea_orm::Value> = vec![game.id.into(), cut.into()];
+    let mut values: Vec<sea_orm::Value> = vec![cut.into(), game.id.into()];
     let officials: &[bool] = if game.hosted {
         &[false]
     } else {
@@ -307,7 +305,7 @@ async fn candidates(
             values.push(country.into());
             parts.push(format!(
                 "SELECT * FROM (SELECT {r} AS r, id, live FROM game_servers \
-                 WHERE game_id = $1 AND {OPEN}{kind} AND {flag} AND country = ${n} \
+                 WHERE game_id = $2 AND {OPEN}{kind} AND {flag} AND country = ${n} \
                  ORDER BY live LIMIT {CANDIDATES}) AS c{r}",
                 r = rank * 2,
                 n = values.len()
@@ -315,7 +313,7 @@ async fn candidates(
         }
         parts.push(format!(
             "SELECT * FROM (SELECT {r} AS r, id, live FROM game_servers \
-             WHERE game_id = $1 AND {OPEN}{kind} AND {flag} \
+             WHERE game_id = $2 AND {OPEN}{kind} AND {flag} \
              ORDER BY live LIMIT {CANDIDATES}) AS c{r}",
             r = rank * 2 + 1
         ));
@@ -383,11 +381,7 @@ async fn take_seat(
 ) -> ApiResult<Option<game_server::Model>> {
     let mut condition = Condition::all()
         .add(game_server::Column::Id.eq(id))
-        .add(game_server::Column::Active.eq(true))
-        .add(game_server::Column::Quarantine.eq(false))
-        .add(game_server::Column::Health.eq(Health::Ready))
-        .add(Expr::col(game_server::Column::Live).lt(Expr::col(game_server::Column::Slots)))
-        .add(game_server::Column::PingedAt.gt(*cut));
+        .add(Expr::cust_with_values(OPEN, [*cut]));
     let mut update = game_server::Entity::update_many()
         .col_expr(
             game_server::Column::Live,
@@ -703,28 +697,18 @@ pub async fn end_session(
         }
     };
     ctx.write(async |db, changes| {
-        let found = play_session::Entity::find_by_id(id)
-            .filter(may.clone())
+        let mine = Condition::all()
+            .add(play_session::Column::Id.eq(id))
+            .add(may.clone());
+        if let Some(ended) = end_where_in(db, changes, mine.clone(), reason).await?.pop() {
+            return Ok(ended);
+        }
+        // Ended before, or not the caller's to end.
+        play_session::Entity::find()
+            .filter(mine)
             .one(db)
             .await?
-            .ok_or(ApiError::NotFound("session"))?;
-        if found.ended_at.is_some() {
-            return Ok(found);
-        }
-        let ended = end_where_in(
-            db,
-            changes,
-            Condition::all().add(play_session::Column::Id.eq(id)),
-            reason,
-        )
-        .await?;
-        match ended.into_iter().next() {
-            Some(session) => Ok(session),
-            None => play_session::Entity::find_by_id(id)
-                .one(db)
-                .await?
-                .ok_or(ApiError::NotFound("session")),
-        }
+            .ok_or(ApiError::NotFound("session"))
     })
     .await
 }
@@ -856,15 +840,32 @@ pub async fn sweep(ctx: &AppContext) -> ApiResult<usize> {
     Ok(ended)
 }
 
-/// Sessions newest first: of a player or a server (or everyone's), live only or all.
+/// Which sessions a list shows; `None` does not narrow it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SessionFilter {
+    pub player: Option<Uuid>,
+    pub server: Option<i32>,
+    pub game: Option<i32>,
+    /// Only those not ended.
+    pub live_only: bool,
+}
+
+/// Sessions by filter, newest first, at most `limit`.
 pub async fn sessions_of(
     db: &impl ConnectionTrait,
-    player: Option<Uuid>,
-    server: Option<i32>,
-    live_only: bool,
+    filter: SessionFilter,
     limit: u64,
 ) -> ApiResult<Vec<play_session::Model>> {
+    let SessionFilter {
+        player,
+        server,
+        game,
+        live_only,
+    } = filter;
     let mut query = play_session::Entity::find();
+    if let Some(game) = game {
+        query = query.filter(play_session::Column::GameId.eq(game));
+    }
     if let Some(player) = player {
         query = query.filter(play_session::Column::UserId.eq(player));
     }

@@ -258,12 +258,12 @@ async fn wait_for_servers(
 async fn has_room(ctx: &AppContext, game: i32) -> ApiResult<bool> {
     let cut = chrono::Utc::now() - silence(ctx.settings.server_ping_seconds);
     let sql = format!(
-        "SELECT id FROM game_servers WHERE game_id = $1 AND {} LIMIT 1",
+        "SELECT id FROM game_servers WHERE game_id = $2 AND {} LIMIT 1",
         super::OPEN
     );
     let db = &ctx.db;
     Ok(db
-        .query_one_raw(crate::db::raw(db, &sql, vec![game.into(), cut.into()]))
+        .query_one_raw(crate::db::raw(db, &sql, vec![cut.into(), game.into()]))
         .await?
         .is_some())
 }

@@ -367,7 +367,11 @@ pub async fn register_server(
         .as_deref()
         .map(|u| check_url(u, "apiUrl"))
         .transpose()?;
-    let country = new.country.as_deref().map(check_country).transpose()?;
+    let country = new
+        .country
+        .as_deref()
+        .map(crate::auth::inputs::parse_country)
+        .transpose()?;
     // Each game once, the first (the one it runs now) kept first.
     let mut seen = std::collections::HashSet::new();
     let game_ids: Vec<i32> = new
@@ -493,19 +497,6 @@ pub async fn register_server(
         })
         .await?;
     Ok(Issued { row, token })
-}
-
-/// Two capital letters.
-fn check_country(raw: &str) -> ApiResult<String> {
-    let code = raw.trim().to_ascii_uppercase();
-    if code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()) {
-        Ok(code)
-    } else {
-        Err(ApiError::bad_input(
-            "country",
-            "a country is two letters (ISO 3166-1 alpha-2)",
-        ))
-    }
 }
 
 /// What a server reports at each ping.
@@ -865,13 +856,10 @@ pub async fn servers_by_id(
     db: &impl ConnectionTrait,
     ids: &[i32],
 ) -> ApiResult<std::collections::HashMap<i32, game_server::Model>> {
-    Ok(game_server::Entity::find()
-        .filter(game_server::Column::Id.is_in(ids.iter().copied()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|s| (s.id, s))
-        .collect())
+    Ok(
+        crate::db::rows_by::<game_server::Entity, _>(db, game_server::Column::Id, ids, |r| r.id)
+            .await?,
+    )
 }
 
 /// Hosts by id.
@@ -879,13 +867,13 @@ pub async fn hosts_by_id(
     db: &impl ConnectionTrait,
     ids: &[i32],
 ) -> ApiResult<std::collections::HashMap<i32, provisioning_host::Model>> {
-    Ok(provisioning_host::Entity::find()
-        .filter(provisioning_host::Column::Id.is_in(ids.iter().copied()))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|h| (h.id, h))
-        .collect())
+    Ok(crate::db::rows_by::<provisioning_host::Entity, _>(
+        db,
+        provisioning_host::Column::Id,
+        ids,
+        |r| r.id,
+    )
+    .await?)
 }
 
 /// The servers running `game` now (not shut down, active), at most `limit`.
