@@ -40,6 +40,7 @@ operations!("graphql/roles.graphql": Roles, CreateRole, MoveRole, GrantPrivilege
 operations!("graphql/audit.graphql": Audit);
 operations!("graphql/bank.graphql": UserBank, Refund, Mint, Burn, Economy, RenameCurrency, CreateConversion, EndConversion, StoreItems, Trades, TradeDetail);
 operations!("graphql/servers.graphql": HostBans, BanHost, LiftHostBan);
+operations!("graphql/play.graphql": AllServers, QuarantineServer, ReleaseServer, SetServerActive, ProvisioningHosts, RegisterHost, SetHostActive, LiveSessions, EndPlaySession, PlaysPerDay);
 operations!("graphql/catalog.graphql": ModerationQueue, ClaimModeration, ReleaseModeration, DecideModeration, ContentReports, ContentSearch, ContentDetail, Categories, CreateCategory, Games);
 
 /// A failed call, in words for the person at the screen.

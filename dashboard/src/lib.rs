@@ -89,7 +89,11 @@ fn Shell() -> impl IntoView {
                     <Show when=move || session.can("content.moderate")><A href="/admin/games">"Games"</A></Show>
                     <Show when=move || session.can("bank.mint")><A href="/admin/economy">"Economy"</A></Show>
                     <Show when=move || session.can("bank.mint")><A href="/admin/trades">"Trades"</A></Show>
+                    <Show when=move || session.can("server.quarantine")><A href="/admin/servers">"Servers"</A></Show>
+                    <Show when=move || session.can("server.quarantine")><A href="/admin/sessions">"Sessions"</A></Show>
+                    <Show when=move || session.can("server.manage")><A href="/admin/hosts">"Hosts"</A></Show>
                     <Show when=move || session.can("server.manage")><A href="/admin/host-bans">"Host bans"</A></Show>
+                    <A href="/admin/plays">"Plays"</A>
                 </nav>
                 <span class="who">{move || session.me.with(|m| m.as_ref().map(|m| m.username.clone()).unwrap_or_default())}</span>
                 <button class="link" on:click=sign_out.clone()>"Sign out"</button>
@@ -116,6 +120,10 @@ fn Shell() -> impl IntoView {
                 <Route path=path!("/admin/trades") view=|| view! { <Guarded><pages::trades::TradeList/></Guarded> }/>
                 <Route path=path!("/admin/trades/:id") view=|| view! { <Guarded><pages::trades::TradePage/></Guarded> }/>
                 <Route path=path!("/admin/host-bans") view=|| view! { <Guarded><pages::hosts::HostBanList/></Guarded> }/>
+                <Route path=path!("/admin/servers") view=|| view! { <Guarded><pages::play::ServerList/></Guarded> }/>
+                <Route path=path!("/admin/hosts") view=|| view! { <Guarded><pages::play::HostList/></Guarded> }/>
+                <Route path=path!("/admin/sessions") view=|| view! { <Guarded><pages::play::SessionList/></Guarded> }/>
+                <Route path=path!("/admin/plays") view=|| view! { <Guarded><pages::play::PlaysPerDay/></Guarded> }/>
             </Routes>
         </main>
     }

@@ -102,3 +102,17 @@ pub fn run<Q>(
         }
     });
 }
+
+/// `YYYY-MM-DD` of `days_ago` days before today (UTC).
+pub fn utc_day(days_ago: f64) -> String {
+    let at = js_sys::Date::now() - days_ago * 86_400_000.0;
+    let iso: String = js_sys::Date::new(&at.into()).to_iso_string().into();
+    iso.get(..10).unwrap_or_default().to_owned()
+}
+
+/// Re-runs `refresh` every two seconds while the page is shown.
+pub fn every_two_seconds(refresh: impl Fn() + 'static) {
+    if let Ok(handle) = set_interval_with_handle(refresh, std::time::Duration::from_secs(2)) {
+        on_cleanup(move || handle.clear());
+    }
+}

@@ -78,7 +78,11 @@ async fn an_admin_bans_a_user_sees_it_in_bans_and_audit_and_lifts_it() {
             "Games",
             "Economy",
             "Trades",
-            "Host bans"
+            "Servers",
+            "Sessions",
+            "Hosts",
+            "Host bans",
+            "Plays"
         ]
     );
     browser.screenshot("home").await;
@@ -170,7 +174,10 @@ async fn a_moderator_does_not_see_role_management() {
             "Reports",
             "Content",
             "Categories",
-            "Games"
+            "Games",
+            "Servers",
+            "Sessions",
+            "Plays"
         ]
     );
     browser.screenshot("moderator-home").await;
@@ -251,7 +258,10 @@ async fn an_admin_makes_a_member_a_moderator_who_then_gets_in() {
             "Reports",
             "Content",
             "Categories",
-            "Games"
+            "Games",
+            "Servers",
+            "Sessions",
+            "Plays"
         ]
     );
     browser.close().await;
@@ -854,4 +864,128 @@ async fn an_admin_bans_a_host_network_and_lifts_it() {
         bans.data()["hostBans"],
         json!([{ "network": "198.51.100.0/24", "liftReason": "cleaned up" }])
     );
+}
+
+/// A moderating admin sees live servers with their player counts, quarantines one (audited),
+/// ends a live session, registers a provisioning host (its token shown once) and reads the
+/// plays per day.
+#[tokio::test]
+async fn an_admin_quarantines_a_server_and_ends_a_session() {
+    use arena_gameserver_sim::{Arena, Auth, GameServer, Spec};
+
+    let app = TestApp::spawn_configured(arena_tests::trusting).await;
+    let admin = UserBuilder::new("admin")
+        .with_role("admin")
+        .create(&app)
+        .await;
+    let ann = UserBuilder::new("ann").create(&app).await;
+    let game = app
+        .published_item(&admin.access, json!({ "type": "GAME", "name": "Duel" }))
+        .await;
+    let arena = Arena::new(app.url("/graphql"));
+    let spec = Spec {
+        game_ids: vec![game.clone()],
+        socket_host: "127.0.0.1".into(),
+        socket_port: 7777,
+        country: Some("FI".into()),
+        slots: Some(8),
+    };
+    let server = GameServer::register(&arena, &Auth::User(admin.access.clone()), &spec)
+        .await
+        .unwrap();
+    server.ping(1, &[]).await.unwrap();
+    let ticket = app
+        .gql_as(
+            &ann.access,
+            "mutation($g: ID!) { play(gameId: $g) { token } }",
+            json!({ "g": game }),
+        )
+        .await;
+    server
+        .validate(ticket.data()["play"]["token"].as_str().unwrap())
+        .await
+        .unwrap();
+
+    let browser = Browser::start().await;
+    sign_in(&browser, &app, &admin).await;
+    browser.wait_for_text("accounts").await;
+    browser.click_link("Servers").await;
+    browser.wait_for_text("1 servers").await;
+    browser.wait_for_text("1 / 8 (says 1)").await;
+    browser.wait_for_text("READY").await;
+    browser
+        .click_and_confirm("table.servers button.quarantine")
+        .await;
+    browser.answer_prompt("speed hacks reported").await;
+    browser.wait_for_text("QUARANTINED").await;
+    browser.screenshot("servers").await;
+
+    browser.click_link("Sessions").await;
+    browser.wait_for_text("1 live sessions").await;
+    browser.wait_for_text("JOINED").await;
+    browser
+        .click_and_confirm("table.sessions button.danger")
+        .await;
+    browser.wait_for_text("0 live sessions").await;
+
+    browser.click_link("Hosts").await;
+    browser.fill("host-name", "rack 1").await;
+    browser.fill("host-url", "http://127.0.0.1:9/servers").await;
+    browser
+        .find("form.host button[type='submit']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser.wait_for_text("shown this once").await;
+    let token = browser.find("#host-token").await.text().await.unwrap();
+    browser.wait_for_text("0 / 10").await;
+
+    browser.click_link("Plays").await;
+    browser.wait_for_text("Plays per day").await;
+    browser.find("#plays-chart rect").await;
+    browser.screenshot("plays").await;
+    browser.close().await;
+
+    let seen = app
+        .gql_as(
+            &admin.access,
+            "{ allServers { quarantined players } allPlaySessions(live: false) { endReason } \
+               auditLog(first: 5) { edges { node { action reason } } } }",
+            json!({}),
+        )
+        .await;
+    let seen = seen.data();
+    assert_eq!(
+        seen["allServers"],
+        json!([{ "quarantined": true, "players": 0 }])
+    );
+    assert_eq!(
+        seen["allPlaySessions"],
+        json!([{ "endReason": "ended_by_moderator" }])
+    );
+    let actions: Vec<(&str, &str)> = seen["auditLog"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["node"]["action"].as_str().unwrap(),
+                e["node"]["reason"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert!(
+        actions.contains(&("server.quarantine", "speed hacks reported")),
+        "{actions:?}"
+    );
+    // The token shown is the host's: it pings with it.
+    let pinged = arena_gameserver_sim::ping_host(&arena, &Auth::Host(token), 3)
+        .await
+        .unwrap();
+    assert_eq!(pinged["slots"], 3);
+    let plays = app
+        .gql_as(&ann.access, "{ plays { endTime } }", json!({}))
+        .await;
+    assert_eq!(plays.data()["plays"].as_array().unwrap().len(), 1);
 }

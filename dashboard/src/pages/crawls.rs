@@ -1,30 +1,14 @@
 //! Crawl runs: the list with daily activity, and one run's live progress (accounts per
 //! second, workers, errors), refreshed every two seconds while it runs.
 
-use std::time::Duration;
-
 use leptos::prelude::*;
 use leptos_router::{components::A, hooks::use_params_map};
 
 use crate::{
     api::{self, Failure},
     session::Session,
-    widgets::{ErrorLine, run, short_time},
+    widgets::{ErrorLine, every_two_seconds, run, short_time, utc_day},
 };
-
-/// `YYYY-MM-DD` of `days_ago` days before today (UTC).
-fn utc_day(days_ago: f64) -> String {
-    let at = js_sys::Date::now() - days_ago * 86_400_000.0;
-    let iso: String = js_sys::Date::new(&at.into()).to_iso_string().into();
-    iso.get(..10).unwrap_or_default().to_owned()
-}
-
-/// Re-runs `refresh` every two seconds while the page is shown.
-fn every_two_seconds(refresh: impl Fn() + 'static) {
-    if let Ok(handle) = set_interval_with_handle(refresh, Duration::from_secs(2)) {
-        on_cleanup(move || handle.clear());
-    }
-}
 
 #[component]
 pub fn CrawlList() -> impl IntoView {

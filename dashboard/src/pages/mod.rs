@@ -9,6 +9,7 @@ pub mod economy;
 pub mod home;
 pub mod hosts;
 pub mod moderation;
+pub mod play;
 pub mod roles;
 pub mod signin;
 pub mod trades;
