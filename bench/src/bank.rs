@@ -11,10 +11,10 @@ use std::sync::{
 };
 
 use anyhow::{Context, bail};
-use arena_bench::{Target, drive, metrics, post, server_percentile, sql};
+use arena_bench::{Target, account, gql, loaded, post, reference_inserts};
 use clap::Parser;
 use sea_orm::{ConnectionTrait, Statement};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// Load against one Arena server.
 #[derive(Parser)]
@@ -32,108 +32,15 @@ struct Args {
 const TRANSFER: &str = "mutation Transfer($i: TransferInput!) { transfer(input: $i) { alreadyApplied transaction { id } } }";
 const GIFT: &str = "mutation Purchase($i: PurchaseInput!) { purchase(input: $i) { alreadyApplied ownership { id } } }";
 
-/// Registers, optionally makes admin, and signs in one account; its access token and id.
-async fn account(
-    http: &reqwest::Client,
-    url: &str,
-    db: &sea_orm::DatabaseConnection,
-    name: &str,
-    admin: bool,
-) -> anyhow::Result<(String, String)> {
-    let password = format!("{name}-long-password");
-    let made = post(http, url, None, &json!({
-        "query": "mutation($i: RegisterInput!) { register(input: $i) { id } }",
-        "variables": { "i": { "username": name, "email": format!("{name}@example.com"), "password": password } }
-    }))
-    .await
-    .context("register")?;
-    let id = made["data"]["register"]["id"]
-        .as_str()
-        .context("id")?
-        .to_owned();
-    if admin {
-        let user: uuid::Uuid = id.parse()?;
-        db.execute_unprepared(&format!(
-            "INSERT INTO user_roles (user_id, role_id) SELECT '{user}', id FROM roles WHERE role = 'admin'"
-        ))
-        .await?;
-    }
-    let session = post(
-        http,
-        url,
-        None,
-        &json!({
-            "query": "mutation($i: LoginInput!) { login(input: $i) { accessToken } }",
-            "variables": { "i": { "login": name, "password": password } }
-        }),
-    )
-    .await
-    .context("login")?;
-    let token = session["data"]["login"]["accessToken"]
-        .as_str()
-        .context("token")?
-        .to_owned();
-    Ok((token, id))
-}
-
-async fn gql(
-    http: &reqwest::Client,
-    url: &str,
-    token: &str,
-    query: &str,
-    variables: Value,
-) -> anyhow::Result<Value> {
-    post(
-        http,
-        url,
-        Some(token),
-        &json!({ "query": query, "variables": variables }),
-    )
-    .await
-    .with_context(|| format!("failed: {query}"))
-}
-
-/// Reports a scenario with the server's own percentiles of `operation`.
-async fn loaded<S, F, Fut>(
-    name: &str,
-    http: &reqwest::Client,
-    base: &str,
-    operation: &str,
-    seconds: u64,
-    states: Vec<S>,
-    one: F,
-) -> anyhow::Result<usize>
-where
-    S: Send + 'static,
-    F: Fn(S) -> Fut + Send + Sync + Clone + 'static,
-    Fut: Future<Output = (bool, S)> + Send,
-{
-    let clients = states.len();
-    let before = metrics(http, base).await?;
-    let measured = drive(seconds, states, one).await;
-    let after = metrics(http, base).await?;
-    measured.report(name);
-    let bound = |p| {
-        server_percentile(&before, &after, operation, p)
-            .map_or_else(|| "n/a".to_owned(), |b| format!("{:.1} ms", b * 1000.0))
-    };
-    println!(
-        "  in the service, {clients} clients (server histogram, bucket bound): p50 <= {}, p99 <= {}",
-        bound(0.5),
-        bound(0.99)
-    );
-    Ok(measured.errors)
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let base = args.target.url.trim_end_matches('/').to_owned();
-    let graphql = format!("{base}/graphql");
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.target.connections)
-        .build()?;
-    let db = arena_api::db::connect_url(&args.target.database_url, 20).await?;
+    let arena_bench::Opened {
+        base,
+        graphql,
+        http,
+        db,
+    } = args.target.open().await?;
     let backend = db.get_database_backend();
     let (c, s) = (args.target.connections, args.target.seconds);
     let run = std::process::id();
@@ -154,27 +61,7 @@ async fn main() -> anyhow::Result<()> {
     );
 
     // The reference: single-row INSERTs, one transaction each, by a plain client.
-    db.execute_unprepared(
-        "CREATE TABLE IF NOT EXISTS bench_inserts (id bigserial PRIMARY KEY, payer uuid, amount bigint, created_at timestamptz DEFAULT now())",
-    )
-    .await?;
-    let insert = {
-        let db = db.clone();
-        move |(): ()| {
-            let db = db.clone();
-            async move {
-                let ok = sql(
-                    &db,
-                    "INSERT INTO bench_inserts (payer, amount) VALUES (gen_random_uuid(), 1)",
-                )
-                .await;
-                (ok, ())
-            }
-        }
-    };
-    drive(s, vec![(); 20], insert)
-        .await
-        .report("plain SQL: single-row INSERT, 20 clients");
+    reference_inserts(&db, s).await?;
 
     // Transfers: each client a loop of its own, from one player to another, one unit, a
     // fresh key each time.

@@ -30,6 +30,30 @@ pub struct Target {
     pub seconds: u64,
 }
 
+/// What a load command talks to: the server's base address and GraphQL endpoint, an HTTP
+/// client with one idle connection per client, and the server's database.
+pub struct Opened {
+    pub base: String,
+    pub graphql: String,
+    pub http: reqwest::Client,
+    pub db: DatabaseConnection,
+}
+
+impl Target {
+    /// Opens the server and its database.
+    pub async fn open(&self) -> anyhow::Result<Opened> {
+        let base = self.url.trim_end_matches('/').to_owned();
+        Ok(Opened {
+            graphql: format!("{base}/graphql"),
+            base,
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(self.connections)
+                .build()?,
+            db: arena_api::db::connect_url(&self.database_url, 20).await?,
+        })
+    }
+}
+
 /// What one scenario measured.
 pub struct Measured {
     /// Requests finished while counting.
@@ -126,9 +150,21 @@ pub async fn post(
     token: Option<&str>,
     body: &Value,
 ) -> Option<Value> {
+    let authorization = token.map(|t| format!("Bearer {t}"));
+    post_as(http, url, authorization.as_deref(), body).await
+}
+
+/// One GraphQL POST with any `Authorization` (a game server's `Server <token>`, say);
+/// whether it answered without errors.
+pub async fn post_as(
+    http: &reqwest::Client,
+    url: &str,
+    authorization: Option<&str>,
+    body: &Value,
+) -> Option<Value> {
     let mut request = http.post(url).json(body);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
+    if let Some(value) = authorization {
+        request = request.header("authorization", value);
     }
     let answer: Value = request.send().await.ok()?.json().await.ok()?;
     answer.get("errors").is_none().then_some(answer)
@@ -238,4 +274,124 @@ pub async fn accounts(
         ));
     }
     Ok(signed_in)
+}
+
+/// Registers, optionally makes admin, and signs in one account; its access token and id.
+pub async fn account(
+    http: &reqwest::Client,
+    url: &str,
+    db: &sea_orm::DatabaseConnection,
+    name: &str,
+    admin: bool,
+) -> anyhow::Result<(String, String)> {
+    let password = format!("{name}-long-password");
+    let made = post(http, url, None, &json!({
+        "query": "mutation($i: RegisterInput!) { register(input: $i) { id } }",
+        "variables": { "i": { "username": name, "email": format!("{name}@example.com"), "password": password } }
+    }))
+    .await
+    .context("register")?;
+    let id = made["data"]["register"]["id"]
+        .as_str()
+        .context("id")?
+        .to_owned();
+    if admin {
+        let user: uuid::Uuid = id.parse()?;
+        db.execute_unprepared(&format!(
+            "INSERT INTO user_roles (user_id, role_id) SELECT '{user}', id FROM roles WHERE role = 'admin'"
+        ))
+        .await?;
+    }
+    let session = post(
+        http,
+        url,
+        None,
+        &json!({
+            "query": "mutation($i: LoginInput!) { login(input: $i) { accessToken } }",
+            "variables": { "i": { "login": name, "password": password } }
+        }),
+    )
+    .await
+    .context("login")?;
+    let token = session["data"]["login"]["accessToken"]
+        .as_str()
+        .context("token")?
+        .to_owned();
+    Ok((token, id))
+}
+
+pub async fn gql(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    query: &str,
+    variables: Value,
+) -> anyhow::Result<Value> {
+    post(
+        http,
+        url,
+        Some(token),
+        &json!({ "query": query, "variables": variables }),
+    )
+    .await
+    .with_context(|| format!("failed: {query}"))
+}
+
+/// Reports a scenario with the server's own percentiles of `operation`.
+pub async fn loaded<S, F, Fut>(
+    name: &str,
+    http: &reqwest::Client,
+    base: &str,
+    operation: &str,
+    seconds: u64,
+    states: Vec<S>,
+    one: F,
+) -> anyhow::Result<usize>
+where
+    S: Send + 'static,
+    F: Fn(S) -> Fut + Send + Sync + Clone + 'static,
+    Fut: Future<Output = (bool, S)> + Send,
+{
+    let clients = states.len();
+    let before = metrics(http, base).await?;
+    let measured = drive(seconds, states, one).await;
+    let after = metrics(http, base).await?;
+    measured.report(name);
+    let bound = |p| {
+        server_percentile(&before, &after, operation, p)
+            .map_or_else(|| "n/a".to_owned(), |b| format!("{:.1} ms", b * 1000.0))
+    };
+    println!(
+        "  in the service, {clients} clients (server histogram, bucket bound): p50 <= {}, p99 <= {}",
+        bound(0.5),
+        bound(0.99)
+    );
+    Ok(measured.errors)
+}
+
+/// The reference figure: single-row INSERTs, one transaction each, by 20 plain clients for
+/// `seconds`, into a table of the server's own database.
+pub async fn reference_inserts(db: &DatabaseConnection, seconds: u64) -> anyhow::Result<()> {
+    db.execute_unprepared(
+        "CREATE TABLE IF NOT EXISTS bench_inserts (id bigserial PRIMARY KEY, payer uuid, amount bigint, created_at timestamptz DEFAULT now())",
+    )
+    .await?;
+    let insert = {
+        let db = db.clone();
+        move |(): ()| {
+            let db = db.clone();
+            async move {
+                let ok = sql(
+                    &db,
+                    "INSERT INTO bench_inserts (payer, amount) VALUES (gen_random_uuid(), 1)",
+                )
+                .await;
+                (ok, ())
+            }
+        }
+    };
+    drive(seconds, vec![(); 20], insert)
+        .await
+        .report("plain SQL: single-row INSERT, 20 clients");
+    Ok(())
 }

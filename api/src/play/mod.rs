@@ -287,7 +287,40 @@ async fn candidates(
         with_room.sort_by_key(|id| std::cmp::Reverse(friends[id]));
         order.extend(with_room);
     }
-    // Each ordering is read from an index in its own order; the union keeps them apart.
+    let rows = db
+        .query_all_raw(ranked_statement(db, game, cut, country, kind))
+        .await?;
+    let mut ranked: Vec<(i32, i32, i32)> = rows
+        .iter()
+        .map(|row| {
+            Ok((
+                row.try_get::<i32>("", "r")?,
+                row.try_get::<i32>("", "live")?,
+                row.try_get::<i32>("", "id")?,
+            ))
+        })
+        .collect::<Result<_, sea_orm::DbErr>>()?;
+    ranked.shuffle(&mut rand::rng());
+    ranked.sort_by_key(|&(rank, live, _)| (rank, live));
+    order.extend(ranked.into_iter().map(|(_, _, id)| id));
+    let mut seen = HashSet::new();
+    order.retain(|id| seen.insert(*id));
+    // Those with someone in a block with the player go last.
+    let (mut clear, last): (Vec<i32>, Vec<i32>) =
+        order.into_iter().partition(|id| !blocked.contains(id));
+    clear.extend(last);
+    Ok(clear)
+}
+
+/// The open servers of `game` in the orders of selection, up to [`CANDIDATES`] of each: each
+/// ordering is read from an index in its own order, and the union keeps them apart (`r`).
+fn ranked_statement(
+    db: &impl ConnectionTrait,
+    game: &game::Model,
+    cut: DateTime<Utc>,
+    country: Option<&str>,
+    kind: &str,
+) -> sea_orm::Statement {
     let mut parts = Vec::new();
     let mut values: Vec<sea_orm::Value> = vec![cut.into(), game.id.into()];
     let officials: &[bool] = if game.hosted {
@@ -318,29 +351,7 @@ async fn candidates(
             r = rank * 2 + 1
         ));
     }
-    let rows = db
-        .query_all_raw(raw(db, &parts.join(" UNION ALL "), values))
-        .await?;
-    let mut ranked: Vec<(i32, i32, i32)> = rows
-        .iter()
-        .map(|row| {
-            Ok((
-                row.try_get::<i32>("", "r")?,
-                row.try_get::<i32>("", "live")?,
-                row.try_get::<i32>("", "id")?,
-            ))
-        })
-        .collect::<Result<_, sea_orm::DbErr>>()?;
-    ranked.shuffle(&mut rand::rng());
-    ranked.sort_by_key(|&(rank, live, _)| (rank, live));
-    order.extend(ranked.into_iter().map(|(_, _, id)| id));
-    let mut seen = HashSet::new();
-    order.retain(|id| seen.insert(*id));
-    // Those with someone in a block with the player go last.
-    let (mut clear, last): (Vec<i32>, Vec<i32>) =
-        order.into_iter().partition(|id| !blocked.contains(id));
-    clear.extend(last);
-    Ok(clear)
+    raw(db, &parts.join(" UNION ALL "), values)
 }
 
 /// The servers where players linked to `me` in `table` play `game` now, with how many.
@@ -351,6 +362,22 @@ async fn servers_with(
     table: &str,
     also: &str,
 ) -> ApiResult<HashMap<i32, i64>> {
+    db.query_all_raw(linked_statement(db, me, game, table, also))
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get("", "server_id")?, row.try_get("", "n")?)))
+        .collect::<Result<_, sea_orm::DbErr>>()
+        .map_err(Into::into)
+}
+
+/// See [`servers_with`].
+fn linked_statement(
+    db: &impl ConnectionTrait,
+    me: Uuid,
+    game: i32,
+    table: &str,
+    also: &str,
+) -> sea_orm::Statement {
     let sql = format!(
         "SELECT server_id, COUNT(*) AS n FROM play_sessions \
          WHERE game_id = $2 AND ended_at IS NULL AND user_id IN ( \
@@ -358,12 +385,52 @@ async fn servers_with(
            UNION ALL SELECT user_id FROM {table} WHERE target_id = $1 {also}) \
          GROUP BY server_id"
     );
-    db.query_all_raw(raw(db, &sql, vec![me.into(), game.into()]))
+    raw(db, &sql, vec![me.into(), game.into()])
+}
+
+/// PostgreSQL's plans for the statements that pick a server for `me` in `game`: friends'
+/// servers, blocked players' servers, and the ranked open servers. For the load command,
+/// which fails on a sequential scan of a large table.
+pub async fn explain_selection(
+    db: &impl ConnectionTrait,
+    game: i32,
+    me: Uuid,
+    country: Option<&str>,
+) -> ApiResult<Vec<(&'static str, String)>> {
+    let game = game::Entity::find_by_id(game)
+        .one(db)
         .await?
-        .iter()
-        .map(|row| Ok((row.try_get("", "server_id")?, row.try_get("", "n")?)))
-        .collect::<Result<_, sea_orm::DbErr>>()
-        .map_err(Into::into)
+        .ok_or(ApiError::NotFound("game"))?;
+    let cut = Utc::now() - Duration::hours(1);
+    let statements = [
+        (
+            "friends' servers",
+            linked_statement(db, me, game.id, "friends", "AND NOT pending"),
+        ),
+        (
+            "blocked players' servers",
+            linked_statement(db, me, game.id, "blocks", ""),
+        ),
+        (
+            "ranked open servers",
+            ranked_statement(db, &game, cut, country, ""),
+        ),
+    ];
+    let mut plans = Vec::new();
+    for (name, statement) in statements {
+        let explain = sea_orm::Statement {
+            sql: format!("EXPLAIN {}", statement.sql),
+            ..statement
+        };
+        let lines: Vec<String> = db
+            .query_all_raw(explain)
+            .await?
+            .iter()
+            .map(|row| row.try_get_by_index::<String>(0))
+            .collect::<Result<_, _>>()?;
+        plans.push((name, lines.join("\n")));
+    }
+    Ok(plans)
 }
 
 /// Takes one seat on server `id` if it is still open with room (and, when `switch`, still
