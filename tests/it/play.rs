@@ -155,6 +155,40 @@ arena_tests::both_configured!(
         app.gql_as(&ann.access, "mutation($c: ID!) { setCharacterProperty(characterId: $c, name: \"level\", type: INT, value: \"7\") { id } }", json!({ "c": sir }))
             .await
             .data();
+        // She wears two hats she bought; the copy of the second has since ended: only the one
+        // she still owns reaches the server.
+        let mut hats = Vec::new();
+        for name in ["Helm", "Crown"] {
+            let hat = app
+                .published_item(
+                    &w.maker.access,
+                    json!({ "type": "HAT", "name": name, "onsale": true }),
+                )
+                .await;
+            app.gql_as(&ann.access, "mutation($c: ID!, $k: String!) { purchase(input: { contentId: $c, currency: WHOLE, idempotencyKey: $k }) { alreadyApplied } }", json!({ "c": hat, "k": name }))
+                .await
+                .data();
+            app.gql_as(
+                &ann.access,
+                "mutation($c: ID!, $i: ID!) { wearItem(characterId: $c, contentId: $i) { id } }",
+                json!({ "c": sir, "i": hat }),
+            )
+            .await
+            .data();
+            hats.push(hat);
+        }
+        arena_entity::store::ownership::Entity::update_many()
+            .col_expr(
+                arena_entity::store::ownership::Column::EndedAt,
+                sea_orm::sea_query::Expr::value(chrono::Utc::now()),
+            )
+            .filter(
+                arena_entity::store::ownership::Column::ContentId
+                    .eq(hats[1].parse::<i32>().unwrap()),
+            )
+            .exec(&app.ctx.db)
+            .await
+            .unwrap();
 
         // The public list: live counts, socket addresses of official servers, no tokens.
         let listed = app
@@ -262,7 +296,7 @@ arena_tests::both_configured!(
             validated["character"]["properties"],
             json!([{ "name": "level", "value": "7", "type": "INT" }])
         );
-        assert_eq!(validated["character"]["wornItemIds"], json!([]));
+        assert_eq!(validated["character"]["wornItemIds"], json!([hats[0]]));
         assert_eq!(codes(&on.validate(&token).await.unwrap_err()), ["CONFLICT"]);
 
         on.ping_session(&session).await.unwrap();
