@@ -13,7 +13,8 @@
 #
 # ARENA_BENCH_DATABASE_URL picks the PostgreSQL server (default the local one; see serve.sh);
 # ARENA_BENCH_SECONDS sets the length of each scenario (default 10),
-# ARENA_BENCH_CONNECTIONS the concurrency (default 200).
+# ARENA_BENCH_CONNECTIONS the concurrency (default 200), ARENA_BENCH_PLAY_RATE the pace of the
+# paced Play scenario (default 1000 a second).
 set -euo pipefail
 source "$(dirname "$0")/serve.sh"
 bench_setup play "${1:-}"
@@ -21,4 +22,5 @@ bench_fresh_db
 bench_serve ARENA_BCRYPT_COST=4 ARENA_SERVER_PING_SECONDS=3600 ARENA_SESSION_TIMEOUT_SECONDS=3600
 
 "$release/arena-play-load" --url "http://127.0.0.1:$port" --database-url "$db" \
-    --connections "${ARENA_BENCH_CONNECTIONS:-200}" --seconds "${ARENA_BENCH_SECONDS:-10}"
+    --connections "${ARENA_BENCH_CONNECTIONS:-200}" --seconds "${ARENA_BENCH_SECONDS:-10}" \
+    --play-rate "${ARENA_BENCH_PLAY_RATE:-1000}"

@@ -71,6 +71,11 @@ pub enum Change {
         /// Its sender and recipient.
         users: [Uuid; 2],
     },
+    /// A game server was shut down: its token authenticates no more.
+    ServerShutDown {
+        /// The server.
+        server_id: i32,
+    },
     /// Changes may have been missed (the bus reconnected): listeners drop what they cached.
     Resync,
 }

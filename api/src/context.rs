@@ -83,6 +83,8 @@ pub struct AppContext {
     pub transfers: crate::bank::batch::Batcher,
     /// Asks provisioning hosts for game servers, one request per game at a time.
     pub provisioner: Arc<crate::play::provision::Provisioner>,
+    /// Game server tokens that authenticated lately.
+    pub server_tokens: Arc<crate::servers::registry::ServerTokens>,
     /// Long-lived tasks (websocket connections) that shutdown waits for.
     pub tasks: TaskTracker,
 }

@@ -111,11 +111,18 @@ impl Application {
             public_cache.clone(),
         ));
         bus.on_change(crate::assets::wake_on_jobs(assets.clone()));
+        let server_tokens = Arc::new(crate::servers::registry::ServerTokens::new(
+            std::time::Duration::from_secs(settings.viewer_cache_seconds),
+        ));
+        bus.on_change(crate::servers::registry::ServerTokens::invalidation(
+            server_tokens.clone(),
+        ));
         let preflight = Preflight::new(PARSED_QUERIES_KEPT, settings.graphql_complexity_limit)?;
         let (transfers, transfer_queue) = crate::bank::batch::Batcher::new();
         let ctx = AppContext {
             transfers,
             provisioner: Arc::default(),
+            server_tokens,
             metrics,
             preflight: Arc::new(preflight),
             auth: Arc::new(auth),

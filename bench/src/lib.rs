@@ -92,28 +92,62 @@ impl Measured {
     }
 }
 
+/// How long a scenario runs, and optionally at what pace.
+#[derive(Debug, Clone, Copy)]
+pub struct Span {
+    /// Seconds counted, after one second of warm-up.
+    pub seconds: u64,
+    /// Requests started per second, spread evenly over the loops (an open loop: a request's
+    /// latency counts from when it was due, so a loop that falls behind shows it); `None`:
+    /// each loop sends its next request as soon as the last one answered.
+    pub rate: Option<f64>,
+}
+
+impl From<u64> for Span {
+    fn from(seconds: u64) -> Self {
+        Self {
+            seconds,
+            rate: None,
+        }
+    }
+}
+
 /// Runs one loop of `one` per state (each loop passes its state through every call: `one`
-/// returns whether the request succeeded and the state for the next) for `seconds`, after a
-/// second of warm-up that is not counted.
-pub async fn drive<S, F, Fut>(seconds: u64, states: Vec<S>, one: F) -> Measured
+/// returns whether the request succeeded and the state for the next) for the span's
+/// seconds, after a second of warm-up that is not counted.
+pub async fn drive<S, F, Fut>(span: impl Into<Span>, states: Vec<S>, one: F) -> Measured
 where
     S: Send + 'static,
     F: Fn(S) -> Fut + Send + Sync + Clone + 'static,
     Fut: Future<Output = (bool, S)> + Send,
 {
+    let span = span.into();
     let counting = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
-    let mut loops = Vec::with_capacity(states.len());
-    for state in states {
+    let loops_n = states.len();
+    let began = tokio::time::Instant::now();
+    let mut loops = Vec::with_capacity(loops_n);
+    for (k, state) in states.into_iter().enumerate() {
         let (one, counting, stop) = (one.clone(), counting.clone(), stop.clone());
         loops.push(tokio::spawn(async move {
             let (mut latencies, mut errors, mut state) = (Vec::new(), 0, state);
+            // Loop k sends requests k, k + n, k + 2n, … of the paced sequence.
+            let mut turn = k;
             while !stop.load(Ordering::Relaxed) {
-                let started = Instant::now();
+                let due = match span.rate {
+                    Some(rate) => {
+                        let due = began + Duration::from_secs_f64(turn as f64 / rate);
+                        turn += loops_n;
+                        tokio::time::sleep_until(due).await;
+                        due
+                    }
+                    None => tokio::time::Instant::now(),
+                };
+                let counted = counting.load(Ordering::Relaxed);
                 let (ok, next) = one(state).await;
                 state = next;
-                if counting.load(Ordering::Relaxed) {
-                    latencies.push(started.elapsed());
+                if counted && counting.load(Ordering::Relaxed) {
+                    latencies.push(due.elapsed());
                     errors += usize::from(!ok);
                 }
             }
@@ -123,7 +157,7 @@ where
     tokio::time::sleep(Duration::from_secs(1)).await;
     counting.store(true, Ordering::Relaxed);
     let started = Instant::now();
-    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    tokio::time::sleep(Duration::from_secs(span.seconds)).await;
     counting.store(false, Ordering::Relaxed);
     let elapsed = started.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
@@ -343,7 +377,7 @@ pub async fn loaded<S, F, Fut>(
     http: &reqwest::Client,
     base: &str,
     operation: &str,
-    seconds: u64,
+    span: impl Into<Span>,
     states: Vec<S>,
     one: F,
 ) -> anyhow::Result<usize>
@@ -354,7 +388,7 @@ where
 {
     let clients = states.len();
     let before = metrics(http, base).await?;
-    let measured = drive(seconds, states, one).await;
+    let measured = drive(span, states, one).await;
     let after = metrics(http, base).await?;
     measured.report(name);
     let bound = |p| {

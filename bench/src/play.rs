@@ -14,7 +14,7 @@ use std::sync::{
 };
 
 use anyhow::{Context, bail};
-use arena_bench::{Target, account, gql, loaded, post, post_as, reference_inserts};
+use arena_bench::{Span, Target, account, gql, loaded, post, post_as, reference_inserts};
 use futures_util::StreamExt;
 
 /// Signs `name` in (password `play-long-password`); its access token and id.
@@ -61,6 +61,12 @@ struct Args {
     /// Sessions issued for servers to validate (made in the database).
     #[arg(long, default_value_t = 150_000)]
     sessions: usize,
+    /// Plays per second in the paced scenario, whose latency counts from when each was due.
+    #[arg(long, default_value_t = 1_000.0)]
+    play_rate: f64,
+    /// Loops sending the paced Plays.
+    #[arg(long, default_value_t = 64)]
+    paced_loops: usize,
 }
 
 const PLAY: &str = "mutation Play($g: ID!) { play(gameId: $g) { token session { id } } }";
@@ -250,18 +256,22 @@ async fn main() -> anyhow::Result<()> {
          {sessions} sessions to validate"
     );
 
-    // The plans: each statement of a selection reads an index.
+    // The plan: each part of the selection reads an index.
     let me: uuid::Uuid = players[0].1.parse()?;
     let duel_id: i32 = duel.parse()?;
-    let plans = arena_api::play::explain_selection(&db, duel_id, me, Some("FI"))
+    let plan = arena_api::play::explain_selection(&db, duel_id, me)
         .await
         .map_err(|err| anyhow::anyhow!("explaining the selection: {err:?}"))?;
-    for (name, plan) in plans {
-        println!("plan of {name}:\n{plan}");
-        for table in ["game_servers", "play_sessions", "friends", "blocks"] {
-            if plan.contains(&format!("Seq Scan on {table}")) {
-                bail!("the plan of {name} scans {table} in full");
-            }
+    println!("plan of the selection:\n{plan}");
+    for table in [
+        "game_servers",
+        "play_sessions",
+        "friends",
+        "blocks",
+        "users",
+    ] {
+        if plan.contains(&format!("Seq Scan on {table}")) {
+            bail!("the selection scans {table} in full");
         }
     }
 
@@ -303,6 +313,19 @@ async fn main() -> anyhow::Result<()> {
         "Play",
         s,
         (0..c).map(|k| (k, 0)).collect(),
+        play.clone(),
+    )
+    .await?;
+    failed += loaded(
+        &format!("api: play at {}/s (paced)", args.play_rate),
+        &http,
+        &base,
+        "Play",
+        Span {
+            seconds: s,
+            rate: Some(args.play_rate),
+        },
+        (0..args.paced_loops.min(c)).map(|k| (k, 0)).collect(),
         play,
     )
     .await?;

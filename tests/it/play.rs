@@ -401,6 +401,34 @@ arena_tests::both_configured!(
         assert_eq!(kinds.iter().filter(|k| *k == "session.started").count(), 3);
         assert_eq!(kinds.iter().filter(|k| *k == "session.joined").count(), 1);
         assert_eq!(kinds.iter().filter(|k| *k == "session.ended").count(), 3);
+        // Validation writes its event in SQL on PostgreSQL: it says what the others say.
+        let written = platform_event::Entity::find()
+            .filter(platform_event::Column::Kind.starts_with("session."))
+            .all(&app.ctx.db)
+            .await
+            .unwrap();
+        let shapes: std::collections::BTreeSet<Vec<String>> = written
+            .iter()
+            .map(|e| e.payload.as_object().unwrap().keys().cloned().collect())
+            .collect();
+        assert_eq!(shapes.len(), 1, "{shapes:?}");
+        let payload_of = |kind: &str, session: &serde_json::Value| {
+            written
+                .iter()
+                .find(|e| e.kind == kind && e.payload["sessionId"] == *session)
+                .map(|e| e.payload.clone())
+                .unwrap()
+        };
+        let joined = written
+            .iter()
+            .find(|e| e.kind == "session.joined")
+            .unwrap()
+            .payload["sessionId"]
+            .clone();
+        assert_eq!(
+            payload_of("session.joined", &joined),
+            payload_of("session.started", &joined)
+        );
         let plays = app.gql_as(&ann.access, "{ plays { id } }", json!({})).await;
         assert_eq!(plays.data()["plays"].as_array().unwrap().len(), 1);
     }
@@ -920,6 +948,9 @@ arena_tests::both_configured!(
             .validate(ticket["token"].as_str().unwrap())
             .await
             .unwrap();
+        let joined = ticket["session"]["id"].as_str().unwrap().to_owned();
+        // The server's token is held in memory now; the ban must drop it at once.
+        server.ping_session(&joined).await.unwrap();
         let ban = app
             .gql_as(
                 &w.admin.access,
@@ -937,6 +968,14 @@ arena_tests::both_configured!(
         assert_eq!(live_of(&app, &server).await, (0, 0));
         assert_eq!(
             codes(&server.ping(0, &[]).await.unwrap_err()),
+            ["UNAUTHENTICATED"]
+        );
+        assert_eq!(
+            codes(&server.ping_session(&joined).await.unwrap_err()),
+            ["UNAUTHENTICATED"]
+        );
+        assert_eq!(
+            codes(&server.end_session(&joined).await.unwrap_err()),
             ["UNAUTHENTICATED"]
         );
         let token = Arc::new(std::sync::Mutex::new(None));

@@ -4,9 +4,9 @@
 //! instance. The time limit only bounds how stale a cache can be when a message was lost.
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashMap},
+    collections::{BTreeMap, BTreeSet},
     net::IpAddr,
-    sync::{Arc, Mutex, RwLock},
+    sync::{Arc, RwLock},
     time::{Duration, Instant},
 };
 
@@ -19,54 +19,33 @@ use super::viewer::ActiveBan;
 use crate::{
     bus::{Change, Hook},
     db::raw,
+    expiring::Expiring,
 };
 
-/// Sign-ins cached at most; past it, expired entries go, and if none had, all do.
+/// Sign-ins cached at most.
 const MAX_ENTRIES: usize = 100_000;
 
 /// What the database says of one live sign-in.
 #[derive(Debug, Clone)]
 pub struct Access {
-    /// Effective privileges: direct ones plus every role's and its ancestors'.
+    /// Effective privileges: direct ones plus every role's and all of its ancestors'.
     pub privileges: Arc<BTreeSet<String>>,
     /// Bans on the account that were in force when read (their expiry is checked at use).
     pub bans: Vec<ActiveBan>,
 }
 
-struct Entry {
-    user_id: Uuid,
-    /// `None`: the sign-in has ended or the account is unusable.
-    access: Option<Arc<Access>>,
-    loaded: Instant,
-}
-
-#[derive(Default)]
-struct Entries {
-    /// Bumped by every invalidation; a read that began before one is not cached.
-    generation: u64,
-    by_series: HashMap<Uuid, Entry>,
-}
-
-/// Per-sign-in access, cached.
+/// Per-sign-in access, cached: the account, and `None` when the sign-in has ended or the
+/// account is unusable.
 pub struct AccessCache {
-    ttl: Duration,
-    entries: Mutex<Entries>,
+    by_series: Expiring<Uuid, (Uuid, Option<Arc<Access>>)>,
 }
 
 impl AccessCache {
     /// A cache whose entries live `ttl` at most.
     pub fn new(ttl: Duration) -> Self {
         Self {
-            ttl,
-            entries: Mutex::default(),
+            by_series: Expiring::new(ttl, MAX_ENTRIES),
         }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
-        // A panic while holding it leaves plain data behind; keep using it.
-        self.entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The access of `series` (a sign-in of `user_id`): cached, or read in one statement.
@@ -76,50 +55,25 @@ impl AccessCache {
         user_id: Uuid,
         series: Uuid,
     ) -> Result<Option<Arc<Access>>, DbErr> {
-        let generation = {
-            let entries = self.lock();
-            if let Some(entry) = entries.by_series.get(&series)
-                && entry.user_id == user_id
-                && entry.loaded.elapsed() < self.ttl
-            {
-                return Ok(entry.access.clone());
-            }
-            entries.generation
+        let ticket = match self.by_series.get(&series) {
+            Ok((owner, access)) if owner == user_id => return Ok(access),
+            Ok(_) => self.by_series.ticket(),
+            Err(ticket) => ticket,
         };
         let access = load(db, user_id, series).await?.map(Arc::new);
-        let mut entries = self.lock();
-        if entries.generation == generation {
-            if entries.by_series.len() >= MAX_ENTRIES {
-                let ttl = self.ttl;
-                entries.by_series.retain(|_, e| e.loaded.elapsed() < ttl);
-                if entries.by_series.len() >= MAX_ENTRIES {
-                    entries.by_series.clear();
-                }
-            }
-            entries.by_series.insert(
-                series,
-                Entry {
-                    user_id,
-                    access: access.clone(),
-                    loaded: Instant::now(),
-                },
-            );
-        }
+        self.by_series
+            .put(ticket, series, (user_id, access.clone()));
         Ok(access)
     }
 
     /// Drops what is cached for `user_id`'s sign-ins.
     pub fn forget_user(&self, user_id: Uuid) {
-        let mut entries = self.lock();
-        entries.generation += 1;
-        entries.by_series.retain(|_, e| e.user_id != user_id);
+        self.by_series.forget_where(|(owner, _)| *owner == user_id);
     }
 
     /// Drops everything cached.
     pub fn forget_all(&self) {
-        let mut entries = self.lock();
-        entries.generation += 1;
-        entries.by_series.clear();
+        self.by_series.forget_all();
     }
 }
 
@@ -235,7 +189,8 @@ pub fn invalidation(cache: Arc<AccessCache>, addresses: Arc<AddressBans>) -> Hoo
         | Change::Categories
         | Change::AssetJobs
         | Change::Balances { .. }
-        | Change::Trade { .. } => {}
+        | Change::Trade { .. }
+        | Change::ServerShutDown { .. } => {}
     })
 }
 

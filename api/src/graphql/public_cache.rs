@@ -77,6 +77,7 @@ impl PublicCache {
                     | Change::AssetJobs
                     | Change::Balances { .. }
                     | Change::Trade { .. }
+                    | Change::ServerShutDown { .. }
             ) {
                 cache.clear();
             }

@@ -9,7 +9,7 @@
 pub mod graphql;
 pub mod provision;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use arena_entity::{
     characters::{character, property, worn_item},
@@ -40,7 +40,7 @@ use crate::{
     context::AppContext,
     db::raw,
     error::{ApiError, ApiResult},
-    servers::registry::{self, Issued, silence},
+    servers::registry::{Issued, silence},
 };
 
 /// Candidates read per ordering when picking a server: enough to spread players pressing
@@ -71,9 +71,9 @@ pub async fn play(
     let me = viewer.require_user()?.id;
     let deadline = tokio::time::Instant::now()
         + std::time::Duration::from_millis(ctx.settings.provision_wait_ms);
-    let (played, country) = check_play(&ctx.db, me, game_id, character_id).await?;
+    let played = check_play(&ctx.db, me, game_id, character_id).await?;
     loop {
-        let placed = place(ctx, me, &played, country.as_deref()).await;
+        let placed = place(ctx, me, &played).await;
         match placed {
             Ok(Some(placed)) => return Ok(placed),
             Ok(None) => {}
@@ -99,15 +99,15 @@ pub async fn play(
 
 /// [`place_in`] in a transaction of its own, committed only when it found a seat: a Play
 /// that finds none leaves the player's live session as it was.
-async fn place(
-    ctx: &AppContext,
-    me: Uuid,
-    played: &Played,
-    country: Option<&str>,
-) -> ApiResult<Option<Placed>> {
+async fn place(ctx: &AppContext, me: Uuid, played: &Played) -> ApiResult<Option<Placed>> {
     let txn = crate::db::begin_write(&ctx.db).await?;
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        // Play's statements are planned once per connection, not at each run.
+        txn.execute_unprepared("SET LOCAL plan_cache_mode = force_generic_plan")
+            .await?;
+    }
     let mut changes = Changes::default();
-    match place_in(&txn, &mut changes, &ctx.settings, me, played, country).await? {
+    match place_in(&txn, &mut changes, &ctx.settings, me, played).await? {
         Some(placed) => {
             ctx.bus.commit(txn, changes).await?;
             Ok(Some(placed))
@@ -126,56 +126,57 @@ pub struct Played {
 }
 
 /// Checks that the game exists and that the character is the player's and of a kind the
-/// game supports; returns the player's country.
+/// game supports.
 async fn check_play(
     db: &impl ConnectionTrait,
     me: Uuid,
     game_id: i32,
     character_id: Option<i32>,
-) -> ApiResult<(Played, Option<String>)> {
+) -> ApiResult<Played> {
     let game = game::Entity::find_by_id(game_id)
         .one(db)
         .await?
         .ok_or(ApiError::NotFound("game"))?;
-    let user = crate::auth::find_user(db, me)
+    let Some(character_id) = character_id else {
+        return Ok(Played {
+            game,
+            character: None,
+        });
+    };
+    let found = character::Entity::find_by_id(character_id)
+        .one(db)
         .await?
-        .ok_or(ApiError::Unauthenticated("the account is gone"))?;
-    let supports = crate::games::supports_of(db, &[game_id])
+        .filter(|c| c.user_id == me)
+        .ok_or(ApiError::NotFound("character"))?;
+    let fits = crate::games::supports_of(db, &[game_id])
         .await?
         .remove(&game_id)
-        .unwrap_or_default();
-    let kinds: Vec<&game_support::Model> = supports
+        .unwrap_or_default()
         .iter()
         .filter(|s| s.flag == SupportFlag::Character && s.enabled)
-        .collect();
-    let character = match character_id {
-        None => None,
-        Some(id) => {
-            let found = character::Entity::find_by_id(id)
-                .one(db)
-                .await?
-                .filter(|c| c.user_id == me)
-                .ok_or(ApiError::NotFound("character"))?;
-            let fits = kinds
-                .iter()
-                .any(|s| s.content_id.is_none_or(|kind| kind == found.content_id));
-            if !fits {
-                return Err(ApiError::bad_input(
-                    "characterId",
-                    "this game does not support this kind of character",
-                ));
-            }
-            Some(found)
-        }
-    };
-    Ok((Played { game, character }, user.country))
+        .any(|s| s.content_id.is_none_or(|kind| kind == found.content_id));
+    if !fits {
+        return Err(ApiError::bad_input(
+            "characterId",
+            "this game does not support this kind of character",
+        ));
+    }
+    Ok(Played {
+        game,
+        character: Some(found),
+    })
 }
 
-/// A server with an open seat, as SQL on `game_servers`: on, not quarantined, pinging
-/// since `$1`, room left. The first three match the selection indexes' condition. Every
-/// statement that picks or seats uses it, with the time at `$1` and the game at `$2`.
-pub(crate) const OPEN: &str =
-    "active AND NOT quarantine AND health = 'ready' AND live < slots AND pinged_at > $1";
+/// A server with an open seat, as SQL on `game_servers` (its columns prefixed with
+/// `table`): on, not quarantined, pinging since `$1`, room left. The first three match the
+/// selection indexes' condition. Every statement that picks or seats uses it, with the time
+/// at `$1` and the game at `$2`.
+pub(crate) fn open(table: &str) -> String {
+    format!(
+        "{table}active AND NOT {table}quarantine AND {table}health = 'ready' \
+         AND {table}live < {table}slots AND {table}pinged_at > $1"
+    )
+}
 
 /// Picks a server and takes a seat on it, in one transaction: servers with the player's
 /// friends first, then official ones, then the player's country, then the fewest players
@@ -188,34 +189,24 @@ pub async fn place_in(
     settings: &crate::settings::Settings,
     me: Uuid,
     played: &Played,
-    country: Option<&str>,
 ) -> ApiResult<Option<Placed>> {
     let game = &played.game;
-    // Pressing Play again replaces the live session in this game.
-    end_where_in(
-        db,
-        changes,
-        Condition::all()
-            .add(play_session::Column::UserId.eq(me))
-            .add(play_session::Column::GameId.eq(game.id)),
-        "replaced",
-    )
-    .await?;
+    // Pressing Play again replaces the live session in this game; there is at most one, so
+    // no order of locks to keep.
+    let previous = play_session::Entity::update_many()
+        .col_expr(play_session::Column::EndedAt, Expr::value(Utc::now()))
+        .col_expr(play_session::Column::EndReason, Expr::value("replaced"))
+        .filter(play_session::Column::UserId.eq(me))
+        .filter(play_session::Column::GameId.eq(game.id))
+        .filter(play_session::Column::EndedAt.is_null())
+        .exec_with_returning(db)
+        .await?;
+    ended_in(db, changes, &previous).await?;
     let cut = Utc::now() - silence(settings.server_ping_seconds);
-    let friends = servers_with(db, me, game.id, "friends", "AND NOT pending").await?;
-    let blocked: HashSet<i32> = servers_with(db, me, game.id, "blocks", "")
-        .await?
-        .into_keys()
-        .collect();
-    let kind = if game.hosted {
-        " AND NOT official AND NOT provisioned"
-    } else {
-        ""
-    };
     // Seats taken by others since a read are skipped; the next read sees them.
     let mut tried = HashSet::new();
     for _ in 0..ROUNDS {
-        let order = candidates(db, game, cut, country, &friends, &blocked, kind).await?;
+        let order = candidates(db, game, cut, me).await?;
         let fresh: Vec<i32> = order
             .into_iter()
             .filter(|id| tried.insert(*id))
@@ -236,12 +227,9 @@ pub async fn place_in(
     // A provisioned server with nobody on it that may run this game switches to it.
     let idle = format!(
         "SELECT s.id FROM game_servers s JOIN server_games g ON g.server_id = s.id \
-         WHERE g.game_id = $2 AND s.provisioned AND s.live = 0 AND {OPEN} \
+         WHERE g.game_id = $2 AND s.provisioned AND s.live = 0 AND {open} \
          AND (s.game_id IS NULL OR s.game_id <> $2) ORDER BY s.official DESC, s.id LIMIT {CANDIDATES}",
-        OPEN = OPEN
-            .replace("active", "s.active")
-            .replace("live <", "s.live <")
-            .replace("pinged_at", "s.pinged_at")
+        open = open("s.")
     );
     let idle: Vec<i32> = db
         .query_all_raw(raw(db, &idle, vec![cut.into(), game.id.into()]))
@@ -257,6 +245,10 @@ pub async fn place_in(
     Ok(None)
 }
 
+/// Parts of the selection statement, in its `r` column.
+const BLOCKED: i32 = -2;
+const FRIENDS: i32 = -1;
+
 /// The servers to try, best first: those with friends (most friends first), then by the
 /// index orderings (official, the player's country, fewest players; ties at random), those
 /// with someone in a block with the player last.
@@ -264,65 +256,86 @@ async fn candidates(
     db: &impl ConnectionTrait,
     game: &game::Model,
     cut: DateTime<Utc>,
-    country: Option<&str>,
-    friends: &HashMap<i32, i64>,
-    blocked: &HashSet<i32>,
-    kind: &str,
+    me: Uuid,
 ) -> ApiResult<Vec<i32>> {
-    let mut order: Vec<i32> = Vec::new();
-    if !friends.is_empty() {
-        let ids: Vec<i32> = friends.keys().copied().collect();
-        let sql = format!(
-            "SELECT id FROM game_servers WHERE game_id = $2 AND {OPEN}{kind} AND id IN ({})",
-            crate::db::placeholders(3, ids.len())
-        );
-        let mut values = vec![cut.into(), game.id.into()];
-        values.extend(ids.iter().map(|&id| id.into()));
-        let mut with_room: Vec<i32> = db
-            .query_all_raw(raw(db, &sql, values))
-            .await?
-            .iter()
-            .map(|row| row.try_get::<i32>("", "id"))
-            .collect::<Result<_, _>>()?;
-        with_room.sort_by_key(|id| std::cmp::Reverse(friends[id]));
-        order.extend(with_room);
-    }
-    let rows = db
-        .query_all_raw(ranked_statement(db, game, cut, country, kind))
-        .await?;
-    let mut ranked: Vec<(i32, i32, i32)> = rows
+    let rows: Vec<(i32, i32, i32)> = db
+        .query_all_raw(selection_statement(db, game, cut, me))
+        .await?
         .iter()
         .map(|row| {
             Ok((
                 row.try_get::<i32>("", "r")?,
-                row.try_get::<i32>("", "live")?,
                 row.try_get::<i32>("", "id")?,
+                row.try_get::<i32>("", "n")?,
             ))
         })
         .collect::<Result<_, sea_orm::DbErr>>()?;
+    let blocked: HashSet<i32> = rows
+        .iter()
+        .filter(|&&(r, _, _)| r == BLOCKED)
+        .map(|&(_, id, _)| id)
+        .collect();
+    let mut ranked: Vec<(i32, i32, i32)> =
+        rows.into_iter().filter(|&(r, _, _)| r != BLOCKED).collect();
     ranked.shuffle(&mut rand::rng());
-    ranked.sort_by_key(|&(rank, live, _)| (rank, live));
-    order.extend(ranked.into_iter().map(|(_, _, id)| id));
+    // Friends' servers by most friends; the rest by their ordering, then fewest players.
+    ranked.sort_by_key(|&(r, _, n)| (r, if r == FRIENDS { -n } else { n }));
     let mut seen = HashSet::new();
-    order.retain(|id| seen.insert(*id));
+    let order = ranked
+        .into_iter()
+        .map(|(_, id, _)| id)
+        .filter(|id| seen.insert(*id));
     // Those with someone in a block with the player go last.
-    let (mut clear, last): (Vec<i32>, Vec<i32>) =
-        order.into_iter().partition(|id| !blocked.contains(id));
+    let (mut clear, last): (Vec<i32>, Vec<i32>) = order.partition(|id| !blocked.contains(id));
     clear.extend(last);
     Ok(clear)
 }
 
-/// The open servers of `game` in the orders of selection, up to [`CANDIDATES`] of each: each
-/// ordering is read from an index in its own order, and the union keeps them apart (`r`).
-fn ranked_statement(
+/// The selection of servers for `me` in `game`, one statement with its parts told apart by
+/// `r`: the open servers where the player's friends play ([`FRIENDS`], `n` friends), those
+/// where someone in a block with the player plays ([`BLOCKED`]), then the open servers in
+/// each order of selection, up to [`CANDIDATES`] each, read from an index in its own order
+/// (official or not, the player's country or any; `n` players).
+fn selection_statement(
     db: &impl ConnectionTrait,
     game: &game::Model,
     cut: DateTime<Utc>,
-    country: Option<&str>,
-    kind: &str,
+    me: Uuid,
 ) -> sea_orm::Statement {
-    let mut parts = Vec::new();
-    let mut values: Vec<sea_orm::Value> = vec![cut.into(), game.id.into()];
+    // A game its players host runs on their servers only.
+    let kind = |table: &str| {
+        if game.hosted {
+            format!(" AND NOT {table}official AND NOT {table}provisioned")
+        } else {
+            String::new()
+        }
+    };
+    let linked = |table: &str, also: &str| {
+        format!(
+            "p.user_id IN ( \
+               SELECT target_id FROM {table} WHERE user_id = $3 {also} \
+               UNION ALL SELECT user_id FROM {table} WHERE target_id = $3 {also})"
+        )
+    };
+    let mut parts = vec![
+        format!(
+            "SELECT {FRIENDS} AS r, s.id, CAST(COUNT(*) AS INTEGER) AS n \
+             FROM play_sessions p JOIN game_servers s ON s.id = p.server_id \
+             WHERE p.game_id = $2 AND p.ended_at IS NULL AND {friends} \
+               AND s.game_id = $2 AND {open}{kind_s} \
+             GROUP BY s.id",
+            friends = linked("friends", "AND NOT pending"),
+            open = open("s."),
+            kind_s = kind("s."),
+        ),
+        format!(
+            "SELECT {BLOCKED} AS r, p.server_id AS id, CAST(COUNT(*) AS INTEGER) AS n \
+             FROM play_sessions p \
+             WHERE p.game_id = $2 AND p.ended_at IS NULL AND {blocked} \
+             GROUP BY p.server_id",
+            blocked = linked("blocks", ""),
+        ),
+    ];
     let officials: &[bool] = if game.hosted {
         &[false]
     } else {
@@ -334,103 +347,52 @@ fn ranked_statement(
         } else {
             "NOT official"
         };
-        if let Some(country) = country {
-            values.push(country.into());
+        for (r, country) in [
+            (
+                rank * 2,
+                " AND country = (SELECT country FROM users WHERE id = $3)",
+            ),
+            (rank * 2 + 1, ""),
+        ] {
             parts.push(format!(
-                "SELECT * FROM (SELECT {r} AS r, id, live FROM game_servers \
-                 WHERE game_id = $2 AND {OPEN}{kind} AND {flag} AND country = ${n} \
+                "SELECT * FROM (SELECT {r} AS r, id, live AS n FROM game_servers \
+                 WHERE game_id = $2 AND {open}{kind} AND {flag}{country} \
                  ORDER BY live LIMIT {CANDIDATES}) AS c{r}",
-                r = rank * 2,
-                n = values.len()
+                open = open(""),
+                kind = kind(""),
             ));
         }
-        parts.push(format!(
-            "SELECT * FROM (SELECT {r} AS r, id, live FROM game_servers \
-             WHERE game_id = $2 AND {OPEN}{kind} AND {flag} \
-             ORDER BY live LIMIT {CANDIDATES}) AS c{r}",
-            r = rank * 2 + 1
-        ));
     }
-    raw(db, &parts.join(" UNION ALL "), values)
+    raw(
+        db,
+        &parts.join(" UNION ALL "),
+        vec![cut.into(), game.id.into(), me.into()],
+    )
 }
 
-/// The servers where players linked to `me` in `table` play `game` now, with how many.
-async fn servers_with(
-    db: &impl ConnectionTrait,
-    me: Uuid,
-    game: i32,
-    table: &str,
-    also: &str,
-) -> ApiResult<HashMap<i32, i64>> {
-    db.query_all_raw(linked_statement(db, me, game, table, also))
-        .await?
-        .iter()
-        .map(|row| Ok((row.try_get("", "server_id")?, row.try_get("", "n")?)))
-        .collect::<Result<_, sea_orm::DbErr>>()
-        .map_err(Into::into)
-}
-
-/// See [`servers_with`].
-fn linked_statement(
-    db: &impl ConnectionTrait,
-    me: Uuid,
-    game: i32,
-    table: &str,
-    also: &str,
-) -> sea_orm::Statement {
-    let sql = format!(
-        "SELECT server_id, COUNT(*) AS n FROM play_sessions \
-         WHERE game_id = $2 AND ended_at IS NULL AND user_id IN ( \
-           SELECT target_id FROM {table} WHERE user_id = $1 {also} \
-           UNION ALL SELECT user_id FROM {table} WHERE target_id = $1 {also}) \
-         GROUP BY server_id"
-    );
-    raw(db, &sql, vec![me.into(), game.into()])
-}
-
-/// PostgreSQL's plans for the statements that pick a server for `me` in `game`: friends'
-/// servers, blocked players' servers, and the ranked open servers. For the load command,
-/// which fails on a sequential scan of a large table.
+/// PostgreSQL's plan of the statement that picks a server for `me` in `game`. For the load
+/// command, which fails on a sequential scan of a large table.
 pub async fn explain_selection(
     db: &impl ConnectionTrait,
     game: i32,
     me: Uuid,
-    country: Option<&str>,
-) -> ApiResult<Vec<(&'static str, String)>> {
+) -> ApiResult<String> {
     let game = game::Entity::find_by_id(game)
         .one(db)
         .await?
         .ok_or(ApiError::NotFound("game"))?;
-    let cut = Utc::now() - Duration::hours(1);
-    let statements = [
-        (
-            "friends' servers",
-            linked_statement(db, me, game.id, "friends", "AND NOT pending"),
-        ),
-        (
-            "blocked players' servers",
-            linked_statement(db, me, game.id, "blocks", ""),
-        ),
-        (
-            "ranked open servers",
-            ranked_statement(db, &game, cut, country, ""),
-        ),
-    ];
-    let mut plans = Vec::new();
-    for (name, statement) in statements {
-        let explain = sea_orm::Statement {
-            sql: format!("EXPLAIN {}", statement.sql),
-            ..statement
-        };
-        let lines: Vec<String> = db
-            .query_all_raw(explain)
-            .await?
-            .iter()
-            .map(|row| row.try_get_by_index::<String>(0))
-            .collect::<Result<_, _>>()?;
-        plans.push((name, lines.join("\n")));
-    }
-    Ok(plans)
+    let statement = selection_statement(db, &game, Utc::now() - Duration::hours(1), me);
+    let explain = sea_orm::Statement {
+        sql: format!("EXPLAIN {}", statement.sql),
+        ..statement
+    };
+    let lines: Vec<String> = db
+        .query_all_raw(explain)
+        .await?
+        .iter()
+        .map(|row| row.try_get_by_index::<String>(0))
+        .collect::<Result<_, _>>()?;
+    Ok(lines.join("\n"))
 }
 
 /// Takes one seat on server `id` if it is still open with room (and, when `switch`, still
@@ -448,7 +410,7 @@ async fn take_seat(
 ) -> ApiResult<Option<game_server::Model>> {
     let mut condition = Condition::all()
         .add(game_server::Column::Id.eq(id))
-        .add(Expr::cust_with_values(OPEN, [*cut]));
+        .add(Expr::cust_with_values(open(""), [*cut]));
     let mut update = game_server::Entity::update_many()
         .col_expr(
             game_server::Column::Live,
@@ -512,7 +474,7 @@ async fn start_in(
     let session = play_session::Entity::insert(row)
         .exec_with_returning(db)
         .await?;
-    event_in(db, "session.started", &session, now).await?;
+    events_in(db, "session.started", std::slice::from_ref(&session), now).await?;
     Ok(Placed {
         session: Issued {
             row: session,
@@ -531,30 +493,55 @@ fn server_type(server: &game_server::Model) -> &'static str {
     }
 }
 
-/// Writes a session's platform event.
-async fn event_in(
+/// What a session's platform events say of it. The same keys as [`JOINED_EVENT`]'s.
+fn event_payload(session: &play_session::Model) -> serde_json::Value {
+    json!({
+        "sessionId": session.id,
+        "userId": session.user_id,
+        "gameId": session.game_id,
+        "serverId": session.server_id,
+        "characterId": session.character_id,
+        "reason": session.end_reason,
+    })
+}
+
+/// Writes the sessions' platform events, one statement.
+async fn events_in(
     db: &impl ConnectionTrait,
     kind: &str,
-    session: &play_session::Model,
+    sessions: &[play_session::Model],
     at: DateTime<Utc>,
 ) -> ApiResult<()> {
-    platform_event::Entity::insert(platform_event::ActiveModel {
-        kind: Set(kind.to_owned()),
-        payload: Set(json!({
-            "sessionId": session.id,
-            "userId": session.user_id,
-            "gameId": session.game_id,
-            "serverId": session.server_id,
-            "characterId": session.character_id,
-            "reason": session.end_reason,
-        })),
-        created_at: Set(at),
-        ..Default::default()
-    })
+    if sessions.is_empty() {
+        return Ok(());
+    }
+    platform_event::Entity::insert_many(sessions.iter().map(|session| {
+        platform_event::ActiveModel {
+            kind: Set(kind.to_owned()),
+            payload: Set(event_payload(session)),
+            created_at: Set(at),
+            ..Default::default()
+        }
+    }))
     .exec_without_returning(db)
     .await?;
     Ok(())
 }
+
+/// On PostgreSQL, validation in one statement: the session joins (`$1` the time, `$2` the
+/// token's hash, `$3` the server) and its `session.joined` event is written with it, with
+/// the payload of [`event_payload`].
+const JOINED_EVENT: &str = "WITH joined AS ( \
+       UPDATE play_sessions SET joined_at = $1, pinged_at = $1 \
+       WHERE token_hash = $2 AND server_id = $3 AND joined_at IS NULL AND ended_at IS NULL \
+         AND expires_at > $1 \
+       RETURNING *), \
+     event AS ( \
+       INSERT INTO platform_events (kind, payload, created_at) \
+       SELECT 'session.joined', jsonb_build_object('sessionId', id, 'userId', user_id, \
+         'gameId', game_id, 'serverId', server_id, 'characterId', character_id, \
+         'reason', end_reason), $1 FROM joined) \
+     SELECT * FROM joined";
 
 /// What a server learns when it validates a session token.
 pub struct Validated {
@@ -570,29 +557,39 @@ pub struct Validated {
 /// A server validates the token a player brought: once, only on the server it was issued
 /// for, before it expires. The session is joined.
 pub async fn validate(ctx: &AppContext, viewer: &Viewer, token: &str) -> ApiResult<Validated> {
-    let server = registry::calling_server(&ctx.db, viewer).await?;
+    let server = ctx.server_tokens.server_id(&ctx.db, viewer).await?;
     let now = Utc::now();
     let hash = hash_opaque(token.trim());
-    let session = ctx
-        .write(async |db, _changes| {
+    let joined = if ctx.db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        // One statement is one transaction: no round trips to open and commit one.
+        play_session::Entity::find()
+            .from_raw_sql(raw(
+                &ctx.db,
+                JOINED_EVENT,
+                vec![now.into(), hash.as_str().into(), server.into()],
+            ))
+            .one(&ctx.db)
+            .await?
+    } else {
+        ctx.write(async |db, _changes| {
             let joined = play_session::Entity::update_many()
                 .col_expr(play_session::Column::JoinedAt, Expr::value(now))
                 .col_expr(play_session::Column::PingedAt, Expr::value(now))
                 .filter(play_session::Column::TokenHash.eq(hash.as_str()))
-                .filter(play_session::Column::ServerId.eq(server.id))
+                .filter(play_session::Column::ServerId.eq(server))
                 .filter(play_session::Column::JoinedAt.is_null())
                 .filter(play_session::Column::EndedAt.is_null())
                 .filter(play_session::Column::ExpiresAt.gt(now))
                 .exec_with_returning(db)
-                .await?
-                .pop();
-            let Some(session) = joined else {
-                return Err(why_not_joined(db, &hash, server.id, now).await);
-            };
-            event_in(db, "session.joined", &session, now).await?;
-            Ok(session)
+                .await?;
+            events_in(db, "session.joined", &joined, now).await?;
+            Ok(joined.into_iter().next())
         })
-        .await?;
+        .await?
+    };
+    let Some(session) = joined else {
+        return Err(why_not_joined(&ctx.db, &hash, server, now).await);
+    };
     let user = crate::auth::find_user(&ctx.db, session.user_id)
         .await?
         .ok_or(ApiError::NotFound("player"))?;
@@ -708,12 +705,12 @@ pub async fn ping_session(
     viewer: &Viewer,
     id: i32,
 ) -> ApiResult<play_session::Model> {
-    let server = registry::calling_server(&ctx.db, viewer).await?;
+    let server = ctx.server_tokens.server_id(&ctx.db, viewer).await?;
     let now = Utc::now();
     let pinged = play_session::Entity::update_many()
         .col_expr(play_session::Column::PingedAt, Expr::value(now))
         .filter(play_session::Column::Id.eq(id))
-        .filter(play_session::Column::ServerId.eq(server.id))
+        .filter(play_session::Column::ServerId.eq(server))
         .filter(play_session::Column::JoinedAt.is_not_null())
         .filter(play_session::Column::EndedAt.is_null())
         .exec_with_returning(&ctx.db)
@@ -724,10 +721,10 @@ pub async fn ping_session(
         None => {
             let found = play_session::Entity::find_by_id(id).one(&ctx.db).await?;
             Err(match found {
-                Some(s) if s.server_id == server.id && s.ended_at.is_some() => {
+                Some(s) if s.server_id == server && s.ended_at.is_some() => {
                     ApiError::Conflict("this session ended".into())
                 }
-                Some(s) if s.server_id == server.id => {
+                Some(s) if s.server_id == server => {
                     ApiError::Conflict("this session was not validated yet".into())
                 }
                 _ => ApiError::NotFound("session"),
@@ -745,10 +742,10 @@ pub async fn end_session(
 ) -> ApiResult<play_session::Model> {
     let (reason, may) = match &viewer.machine {
         Some(_) => {
-            let server = registry::calling_server(&ctx.db, viewer).await?;
+            let server = ctx.server_tokens.server_id(&ctx.db, viewer).await?;
             (
                 "ended",
-                Condition::all().add(play_session::Column::ServerId.eq(server.id)),
+                Condition::all().add(play_session::Column::ServerId.eq(server)),
             )
         }
         None => {
@@ -797,12 +794,11 @@ pub async fn end_on_servers_in(
     Ok(())
 }
 
-/// Ends the live sessions matching `matching`: locks them in id order, marks them ended,
-/// frees their seats, records the plays of those that were joined and writes a
-/// `session.ended` event for each.
+/// Ends the live sessions matching `matching`: locks them in id order, marks them ended and
+/// settles them ([`ended_in`]).
 pub async fn end_where_in(
     db: &impl ConnectionTrait,
-    _changes: &mut Changes,
+    changes: &mut Changes,
     matching: Condition,
     reason: &'static str,
 ) -> ApiResult<Vec<play_session::Model>> {
@@ -817,16 +813,30 @@ pub async fn end_where_in(
     if live.is_empty() {
         return Ok(Vec::new());
     }
-    let now = Utc::now();
     let ended = play_session::Entity::update_many()
-        .col_expr(play_session::Column::EndedAt, Expr::value(now))
+        .col_expr(play_session::Column::EndedAt, Expr::value(Utc::now()))
         .col_expr(play_session::Column::EndReason, Expr::value(reason))
         .filter(play_session::Column::Id.is_in(live.iter().map(|s| s.id)))
         .filter(play_session::Column::EndedAt.is_null())
         .exec_with_returning(db)
         .await?;
+    ended_in(db, changes, &ended).await?;
+    Ok(ended)
+}
+
+/// Settles sessions just marked ended: frees their seats, records the plays of those that
+/// were joined and writes a `session.ended` event for each.
+async fn ended_in(
+    db: &impl ConnectionTrait,
+    _changes: &mut Changes,
+    ended: &[play_session::Model],
+) -> ApiResult<()> {
+    let Some(first) = ended.first() else {
+        return Ok(());
+    };
+    let now = first.ended_at.unwrap_or_else(Utc::now);
     let mut per_server: BTreeMap<i32, i32> = BTreeMap::new();
-    for session in &ended {
+    for session in ended {
         *per_server.entry(session.server_id).or_default() += 1;
     }
     for (server, n) in per_server {
@@ -858,10 +868,7 @@ pub async fn end_where_in(
             .exec_without_returning(db)
             .await?;
     }
-    for session in &ended {
-        event_in(db, "session.ended", session, now).await?;
-    }
-    Ok(ended)
+    events_in(db, "session.ended", ended, now).await
 }
 
 /// Ends the sessions whose token expired before a server validated it, and the joined ones

@@ -259,7 +259,7 @@ async fn has_room(ctx: &AppContext, game: i32) -> ApiResult<bool> {
     let cut = chrono::Utc::now() - silence(ctx.settings.server_ping_seconds);
     let sql = format!(
         "SELECT id FROM game_servers WHERE game_id = $2 AND {} LIMIT 1",
-        super::OPEN
+        super::open("")
     );
     let db = &ctx.db;
     Ok(db

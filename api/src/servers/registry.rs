@@ -3,7 +3,7 @@
 //! own kind: it authenticates with `Authorization: Server <token>`, a host with `Host
 //! <token>`, and neither token works as a user's (nor a user's as theirs).
 
-use std::net::IpAddr;
+use std::{net::IpAddr, sync::Arc};
 
 use arena_entity::{
     catalog::content,
@@ -28,10 +28,11 @@ use crate::{
         tokens::{hash_opaque, new_opaque},
         viewer::{Machine, Viewer},
     },
-    bus::Changes,
+    bus::{Change, Changes, Hook},
     context::AppContext,
     db::lock_rows,
     error::{ApiError, ApiResult},
+    expiring::Expiring,
 };
 
 /// Most players one server may take.
@@ -113,13 +114,21 @@ pub async fn calling_server(
     db: &impl ConnectionTrait,
     viewer: &Viewer,
 ) -> ApiResult<game_server::Model> {
-    let Some(Machine::Server(token)) = &viewer.machine else {
-        return Err(ApiError::Unauthenticated(
+    server_by_hash(db, &hash_opaque(server_token(viewer)?)).await
+}
+
+fn server_token(viewer: &Viewer) -> ApiResult<&str> {
+    match &viewer.machine {
+        Some(Machine::Server(token)) => Ok(token),
+        _ => Err(ApiError::Unauthenticated(
             "a game server authenticates with `Authorization: Server <token>`",
-        ));
-    };
+        )),
+    }
+}
+
+async fn server_by_hash(db: &impl ConnectionTrait, hash: &str) -> ApiResult<game_server::Model> {
     let server = game_server::Entity::find()
-        .filter(game_server::Column::TokenHash.eq(hash_opaque(token)))
+        .filter(game_server::Column::TokenHash.eq(hash))
         .one(db)
         .await?
         .ok_or(ApiError::Unauthenticated("unknown server token"))?;
@@ -127,6 +136,44 @@ pub async fn calling_server(
         return Err(ApiError::Unauthenticated("this server was shut down"));
     }
     Ok(server)
+}
+
+/// Server tokens that authenticated lately, by hash, with their server's id: the calls a
+/// server makes for its sessions skip reading the server. A shutdown drops the server's
+/// entry on every instance (the change bus); the time limit bounds what a lost message can
+/// keep.
+pub struct ServerTokens(Expiring<String, i32>);
+
+/// Server tokens held at most.
+const TOKENS_KEPT: usize = 100_000;
+
+impl ServerTokens {
+    /// Tokens held `ttl` at most.
+    pub fn new(ttl: std::time::Duration) -> Self {
+        Self(Expiring::new(ttl, TOKENS_KEPT))
+    }
+
+    /// The id of the game server whose token the request carries, as [`calling_server`]
+    /// refuses or accepts it.
+    pub async fn server_id(&self, db: &impl ConnectionTrait, viewer: &Viewer) -> ApiResult<i32> {
+        let hash = hash_opaque(server_token(viewer)?);
+        let ticket = match self.0.get(&hash) {
+            Ok(id) => return Ok(id),
+            Err(ticket) => ticket,
+        };
+        let server = server_by_hash(db, &hash).await?;
+        self.0.put(ticket, hash, server.id);
+        Ok(server.id)
+    }
+
+    /// The bus hook that drops shut down servers' tokens.
+    pub fn invalidation(tokens: Arc<Self>) -> Hook {
+        Arc::new(move |change| match change {
+            Change::ServerShutDown { server_id } => tokens.0.forget_where(|id| id == server_id),
+            Change::Resync => tokens.0.forget_all(),
+            _ => {}
+        })
+    }
 }
 
 /// The provisioning host whose token the request carries.
@@ -595,6 +642,9 @@ pub async fn shut_down_in(
         .filter(game_server::Column::Id.is_in(ids.iter().copied()))
         .exec(db)
         .await?;
+    for &server_id in ids {
+        changes.push(Change::ServerShutDown { server_id });
+    }
     crate::play::end_on_servers_in(db, changes, ids, reason).await
 }
 
@@ -667,6 +717,7 @@ pub async fn act_on_server(
         row.updated_at = Set(now);
         let saved = row.update(db).await?;
         if action == Action::ShutDown {
+            changes.push(Change::ServerShutDown { server_id: id });
             crate::play::end_on_servers_in(db, changes, &[id], "shut_down").await?;
         }
         audit::record(
