@@ -221,13 +221,16 @@ pub async fn metrics(http: &reqwest::Client, base: &str) -> anyhow::Result<Strin
         .await?)
 }
 
-/// The statement counter from `/metrics`.
-pub async fn statements(http: &reqwest::Client, base: &str) -> anyhow::Result<f64> {
-    metrics(http, base)
-        .await?
-        .lines()
+/// The statement counter in a `/metrics` text.
+fn statement_count(text: &str) -> Option<f64> {
+    text.lines()
         .find_map(|l| l.strip_prefix("arena_db_statements_total "))
         .and_then(|v| v.trim().parse().ok())
+}
+
+/// The statement counter from `/metrics`.
+pub async fn statements(http: &reqwest::Client, base: &str) -> anyhow::Result<f64> {
+    statement_count(&metrics(http, base).await?)
         .context("/metrics has no arena_db_statements_total")
 }
 
@@ -400,6 +403,21 @@ where
         bound(0.5),
         bound(0.99)
     );
+    let served = |text: &str| {
+        latency_buckets(text, operation)
+            .iter()
+            .map(|&(_, n)| n)
+            .fold(0.0, f64::max)
+    };
+    if let (Some(b), Some(a)) = (statement_count(&before), statement_count(&after)) {
+        let n = served(&after) - served(&before);
+        if n > 0.0 {
+            println!(
+                "  database statements per {operation} (and what the scenario sends with it): {:.1}",
+                (a - b) / n
+            );
+        }
+    }
     Ok(measured.errors)
 }
 

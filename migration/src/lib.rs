@@ -21,6 +21,7 @@ mod m20261128_000011_create_trades;
 mod m20261128_000012_create_characters;
 mod m20261128_000013_create_host_bans;
 mod m20261129_000014_create_play;
+mod m20261130_000015_index_unjoined_sessions;
 
 pub use m20261122_000003_create_battle_tables::COUNTERS as BATTLE_COUNTERS;
 
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000012_create_characters::Migration),
             Box::new(m20261128_000013_create_host_bans::Migration),
             Box::new(m20261129_000014_create_play::Migration),
+            Box::new(m20261130_000015_index_unjoined_sessions::Migration),
         ]
     }
 }

@@ -691,6 +691,8 @@ async fn thousands_racing_for_seats_never_overfill_a_server_and_a_host_adds_serv
         // Unoptimized, on two cores, 2,000 requests at once take their time.
         s.provision_wait_ms = 120_000;
         s.database_max_connections = 20;
+        // The servers here ping once: making 2,000 players must not outlast their silence.
+        s.server_ping_seconds = 3_600;
     })
     .await;
     let w = world(&app).await;

@@ -91,6 +91,11 @@ pub async fn play(
                 "no server of this game has room; its players host its servers".into(),
             ));
         }
+        // Room may show that this caller could not take (seats held by other Plays): the
+        // host is not asked then, and the bound still holds.
+        if tokio::time::Instant::now() >= deadline {
+            return Err(provision::timed_out());
+        }
         // One caller per game asks a host and waits for its servers; the rest wait for it,
         // then try again.
         ctx.provisioner.provide(ctx, &played.game, deadline).await?;

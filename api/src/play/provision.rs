@@ -220,7 +220,7 @@ struct Accepted {
     accepted: i64,
 }
 
-fn timed_out() -> ApiError {
+pub(super) fn timed_out() -> ApiError {
     ApiError::Unavailable(
         "no game server has room and none was started in time; retry later".into(),
     )
