@@ -83,6 +83,9 @@ pub struct AppContext {
     pub transfers: crate::bank::batch::Batcher,
     /// Asks provisioning hosts for game servers, one request per game at a time.
     pub provisioner: Arc<crate::play::provision::Provisioner>,
+    /// Plays placing at once on this instance: half the database pool, so a burst of
+    /// players never holds every connection.
+    pub play_gate: Arc<tokio::sync::Semaphore>,
     /// Game server tokens that authenticated lately.
     pub server_tokens: Arc<crate::servers::registry::ServerTokens>,
     /// Long-lived tasks (websocket connections) that shutdown waits for.

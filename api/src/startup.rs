@@ -119,9 +119,15 @@ impl Application {
         ));
         let preflight = Preflight::new(PARSED_QUERIES_KEPT, settings.graphql_complexity_limit)?;
         let (transfers, transfer_queue) = crate::bank::batch::Batcher::new();
+        let play_gate = Arc::new(tokio::sync::Semaphore::new(
+            usize::try_from(settings.database_max_connections / 2)
+                .unwrap_or(1)
+                .max(1),
+        ));
         let ctx = AppContext {
             transfers,
             provisioner: Arc::default(),
+            play_gate,
             server_tokens,
             metrics,
             preflight: Arc::new(preflight),

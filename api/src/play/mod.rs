@@ -73,7 +73,16 @@ pub async fn play(
         + std::time::Duration::from_millis(ctx.settings.provision_wait_ms);
     let played = check_play(&ctx.db, me, game_id, character_id).await?;
     loop {
-        let placed = place(ctx, me, &played).await;
+        // Plays beyond the gate wait for it rather than for a pooled connection, whose
+        // wait is bounded: a burst of players is served in turn, not refused.
+        let placed = {
+            let _turn = ctx
+                .play_gate
+                .acquire()
+                .await
+                .map_err(|_| ApiError::Internal(anyhow::anyhow!("play is shutting down")))?;
+            place(ctx, me, &played).await
+        };
         match placed {
             Ok(Some(placed)) => return Ok(placed),
             Ok(None) => {}
