@@ -122,6 +122,23 @@ async fn live_of(app: &TestApp, server: &GameServer) -> (i32, u64) {
     (row.live, counted)
 }
 
+/// The end reason of each of the player's sessions, by id.
+async fn end_reasons(app: &TestApp, player: &TestUser) -> HashMap<String, Value> {
+    let all = app
+        .gql_as(
+            &player.access,
+            "{ playSessions(live: false) { id endReason } }",
+            json!({}),
+        )
+        .await;
+    all.data()["playSessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["id"].as_str().unwrap().to_owned(), s["endReason"].clone()))
+        .collect()
+}
+
 async fn events(app: &TestApp, prefix: &str) -> Vec<String> {
     platform_event::Entity::find()
         .filter(platform_event::Column::Kind.starts_with(prefix))
@@ -368,19 +385,7 @@ arena_tests::both_configured!(
         // Play again while a session is live replaces it; the player leaves the new one.
         let first = play(&app, &ann, &w.game, None).await.data()["play"]["session"]["id"].clone();
         let second = play(&app, &ann, &w.game, None).await.data()["play"]["session"]["id"].clone();
-        let all = app
-            .gql_as(
-                &ann.access,
-                "{ playSessions(live: false) { id endReason } }",
-                json!({}),
-            )
-            .await;
-        let reasons: HashMap<String, Value> = all.data()["playSessions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| (s["id"].as_str().unwrap().to_owned(), s["endReason"].clone()))
-            .collect();
+        let reasons = end_reasons(&app, &ann).await;
         assert_eq!(reasons[first.as_str().unwrap()], "replaced");
         assert!(reasons[second.as_str().unwrap()].is_null());
         let left = app
@@ -431,6 +436,36 @@ arena_tests::both_configured!(
         );
         let plays = app.gql_as(&ann.access, "{ plays { id } }", json!({})).await;
         assert_eq!(plays.data()["plays"].as_array().unwrap().len(), 1);
+
+        // Play again while joined: the joined session is replaced, frees its seat and
+        // leaves a play.
+        let joined = play(&app, &ann, &w.game, None).await.data()["play"].clone();
+        let on = if joined["server"]["id"] == json!(server.id) {
+            &server
+        } else {
+            &other
+        };
+        on.validate(joined["token"].as_str().unwrap())
+            .await
+            .unwrap();
+        let next = play(&app, &ann, &w.game, None).await.data()["play"].clone();
+        assert_eq!(
+            live_of(&app, &server).await.0 + live_of(&app, &other).await.0,
+            1
+        );
+        let reasons = end_reasons(&app, &ann).await;
+        assert_eq!(
+            reasons[joined["session"]["id"].as_str().unwrap()],
+            "replaced"
+        );
+        assert!(reasons[next["session"]["id"].as_str().unwrap()].is_null());
+        let plays = app.gql_as(&ann.access, "{ plays { id } }", json!({})).await;
+        assert_eq!(plays.data()["plays"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            events(&app, "session.ended").await.len(),
+            4,
+            "the replaced session's end is in the outbox"
+        );
     }
 );
 

@@ -205,17 +205,7 @@ pub async fn place_in(
     played: &Played,
 ) -> ApiResult<Option<Placed>> {
     let game = &played.game;
-    // Pressing Play again replaces the live session in this game; there is at most one, so
-    // no order of locks to keep.
-    let previous = play_session::Entity::update_many()
-        .col_expr(play_session::Column::EndedAt, Expr::value(Utc::now()))
-        .col_expr(play_session::Column::EndReason, Expr::value("replaced"))
-        .filter(play_session::Column::UserId.eq(me))
-        .filter(play_session::Column::GameId.eq(game.id))
-        .filter(play_session::Column::EndedAt.is_null())
-        .exec_with_returning(db)
-        .await?;
-    ended_in(db, changes, &previous).await?;
+    replace_previous_in(db, changes, me, game.id).await?;
     let cut = Utc::now() - silence(settings.server_ping_seconds);
     // Seats taken by others since a read are skipped; the next read sees them.
     let mut tried = HashSet::new();
@@ -230,8 +220,8 @@ pub async fn place_in(
             break;
         }
         for id in fresh {
-            if let Some(server) = take_seat(db, id, game.id, &cut, false).await? {
-                return Ok(Some(start_in(db, settings, me, played, server).await?));
+            if let Some(placed) = seat_in(db, settings, me, played, id, &cut, false).await? {
+                return Ok(Some(placed));
             }
         }
     }
@@ -252,11 +242,138 @@ pub async fn place_in(
         .map(|row| row.try_get::<i32>("", "id"))
         .collect::<Result<_, _>>()?;
     for id in idle {
-        if let Some(server) = take_seat(db, id, game.id, &cut, true).await? {
-            return Ok(Some(start_in(db, settings, me, played, server).await?));
+        if let Some(placed) = seat_in(db, settings, me, played, id, &cut, true).await? {
+            return Ok(Some(placed));
         }
     }
     Ok(None)
+}
+
+/// Pressing Play again replaces the player's live session in this game (there is at most
+/// one, so no order of locks to keep) and settles it as [`ended_in`] does; on PostgreSQL in
+/// one statement.
+async fn replace_previous_in(
+    db: &impl ConnectionTrait,
+    changes: &mut Changes,
+    me: Uuid,
+    game: i32,
+) -> ApiResult<()> {
+    let now = Utc::now();
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        let sql = format!(
+            "WITH ended AS ( \
+               UPDATE play_sessions SET ended_at = $1, end_reason = 'replaced' \
+               WHERE user_id = $2 AND game_id = $3 AND ended_at IS NULL RETURNING *), \
+             freed AS ( \
+               UPDATE game_servers s SET live = s.live - e.n \
+               FROM (SELECT server_id, CAST(COUNT(*) AS INTEGER) AS n FROM ended \
+                     GROUP BY server_id) e \
+               WHERE s.id = e.server_id), \
+             played AS ( \
+               INSERT INTO game_plays (game_id, user_id, session_id, start_time, end_time) \
+               SELECT game_id, user_id, id, joined_at, $1 FROM ended \
+               WHERE joined_at IS NOT NULL ON CONFLICT DO NOTHING), \
+             event AS ({event}) \
+             SELECT id FROM ended",
+            event = event_insert("session.ended", "ended", "$1"),
+        );
+        db.execute_raw(raw(db, &sql, vec![now.into(), me.into(), game.into()]))
+            .await?;
+        return Ok(());
+    }
+    let previous = play_session::Entity::update_many()
+        .col_expr(play_session::Column::EndedAt, Expr::value(now))
+        .col_expr(play_session::Column::EndReason, Expr::value("replaced"))
+        .filter(play_session::Column::UserId.eq(me))
+        .filter(play_session::Column::GameId.eq(game))
+        .filter(play_session::Column::EndedAt.is_null())
+        .exec_with_returning(db)
+        .await?;
+    ended_in(db, changes, &previous).await
+}
+
+/// Takes a seat on server `id` ([`take_seat`]) and starts the session on it ([`start_in`]);
+/// on PostgreSQL in one statement. `None` when the server had no seat for this player.
+async fn seat_in(
+    db: &impl ConnectionTrait,
+    settings: &crate::settings::Settings,
+    me: Uuid,
+    played: &Played,
+    id: i32,
+    cut: &DateTime<Utc>,
+    switch: bool,
+) -> ApiResult<Option<Placed>> {
+    if db.get_database_backend() != sea_orm::DbBackend::Postgres {
+        let Some(server) = take_seat(db, id, played.game.id, cut, switch).await? else {
+            return Ok(None);
+        };
+        return Ok(Some(start_in(db, settings, me, played, server).await?));
+    }
+    use sea_orm::{FromQueryResult, IdenStatic, Iterable};
+    let (token, hash) = new_opaque();
+    let now = Utc::now();
+    let (fits, set_game) = if switch {
+        ("live = 0 AND provisioned", ", game_id = $2")
+    } else {
+        ("game_id = $2", "")
+    };
+    let columns = |table: &str, prefix: &str, names: Vec<&'static str>| {
+        names
+            .into_iter()
+            .map(|c| format!("{table}.{c} AS {prefix}{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    // Under the row lock the condition is checked again after any writer before, so the
+    // last seat goes to one player; a server another Play holds is skipped (see take_seat).
+    let sql = format!(
+        "WITH seat AS ( \
+           UPDATE game_servers SET live = live + 1, updated_at = $4{set_game} \
+           WHERE id = (SELECT id FROM game_servers WHERE id = $3 FOR UPDATE SKIP LOCKED) \
+             AND {open} AND {fits} \
+           RETURNING *), \
+         started AS ( \
+           INSERT INTO play_sessions (token_hash, user_id, character_id, game_id, server_id, \
+             server_type, created_at, expires_at) \
+           SELECT $5, $6, $7, $2, id, \
+             CASE WHEN official OR provisioned THEN 'provision' ELSE 'host' END, $4, $8 \
+           FROM seat RETURNING *), \
+         event AS ({event}) \
+         SELECT {server}, {session} FROM seat, started",
+        open = open(""),
+        event = event_insert("session.started", "started", "$4"),
+        server = columns(
+            "seat",
+            "s_",
+            game_server::Column::iter().map(|c| c.as_str()).collect()
+        ),
+        session = columns(
+            "started",
+            "p_",
+            play_session::Column::iter().map(|c| c.as_str()).collect()
+        ),
+    );
+    let expires = now + Duration::seconds(i64::from(settings.session_join_seconds));
+    let values = vec![
+        (*cut).into(),
+        played.game.id.into(),
+        id.into(),
+        now.into(),
+        hash.into(),
+        me.into(),
+        played.character.as_ref().map(|c| c.id).into(),
+        expires.into(),
+    ];
+    let Some(row) = db.query_one_raw(raw(db, &sql, values)).await? else {
+        return Ok(None);
+    };
+    Ok(Some(Placed {
+        session: Issued {
+            row: play_session::Model::from_query_result(&row, "p_")?,
+            token,
+        },
+        server: game_server::Model::from_query_result(&row, "s_")?,
+    }))
 }
 
 /// Parts of the selection statement, in its `r` column.
@@ -507,7 +624,7 @@ fn server_type(server: &game_server::Model) -> &'static str {
     }
 }
 
-/// What a session's platform events say of it. The same keys as [`JOINED_EVENT`]'s.
+/// What a session's platform events say of it. The same keys as [`event_insert`]'s.
 fn event_payload(session: &play_session::Model) -> serde_json::Value {
     json!({
         "sessionId": session.id,
@@ -543,19 +660,30 @@ async fn events_in(
 }
 
 /// On PostgreSQL, validation in one statement: the session joins (`$1` the time, `$2` the
-/// token's hash, `$3` the server) and its `session.joined` event is written with it, with
-/// the payload of [`event_payload`].
-const JOINED_EVENT: &str = "WITH joined AS ( \
-       UPDATE play_sessions SET joined_at = $1, pinged_at = $1 \
-       WHERE token_hash = $2 AND server_id = $3 AND joined_at IS NULL AND ended_at IS NULL \
-         AND expires_at > $1 \
-       RETURNING *), \
-     event AS ( \
-       INSERT INTO platform_events (kind, payload, created_at) \
-       SELECT 'session.joined', jsonb_build_object('sessionId', id, 'userId', user_id, \
-         'gameId', game_id, 'serverId', server_id, 'characterId', character_id, \
-         'reason', end_reason), $1 FROM joined) \
-     SELECT * FROM joined";
+/// token's hash, `$3` the server) and its `session.joined` event is written with it.
+fn joined_event() -> String {
+    format!(
+        "WITH joined AS ( \
+           UPDATE play_sessions SET joined_at = $1, pinged_at = $1 \
+           WHERE token_hash = $2 AND server_id = $3 AND joined_at IS NULL AND ended_at IS NULL \
+             AND expires_at > $1 \
+           RETURNING *), \
+         event AS ({event}) \
+         SELECT * FROM joined",
+        event = event_insert("session.joined", "joined", "$1"),
+    )
+}
+
+/// On PostgreSQL, the statement (for a `WITH` part) that writes a `kind` event for each
+/// session in `sessions` (a part before it) at `at`, with the payload of [`event_payload`].
+fn event_insert(kind: &str, sessions: &str, at: &str) -> String {
+    format!(
+        "INSERT INTO platform_events (kind, payload, created_at) \
+         SELECT '{kind}', jsonb_build_object('sessionId', id, 'userId', user_id, \
+           'gameId', game_id, 'serverId', server_id, 'characterId', character_id, \
+           'reason', end_reason), {at} FROM {sessions}"
+    )
+}
 
 /// What a server learns when it validates a session token.
 pub struct Validated {
@@ -579,7 +707,7 @@ pub async fn validate(ctx: &AppContext, viewer: &Viewer, token: &str) -> ApiResu
         play_session::Entity::find()
             .from_raw_sql(raw(
                 &ctx.db,
-                JOINED_EVENT,
+                &joined_event(),
                 vec![now.into(), hash.as_str().into(), server.into()],
             ))
             .one(&ctx.db)
