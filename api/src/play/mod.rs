@@ -50,6 +50,9 @@ const CANDIDATES: u64 = 32;
 const ROUNDS: usize = 4;
 /// Seats tried per read.
 const TRIES: usize = 8;
+/// Of those, the most on friends' servers: the selection does not read whether those are
+/// open, so a player whose friends all sit on full servers still reaches the others.
+const FRIEND_TRIES: usize = 4;
 
 /// Where a player was placed.
 pub struct Placed {
@@ -182,13 +185,18 @@ async fn check_play(
 }
 
 /// A server with an open seat, as SQL on `game_servers` (its columns prefixed with
-/// `table`): on, not quarantined, pinging since `$1`, room left. The first three match the
-/// selection indexes' condition. Every statement that picks or seats uses it, with the time
-/// at `$1` and the game at `$2`.
-pub(crate) fn open(table: &str) -> String {
+/// `table`): on, not quarantined, pinging since `$1`, room left, and, for a game its players
+/// host, one of theirs. The first three match the selection indexes' condition. Every
+/// statement that picks or seats uses it, with the time at `$1` and the game at `$2`.
+pub(crate) fn open(table: &str, hosted: bool) -> String {
+    let theirs = if hosted {
+        format!(" AND NOT {table}official AND NOT {table}provisioned")
+    } else {
+        String::new()
+    };
     format!(
         "{table}active AND NOT {table}quarantine AND {table}health = 'ready' \
-         AND {table}live < {table}slots AND {table}pinged_at > $1"
+         AND {table}live < {table}slots AND {table}pinged_at > $1{theirs}"
     )
 }
 
@@ -210,12 +218,14 @@ pub async fn place_in(
     // Seats taken by others since a read are skipped; the next read sees them.
     let mut tried = HashSet::new();
     for _ in 0..ROUNDS {
-        let order = candidates(db, game, cut, me).await?;
-        let fresh: Vec<i32> = order
+        let (friends, rest) = candidates(db, game, cut, me).await?;
+        let mut fresh: Vec<i32> = friends
             .into_iter()
             .filter(|id| tried.insert(*id))
-            .take(TRIES)
+            .take(FRIEND_TRIES)
             .collect();
+        let room = TRIES - fresh.len();
+        fresh.extend(rest.into_iter().filter(|id| tried.insert(*id)).take(room));
         if fresh.is_empty() {
             break;
         }
@@ -233,7 +243,7 @@ pub async fn place_in(
         "SELECT s.id FROM game_servers s JOIN server_games g ON g.server_id = s.id \
          WHERE g.game_id = $2 AND s.provisioned AND s.live = 0 AND {open} \
          AND (s.game_id IS NULL OR s.game_id <> $2) ORDER BY s.official DESC, s.id LIMIT {CANDIDATES}",
-        open = open("s.")
+        open = open("s.", false)
     );
     let idle: Vec<i32> = db
         .query_all_raw(raw(db, &idle, vec![cut.into(), game.id.into()]))
@@ -304,7 +314,7 @@ async fn seat_in(
     switch: bool,
 ) -> ApiResult<Option<Placed>> {
     if db.get_database_backend() != sea_orm::DbBackend::Postgres {
-        let Some(server) = take_seat(db, id, played.game.id, cut, switch).await? else {
+        let Some(server) = take_seat(db, id, &played.game, cut, switch).await? else {
             return Ok(None);
         };
         return Ok(Some(start_in(db, settings, me, played, server).await?));
@@ -340,7 +350,7 @@ async fn seat_in(
            FROM seat RETURNING *), \
          event AS ({event}) \
          SELECT {server}, {session} FROM seat, started",
-        open = open(""),
+        open = open("", played.game.hosted),
         event = event_insert("session.started", "started", "$4"),
         server = columns(
             "seat",
@@ -380,15 +390,15 @@ async fn seat_in(
 const BLOCKED: i32 = -2;
 const FRIENDS: i32 = -1;
 
-/// The servers to try, best first: those with friends (most friends first), then by the
-/// index orderings (official, the player's country, fewest players; ties at random), those
-/// with someone in a block with the player last.
+/// The servers to try, best first: those with friends (most friends first), and the rest by
+/// the index orderings (official, the player's country, fewest players; ties at random),
+/// those with someone in a block with the player last.
 async fn candidates(
     db: &impl ConnectionTrait,
     game: &game::Model,
     cut: DateTime<Utc>,
     me: Uuid,
-) -> ApiResult<Vec<i32>> {
+) -> ApiResult<(Vec<i32>, Vec<i32>)> {
     let rows: Vec<(i32, i32, i32)> = db
         .query_all_raw(selection_statement(db, game, cut, me))
         .await?
@@ -412,60 +422,49 @@ async fn candidates(
     // Friends' servers by most friends; the rest by their ordering, then fewest players.
     ranked.sort_by_key(|&(r, _, n)| (r, if r == FRIENDS { -n } else { n }));
     let mut seen = HashSet::new();
-    let order = ranked
-        .into_iter()
-        .map(|(_, id, _)| id)
-        .filter(|id| seen.insert(*id));
-    // Those with someone in a block with the player go last.
-    let (mut clear, last): (Vec<i32>, Vec<i32>) = order.partition(|id| !blocked.contains(id));
-    clear.extend(last);
-    Ok(clear)
+    let (mut friends, mut rest, mut last) = (Vec::new(), Vec::new(), Vec::new());
+    for (r, id, _) in ranked {
+        if !seen.insert(id) {
+            continue;
+        }
+        if blocked.contains(&id) {
+            last.push(id);
+        } else if r == FRIENDS {
+            friends.push(id);
+        } else {
+            rest.push(id);
+        }
+    }
+    rest.extend(last);
+    Ok((friends, rest))
 }
 
 /// The selection of servers for `me` in `game`, one statement with its parts told apart by
-/// `r`: the open servers where the player's friends play ([`FRIENDS`], `n` friends), those
-/// where someone in a block with the player plays ([`BLOCKED`]), then the open servers in
-/// each order of selection, up to [`CANDIDATES`] each, read from an index in its own order
-/// (official or not, the player's country or any; `n` players).
+/// `r`: the servers where the player's friends play ([`FRIENDS`], `n` friends) and those
+/// where someone in a block with the player plays ([`BLOCKED`]), open or not (a seat is
+/// taken only on an open one, so reading each of them here would repeat that check per
+/// friend), then the open servers in each order of selection, up to [`CANDIDATES`] each,
+/// read from an index in its own order (official or not, the player's country or any; `n`
+/// players).
 fn selection_statement(
     db: &impl ConnectionTrait,
     game: &game::Model,
     cut: DateTime<Utc>,
     me: Uuid,
 ) -> sea_orm::Statement {
-    // A game its players host runs on their servers only.
-    let kind = |table: &str| {
-        if game.hosted {
-            format!(" AND NOT {table}official AND NOT {table}provisioned")
-        } else {
-            String::new()
-        }
-    };
-    let linked = |table: &str, also: &str| {
+    let linked = |r: i32, table: &str, also: &str| {
         format!(
-            "p.user_id IN ( \
+            "SELECT {r} AS r, server_id AS id, CAST(COUNT(*) AS INTEGER) AS n \
+             FROM play_sessions \
+             WHERE game_id = $2 AND ended_at IS NULL AND user_id IN ( \
                SELECT target_id FROM {table} WHERE user_id = $3 {also} \
-               UNION ALL SELECT user_id FROM {table} WHERE target_id = $3 {also})"
+               UNION ALL SELECT user_id FROM {table} WHERE target_id = $3 {also}) \
+             GROUP BY server_id"
         )
     };
     let mut parts = vec![
-        format!(
-            "SELECT {FRIENDS} AS r, s.id, CAST(COUNT(*) AS INTEGER) AS n \
-             FROM play_sessions p JOIN game_servers s ON s.id = p.server_id \
-             WHERE p.game_id = $2 AND p.ended_at IS NULL AND {friends} \
-               AND s.game_id = $2 AND {open}{kind_s} \
-             GROUP BY s.id",
-            friends = linked("friends", "AND NOT pending"),
-            open = open("s."),
-            kind_s = kind("s."),
-        ),
-        format!(
-            "SELECT {BLOCKED} AS r, p.server_id AS id, CAST(COUNT(*) AS INTEGER) AS n \
-             FROM play_sessions p \
-             WHERE p.game_id = $2 AND p.ended_at IS NULL AND {blocked} \
-             GROUP BY p.server_id",
-            blocked = linked("blocks", ""),
-        ),
+        linked(FRIENDS, "friends", "AND NOT pending"),
+        linked(BLOCKED, "blocks", ""),
     ];
     let officials: &[bool] = if game.hosted {
         &[false]
@@ -487,10 +486,9 @@ fn selection_statement(
         ] {
             parts.push(format!(
                 "SELECT * FROM (SELECT {r} AS r, id, live AS n FROM game_servers \
-                 WHERE game_id = $2 AND {open}{kind} AND {flag}{country} \
+                 WHERE game_id = $2 AND {open} AND {flag}{country} \
                  ORDER BY live LIMIT {CANDIDATES}) AS c{r}",
-                open = open(""),
-                kind = kind(""),
+                open = open("", game.hosted),
             ));
         }
     }
@@ -535,13 +533,13 @@ pub async fn explain_selection(
 async fn take_seat(
     db: &impl ConnectionTrait,
     id: i32,
-    game: i32,
+    game: &game::Model,
     cut: &DateTime<Utc>,
     switch: bool,
 ) -> ApiResult<Option<game_server::Model>> {
     let mut condition = Condition::all()
         .add(game_server::Column::Id.eq(id))
-        .add(Expr::cust_with_values(open(""), [*cut]));
+        .add(Expr::cust_with_values(open("", game.hosted), [*cut]));
     let mut update = game_server::Entity::update_many()
         .col_expr(
             game_server::Column::Live,
@@ -565,9 +563,9 @@ async fn take_seat(
         condition = condition
             .add(game_server::Column::Live.eq(0))
             .add(game_server::Column::Provisioned.eq(true));
-        update = update.col_expr(game_server::Column::GameId, Expr::value(game));
+        update = update.col_expr(game_server::Column::GameId, Expr::value(game.id));
     } else {
-        condition = condition.add(game_server::Column::GameId.eq(game));
+        condition = condition.add(game_server::Column::GameId.eq(game.id));
     }
     Ok(update
         .filter(condition)

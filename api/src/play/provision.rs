@@ -254,12 +254,13 @@ async fn wait_for_servers(
     }
 }
 
-/// Whether `game` has a server with an open seat now.
+/// Whether `game` has a server with an open seat now. Only games that provision ask, never
+/// one its players host.
 async fn has_room(ctx: &AppContext, game: i32) -> ApiResult<bool> {
     let cut = chrono::Utc::now() - silence(ctx.settings.server_ping_seconds);
     let sql = format!(
         "SELECT id FROM game_servers WHERE game_id = $2 AND {} LIMIT 1",
-        super::open("")
+        super::open("", false)
     );
     let db = &ctx.db;
     Ok(db
