@@ -319,20 +319,13 @@ async fn seat_in(
         };
         return Ok(Some(start_in(db, settings, me, played, server).await?));
     }
-    use sea_orm::{FromQueryResult, IdenStatic, Iterable};
+    use sea_orm::FromQueryResult;
     let (token, hash) = new_opaque();
     let now = Utc::now();
     let (fits, set_game) = if switch {
         ("live = 0 AND provisioned", ", game_id = $2")
     } else {
         ("game_id = $2", "")
-    };
-    let columns = |table: &str, prefix: &str, names: Vec<&'static str>| {
-        names
-            .into_iter()
-            .map(|c| format!("{table}.{c} AS {prefix}{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
     };
     // Under the row lock the condition is checked again after any writer before, so the
     // last seat goes to one player; a server another Play holds is skipped (see take_seat).
@@ -352,16 +345,8 @@ async fn seat_in(
          SELECT {server}, {session} FROM seat, started",
         open = open("", played.game.hosted),
         event = event_insert("session.started", "started", "$4"),
-        server = columns(
-            "seat",
-            "s_",
-            game_server::Column::iter().map(|c| c.as_str()).collect()
-        ),
-        session = columns(
-            "started",
-            "p_",
-            play_session::Column::iter().map(|c| c.as_str()).collect()
-        ),
+        server = prefixed::<game_server::Entity>("seat", "s_"),
+        session = prefixed::<play_session::Entity>("started", "p_"),
     );
     let expires = now + Duration::seconds(i64::from(settings.session_join_seconds));
     let values = vec![
@@ -384,6 +369,16 @@ async fn seat_in(
         },
         server: game_server::Model::from_query_result(&row, "s_")?,
     }))
+}
+
+/// The columns of entity `E` read from `table` (a part of a `WITH`), each named with
+/// `prefix`, so one row carries two models apart (`from_query_result(row, prefix)`).
+fn prefixed<E: sea_orm::EntityTrait>(table: &str, prefix: &str) -> String {
+    use sea_orm::{IdenStatic, Iterable};
+    E::Column::iter()
+        .map(|c| format!("{table}.\"{c}\" AS \"{prefix}{c}\"", c = c.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Parts of the selection statement, in its `r` column.
@@ -658,7 +653,8 @@ async fn events_in(
 }
 
 /// On PostgreSQL, validation in one statement: the session joins (`$1` the time, `$2` the
-/// token's hash, `$3` the server) and its `session.joined` event is written with it.
+/// token's hash, `$3` the server) and its `session.joined` event is written with it; the
+/// row holds the session (`j_`) and its player, if the account is not deleted (`u_`).
 fn joined_event() -> String {
     format!(
         "WITH joined AS ( \
@@ -667,8 +663,11 @@ fn joined_event() -> String {
              AND expires_at > $1 \
            RETURNING *), \
          event AS ({event}) \
-         SELECT * FROM joined",
+         SELECT {session}, {user} FROM joined \
+         LEFT JOIN users ON users.id = joined.user_id AND users.deleted_at IS NULL",
         event = event_insert("session.joined", "joined", "$1"),
+        session = prefixed::<play_session::Entity>("joined", "j_"),
+        user = prefixed::<arena_entity::auth::user::Entity>("users", "u_"),
     )
 }
 
@@ -701,15 +700,30 @@ pub async fn validate(ctx: &AppContext, viewer: &Viewer, token: &str) -> ApiResu
     let now = Utc::now();
     let hash = hash_opaque(token.trim());
     let joined = if ctx.db.get_database_backend() == sea_orm::DbBackend::Postgres {
-        // One statement is one transaction: no round trips to open and commit one.
-        play_session::Entity::find()
-            .from_raw_sql(raw(
+        use sea_orm::FromQueryResult;
+        // One statement is one transaction: no round trips to open and commit one. The
+        // player is read in it too.
+        let row = ctx
+            .db
+            .query_one_raw(raw(
                 &ctx.db,
                 &joined_event(),
                 vec![now.into(), hash.as_str().into(), server.into()],
             ))
-            .one(&ctx.db)
-            .await?
+            .await?;
+        match row {
+            None => None,
+            Some(row) => {
+                let session = play_session::Model::from_query_result(&row, "j_")?;
+                let user = match row.try_get::<Option<Uuid>>("u_", "id")? {
+                    Some(_) => Some(arena_entity::auth::user::Model::from_query_result(
+                        &row, "u_",
+                    )?),
+                    None => None,
+                };
+                Some((session, user))
+            }
+        }
     } else {
         ctx.write(async |db, _changes| {
             let joined = play_session::Entity::update_many()
@@ -723,16 +737,18 @@ pub async fn validate(ctx: &AppContext, viewer: &Viewer, token: &str) -> ApiResu
                 .exec_with_returning(db)
                 .await?;
             events_in(db, "session.joined", &joined, now).await?;
-            Ok(joined.into_iter().next())
+            let Some(session) = joined.into_iter().next() else {
+                return Ok(None);
+            };
+            let user = crate::auth::find_user(db, session.user_id).await?;
+            Ok(Some((session, user)))
         })
         .await?
     };
-    let Some(session) = joined else {
+    let Some((session, user)) = joined else {
         return Err(why_not_joined(&ctx.db, &hash, server, now).await);
     };
-    let user = crate::auth::find_user(&ctx.db, session.user_id)
-        .await?
-        .ok_or(ApiError::NotFound("player"))?;
+    let user = user.ok_or(ApiError::NotFound("player"))?;
     let (character, properties, worn) = match session.character_id {
         None => (None, Vec::new(), Vec::new()),
         Some(id) => character_of(&ctx.db, id, session.game_id).await?,
