@@ -27,6 +27,8 @@ pub mod db;
 #[cfg(feature = "server")]
 pub mod error;
 #[cfg(feature = "server")]
+pub mod events;
+#[cfg(feature = "server")]
 pub mod expiring;
 #[cfg(feature = "server")]
 pub mod games;

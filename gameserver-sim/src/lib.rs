@@ -217,6 +217,20 @@ impl GameServer {
             .await?;
         Ok(data["endSession"].clone())
     }
+
+    /// Sends a batch of events (`EventInput`s) of the games it hosts; answers how many
+    /// were stored and how many were sent before.
+    pub async fn send_events(&self, events: Value) -> anyhow::Result<Value> {
+        let data = self
+            .arena
+            .call(
+                &self.auth,
+                "mutation($e: [EventInput!]!) { ingestEvents(events: $e) { accepted duplicates } }",
+                json!({ "e": events }),
+            )
+            .await?;
+        Ok(data["ingestEvents"].clone())
+    }
 }
 
 /// A provisioning host's keepalive with the servers it can still start.

@@ -23,6 +23,7 @@ mod m20261128_000013_create_host_bans;
 mod m20261129_000014_create_play;
 mod m20261130_000015_index_unjoined_sessions;
 mod m20261201_000016_index_play_reads;
+mod m20261202_000017_create_game_events;
 
 pub use m20261122_000003_create_battle_tables::COUNTERS as BATTLE_COUNTERS;
 
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000014_create_play::Migration),
             Box::new(m20261130_000015_index_unjoined_sessions::Migration),
             Box::new(m20261201_000016_index_play_reads::Migration),
+            Box::new(m20261202_000017_create_game_events::Migration),
         ]
     }
 }

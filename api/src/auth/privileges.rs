@@ -33,6 +33,8 @@ pub const QUEST_MANAGE: &str = "quest.manage";
 pub const MAIL_READ: &str = "mail.read";
 /// Read crawl runs and follow their progress.
 pub const CRAWLER_READ: &str = "crawler.read";
+/// Send events of any game, as a trusted backend.
+pub const EVENT_INGEST: &str = "event.ingest";
 
 /// Every privilege above.
 pub const ALL: &[&str] = &[
@@ -52,4 +54,5 @@ pub const ALL: &[&str] = &[
     QUEST_MANAGE,
     MAIL_READ,
     CRAWLER_READ,
+    EVENT_INGEST,
 ];

@@ -16,7 +16,7 @@ use crate::{
     bank, battles, catalog, characters,
     context::AppContext,
     error::ApiResult,
-    games, mail, play, players, servers, store, system,
+    events, games, mail, play, players, servers, store, system,
 };
 
 pub use extensions::fault_response;
@@ -65,6 +65,7 @@ pub struct MutationRoot(
     servers::graphql::ServersMutation,
     servers::graphql::PlayServersMutation,
     play::graphql::PlayMutation,
+    events::graphql::EventsMutation,
 );
 
 /// Every domain's subscriptions.

@@ -1,4 +1,5 @@
-//! Platform events, written in the transaction of the action they record, for the event
-//! stream to read in order.
+//! Events: the platform's outbox, written in the transaction of the action it records, and
+//! the stored event stream that games, trusted backends and the platform feed.
 
+pub mod game_event;
 pub mod platform_event;

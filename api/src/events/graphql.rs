@@ -1,0 +1,101 @@
+//! Event ingest over GraphQL.
+
+use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use crate::{
+    auth::{
+        graphql::{parse_int_id, parse_uuid},
+        privileges,
+    },
+    graphql::{app, viewer},
+    servers::registry,
+};
+
+/// What an event records.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(name = "EventType", remote = "super::Kind")]
+pub enum EventType {
+    /// A match ended: `winnerId` and `loserId`.
+    GameOver,
+    /// Something a player did in play: a `name` and `data`.
+    Gameplay,
+    /// A player's state changed: a `name`.
+    StateChange,
+}
+
+/// One event for `ingestEvents`.
+#[derive(InputObject)]
+pub struct EventInput {
+    /// The sender's id for the event, unique within its game: the same id again is
+    /// accepted and ignored. 1 to 128 bytes.
+    pub id: String,
+    pub game_id: ID,
+    #[graphql(name = "type")]
+    pub kind: EventType,
+    /// The gameplay event's or the new state's name (at most 64 bytes).
+    pub name: Option<String>,
+    /// The player it is about.
+    pub user_id: Option<ID>,
+    pub winner_id: Option<ID>,
+    pub loser_id: Option<ID>,
+    /// Anything the game's handlers read, at most 16 KiB of JSON.
+    pub data: Option<Json<serde_json::Value>>,
+    /// When it happened (at most five minutes ahead of Arena's clock); now when not given.
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+/// What `ingestEvents` stored.
+#[derive(SimpleObject)]
+pub struct IngestResult {
+    /// Events stored by this call.
+    pub accepted: u64,
+    /// Events whose id was stored before, or earlier in the batch: ignored.
+    pub duplicates: u64,
+}
+
+/// Event mutations.
+#[derive(Default)]
+pub struct EventsMutation;
+
+#[Object]
+impl EventsMutation {
+    /// Stores up to 1,000 events in one call: all of them, or none when one is malformed
+    /// (`BAD_USER_INPUT` naming it). A game server (`Authorization: Server <token>`) sends
+    /// events of the games it hosts; a signed-in backend needs `event.ingest`.
+    async fn ingest_events(
+        &self,
+        ctx: &Context<'_>,
+        events: Vec<EventInput>,
+    ) -> async_graphql::Result<IngestResult> {
+        let viewer = viewer(ctx);
+        // Who may send is settled before what they sent is read.
+        registry::require_someone(viewer)?;
+        if viewer.machine.is_none() {
+            viewer.require_privilege(privileges::EVENT_INGEST)?;
+        }
+        let uuid =
+            |id: Option<ID>, field: &'static str| id.map(|id| parse_uuid(&id, field)).transpose();
+        let incoming = events
+            .into_iter()
+            .map(|e| {
+                Ok(super::Incoming {
+                    key: e.id,
+                    game_id: parse_int_id(&e.game_id, "gameId")?,
+                    kind: e.kind.into(),
+                    name: e.name,
+                    user_id: uuid(e.user_id, "userId")?,
+                    winner_id: uuid(e.winner_id, "winnerId")?,
+                    loser_id: uuid(e.loser_id, "loserId")?,
+                    data: e.data.map(|d| d.0),
+                    occurred_at: e.occurred_at,
+                })
+            })
+            .collect::<Result<Vec<_>, async_graphql::Error>>()?;
+        let stored = super::ingest(app(ctx), viewer, incoming).await?;
+        Ok(IngestResult {
+            accepted: stored.accepted,
+            duplicates: stored.duplicates,
+        })
+    }
+}

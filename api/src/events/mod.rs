@@ -1,0 +1,211 @@
+//! The event stream (seed 003): events from game servers (for the games they host) and from
+//! trusted backends (`event.ingest`), stored in bulk, once per producer's id: the same id
+//! sent again, or in the same batch, is accepted and ignored.
+
+pub mod graphql;
+
+use std::collections::HashSet;
+
+use arena_entity::{events::game_event, servers::server_game};
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use uuid::Uuid;
+
+use crate::{
+    auth::{privileges, viewer::Viewer},
+    context::AppContext,
+    error::{ApiError, ApiResult},
+};
+
+/// Most events one call stores.
+pub const MAX_BATCH: usize = 1_000;
+/// Longest event id.
+pub const MAX_KEY: usize = 128;
+/// Longest gameplay or state name.
+pub const MAX_NAME: usize = 64;
+/// Largest `data` of one event, as JSON text.
+pub const MAX_DATA_BYTES: usize = 16 * 1024;
+/// How far ahead of Arena's clock an event may say it happened.
+const MAX_AHEAD_SECONDS: i64 = 300;
+
+/// What an ingested event records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A match ended: a winner and a loser.
+    GameOver,
+    /// Something a player did in play, by name, with data.
+    Gameplay,
+    /// A player's state changed, by name.
+    StateChange,
+}
+
+impl Kind {
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::GameOver => "game_over",
+            Self::Gameplay => "gameplay",
+            Self::StateChange => "state_change",
+        }
+    }
+}
+
+/// One event as a producer sends it.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    /// The producer's id for it; unique within its game.
+    pub key: String,
+    pub game_id: i32,
+    pub kind: Kind,
+    pub name: Option<String>,
+    pub user_id: Option<Uuid>,
+    pub winner_id: Option<Uuid>,
+    pub loser_id: Option<Uuid>,
+    pub data: Option<serde_json::Value>,
+    /// When it happened; now when not given.
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+/// What a call stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ingested {
+    /// Events stored now.
+    pub accepted: u64,
+    /// Events whose id was stored before (or earlier in the batch): ignored.
+    pub duplicates: u64,
+}
+
+/// The scope an event id is unique in: its game's.
+fn scope_of(game: i32) -> String {
+    format!("game:{game}")
+}
+
+/// Stores a batch of events in one statement: all of them or, on bad input, none. A game
+/// server may send events of the games it hosts; a signed-in caller needs `event.ingest`.
+pub async fn ingest(
+    ctx: &AppContext,
+    viewer: &Viewer,
+    events: Vec<Incoming>,
+) -> ApiResult<Ingested> {
+    let source = match viewer.machine {
+        Some(_) => {
+            let server = ctx.server_tokens.server_id(&ctx.db, viewer).await?;
+            let hosted: HashSet<i32> = server_game::Entity::find()
+                .filter(server_game::Column::ServerId.eq(server))
+                .all(&ctx.db)
+                .await?
+                .into_iter()
+                .map(|g| g.game_id)
+                .collect();
+            if events.iter().any(|e| !hosted.contains(&e.game_id)) {
+                return Err(ApiError::Forbidden);
+            }
+            format!("server:{server}")
+        }
+        None => {
+            let me = viewer.require_privilege(privileges::EVENT_INGEST)?;
+            format!("backend:{}", me.id)
+        }
+    };
+    let now = Utc::now();
+    check(&events, now)?;
+    let total = events.len() as u64;
+    let rows: Vec<game_event::ActiveModel> = events
+        .into_iter()
+        .map(|e| game_event::ActiveModel {
+            scope: Set(scope_of(e.game_id)),
+            event_key: Set(e.key),
+            game_id: Set(Some(e.game_id)),
+            kind: Set(e.kind.as_str().to_owned()),
+            name: Set(e.name),
+            user_id: Set(e.user_id),
+            winner_id: Set(e.winner_id),
+            loser_id: Set(e.loser_id),
+            data: Set(e.data),
+            occurred_at: Set(e.occurred_at.unwrap_or(now)),
+            received_at: Set(now),
+            source: Set(source.clone()),
+            state: Set("pending".to_owned()),
+            processed_at: Set(None),
+            failure: Set(None),
+            ..Default::default()
+        })
+        .collect();
+    let accepted = ctx
+        .write(async move |db, _changes| store_in(db, rows).await)
+        .await?;
+    Ok(Ingested {
+        accepted,
+        duplicates: total - accepted,
+    })
+}
+
+/// Inserts events, ignoring those whose id its scope holds already; how many it stored.
+pub async fn store_in(
+    db: &impl ConnectionTrait,
+    rows: impl IntoIterator<Item = game_event::ActiveModel>,
+) -> ApiResult<u64> {
+    let rows: Vec<_> = rows.into_iter().collect();
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let stored = game_event::Entity::insert_many(rows)
+        .on_conflict(crate::db::any_conflict())
+        .exec_without_returning(db)
+        .await?;
+    Ok(stored)
+}
+
+/// Refuses a batch with an event that cannot be stored as it is, naming the event.
+fn check(events: &[Incoming], now: DateTime<Utc>) -> ApiResult<()> {
+    if events.is_empty() || events.len() > MAX_BATCH {
+        return Err(ApiError::bad_input(
+            "events",
+            format!("a batch holds 1 to {MAX_BATCH} events"),
+        ));
+    }
+    for (at, event) in events.iter().enumerate() {
+        let refuse = |why: String| {
+            ApiError::bad_input("events", format!("event {at} (id {:?}): {why}", event.key))
+        };
+        let key = event.key.trim();
+        if key.is_empty() || key.len() > MAX_KEY || key.len() != event.key.len() {
+            return Err(refuse(format!(
+                "an id is 1 to {MAX_KEY} bytes without surrounding spaces"
+            )));
+        }
+        let name = event.name.as_deref().map(str::trim);
+        match event.kind {
+            Kind::GameOver => match (event.winner_id, event.loser_id) {
+                (Some(w), Some(l)) if w != l => {}
+                (Some(_), Some(_)) => return Err(refuse("the winner is not the loser".into())),
+                _ => return Err(refuse("`game_over` names a winner and a loser".into())),
+            },
+            Kind::Gameplay | Kind::StateChange if name.is_none_or(str::is_empty) => {
+                return Err(refuse(format!("`{}` has a name", event.kind.as_str())));
+            }
+            _ => {}
+        }
+        if name.is_some_and(|n| n.len() > MAX_NAME) {
+            return Err(refuse(format!("a name is at most {MAX_NAME} bytes")));
+        }
+        if event
+            .data
+            .as_ref()
+            .is_some_and(|data| data.to_string().len() > MAX_DATA_BYTES)
+        {
+            return Err(refuse(format!(
+                "data is at most {MAX_DATA_BYTES} bytes of JSON"
+            )));
+        }
+        if event
+            .occurred_at
+            .is_some_and(|t| t > now + Duration::seconds(MAX_AHEAD_SECONDS))
+        {
+            return Err(refuse(format!(
+                "it cannot have happened more than {MAX_AHEAD_SECONDS} s from now"
+            )));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,252 @@
+//! Event ingest: game servers send events of the games they host, trusted backends
+//! (`event.ingest`) of any game; each id is stored once, however often and however
+//! concurrently it is sent.
+
+use arena_entity::events::game_event;
+use arena_gameserver_sim::{Arena, Auth, GameServer, Refused, Spec};
+use arena_tests::{TestApp, TestUser, UserBuilder, trusting};
+use futures_util::future::join_all;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::{Value, json};
+
+const INGEST: &str =
+    "mutation($e: [EventInput!]!) { ingestEvents(events: $e) { accepted duplicates } }";
+
+async fn game(app: &TestApp, maker: &TestUser, name: &str) -> String {
+    app.published_item(
+        &maker.access,
+        json!({ "type": "GAME", "name": name, "game": { "maxPlayers": 2 } }),
+    )
+    .await
+}
+
+async fn server_for(app: &TestApp, admin: &TestUser, game: &str, port: u16) -> GameServer {
+    GameServer::register(
+        &Arena::new(app.url("/graphql")),
+        &Auth::User(admin.access.clone()),
+        &Spec {
+            game_ids: vec![game.to_owned()],
+            socket_host: "127.0.0.1".into(),
+            socket_port: port,
+            country: None,
+            slots: None,
+        },
+    )
+    .await
+    .expect("an admin registers a server")
+}
+
+/// An admin, a game's maker, two players, the game and a server of it on `port`.
+struct Cast {
+    admin: TestUser,
+    maker: TestUser,
+    ann: TestUser,
+    bob: TestUser,
+    duel: String,
+    server: GameServer,
+}
+
+async fn cast(app: &TestApp, port: u16) -> Cast {
+    let admin = UserBuilder::new("admin")
+        .with_role("admin")
+        .create(app)
+        .await;
+    let maker = UserBuilder::new("maker").create(app).await;
+    let ann = UserBuilder::new("ann").create(app).await;
+    let bob = UserBuilder::new("bob").create(app).await;
+    let duel = game(app, &maker, "Duel").await;
+    let server = server_for(app, &admin, &duel, port).await;
+    Cast {
+        admin,
+        maker,
+        ann,
+        bob,
+        duel,
+        server,
+    }
+}
+
+fn over(id: &str, game: &str, winner: &TestUser, loser: &TestUser) -> Value {
+    json!({ "id": id, "gameId": game, "type": "GAME_OVER", "winnerId": winner.id, "loserId": loser.id })
+}
+
+/// What a game server's ingest answers: `(accepted, duplicates)` or the error codes.
+async fn send(server: &GameServer, events: Value) -> Result<(u64, u64), Vec<String>> {
+    server
+        .send_events(events)
+        .await
+        .map(|result| counts(&json!({ "ingestEvents": result })))
+        .map_err(|err| {
+            err.downcast_ref::<Refused>()
+                .map(|r| r.codes.clone())
+                .unwrap_or_else(|| vec![err.to_string()])
+        })
+}
+
+fn counts(data: &Value) -> (u64, u64) {
+    let result = &data["ingestEvents"];
+    (
+        result["accepted"].as_u64().unwrap(),
+        result["duplicates"].as_u64().unwrap(),
+    )
+}
+
+async fn stored(app: &TestApp) -> Vec<game_event::Model> {
+    game_event::Entity::find().all(&app.ctx.db).await.unwrap()
+}
+
+arena_tests::both_configured!(
+    servers_and_backends_ingest_events_once_per_id,
+    trusting,
+    |app| {
+        let Cast {
+            admin,
+            maker,
+            ann,
+            bob,
+            duel,
+            server,
+        } = cast(&app, 7201).await;
+        let other = game(&app, &maker, "Other").await;
+
+        let batch = json!([
+            over("m1", &duel, &ann, &bob),
+            { "id": "w1", "gameId": duel, "type": "GAMEPLAY", "name": "select_weapon", "userId": ann.id, "data": "0" },
+            { "id": "s1", "gameId": duel, "type": "STATE_CHANGE", "name": "lobby", "userId": bob.id, "occurredAt": "2026-01-02T03:04:05Z" },
+        ]);
+        assert_eq!(send(&server, batch.clone()).await, Ok((3, 0)));
+        // The same ids again, and an id twice in one batch: accepted, stored once.
+        assert_eq!(send(&server, batch).await, Ok((0, 3)));
+        assert_eq!(
+            send(
+                &server,
+                json!([over("m2", &duel, &bob, &ann), over("m2", &duel, &bob, &ann)])
+            )
+            .await,
+            Ok((1, 1))
+        );
+        let rows = stored(&app).await;
+        assert_eq!(rows.len(), 4);
+        let m1 = rows.iter().find(|e| e.event_key == "m1").unwrap();
+        assert_eq!(
+            (m1.kind.as_str(), m1.state.as_str(), m1.scope.clone()),
+            ("game_over", "pending", format!("game:{duel}"))
+        );
+        assert_eq!(m1.winner_id.unwrap().to_string(), ann.id);
+        assert_eq!(m1.source, format!("server:{}", server.id));
+        let w1 = rows.iter().find(|e| e.event_key == "w1").unwrap();
+        assert_eq!(
+            (w1.name.as_deref(), w1.data.clone()),
+            (Some("select_weapon"), Some(json!("0")))
+        );
+        let s1 = rows.iter().find(|e| e.event_key == "s1").unwrap();
+        assert_eq!(s1.occurred_at.to_rfc3339(), "2026-01-02T03:04:05+00:00");
+
+        // A server sends events of the games it hosts only; nothing of the batch is kept.
+        assert_eq!(
+            send(
+                &server,
+                json!([
+                    over("m3", &duel, &ann, &bob),
+                    over("o1", &other, &ann, &bob)
+                ])
+            )
+            .await,
+            Err(vec!["FORBIDDEN".to_owned()])
+        );
+        // A backend needs `event.ingest` (admins have it) and sends any game's events; the
+        // same id in another game is another event.
+        let by_ann = app
+            .gql_as(
+                &ann.access,
+                INGEST,
+                json!({ "e": [over("o1", &other, &ann, &bob)] }),
+            )
+            .await;
+        assert_eq!(by_ann.codes(), ["FORBIDDEN"]);
+        let anonymous = app
+            .gql(INGEST, json!({ "e": [over("o1", &other, &ann, &bob)] }))
+            .await;
+        assert_eq!(anonymous.codes(), ["UNAUTHENTICATED"]);
+        let by_admin = app
+            .gql_as(
+                &admin.access,
+                INGEST,
+                json!({ "e": [over("o1", &other, &ann, &bob), over("m1", &other, &ann, &bob)] }),
+            )
+            .await;
+        assert_eq!(counts(by_admin.data()), (2, 0));
+        let o1 = stored(&app)
+            .await
+            .into_iter()
+            .find(|e| e.event_key == "o1")
+            .unwrap();
+        assert_eq!(o1.source, format!("backend:{}", admin.id));
+
+        // One malformed event refuses the batch, naming it; nothing of it is stored.
+        let big = "x".repeat(17 * 1024);
+        for bad in [
+            json!({ "id": "b1", "gameId": duel, "type": "GAME_OVER", "winnerId": ann.id }),
+            json!({ "id": "b1", "gameId": duel, "type": "GAME_OVER", "winnerId": ann.id, "loserId": ann.id }),
+            json!({ "id": "b1", "gameId": duel, "type": "GAMEPLAY" }),
+            json!({ "id": "b1", "gameId": duel, "type": "GAMEPLAY", "name": "n".repeat(65) }),
+            json!({ "id": " ", "gameId": duel, "type": "STATE_CHANGE", "name": "x" }),
+            json!({ "id": "k".repeat(129), "gameId": duel, "type": "STATE_CHANGE", "name": "x" }),
+            json!({ "id": "b1", "gameId": duel, "type": "GAMEPLAY", "name": "x", "data": big }),
+            json!({ "id": "b1", "gameId": duel, "type": "STATE_CHANGE", "name": "x", "occurredAt": "2999-01-01T00:00:00Z" }),
+            json!({ "id": "b1", "gameId": duel, "type": "STATE_CHANGE", "name": "x", "userId": "not-a-uuid" }),
+        ] {
+            let batch = json!([over("good", &duel, &ann, &bob), bad.clone()]);
+            assert_eq!(
+                send(&server, batch).await,
+                Err(vec!["BAD_USER_INPUT".to_owned()]),
+                "{bad}"
+            );
+        }
+        let too_many: Vec<Value> = (0..1_001)
+            .map(|n| over(&format!("n{n}"), &duel, &ann, &bob))
+            .collect();
+        assert_eq!(
+            send(&server, json!(too_many)).await,
+            Err(vec!["BAD_USER_INPUT".to_owned()])
+        );
+        assert_eq!(
+            send(&server, json!([])).await,
+            Err(vec!["BAD_USER_INPUT".to_owned()])
+        );
+        assert_eq!(stored(&app).await.len(), 6);
+    }
+);
+
+arena_tests::both_configured!(
+    the_same_events_sent_at_once_are_stored_once,
+    trusting,
+    |app| {
+        let Cast {
+            ann,
+            bob,
+            duel,
+            server,
+            ..
+        } = cast(&app, 7202).await;
+        // 20 senders at once, each with the same 50 events (in its own order): 50 stored.
+        let answers = join_all((0..20).map(|k| {
+            let mut events: Vec<Value> = (0..50)
+                .map(|n| over(&format!("e{n}"), &duel, &ann, &bob))
+                .collect();
+            events.rotate_left(k);
+            let server = &server;
+            async move { send(server, json!(events)).await.unwrap() }
+        }))
+        .await;
+        let accepted: u64 = answers.iter().map(|(a, _)| a).sum();
+        let duplicates: u64 = answers.iter().map(|(_, d)| d).sum();
+        assert_eq!((accepted, duplicates), (50, 950));
+        let rows = game_event::Entity::find()
+            .filter(game_event::Column::Scope.eq(format!("game:{duel}")))
+            .count(&app.ctx.db)
+            .await
+            .unwrap();
+        assert_eq!(rows, 50);
+    }
+);
