@@ -182,6 +182,30 @@ pub fn raw(db: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -> Statemen
     Statement::from_sql_and_values(backend, sql, values)
 }
 
+/// The UTC days `from` to `to` (both included) as the instants they span, `[from 00:00,
+/// to + 1 day 00:00)`, and the SQL of the UTC day of `column` on this backend, for counts
+/// per day.
+pub fn utc_days(
+    db: &impl ConnectionTrait,
+    column: &str,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> (
+    String,
+    chrono::DateTime<chrono::Utc>,
+    chrono::DateTime<chrono::Utc>,
+) {
+    let start = from.and_time(chrono::NaiveTime::MIN).and_utc();
+    let end = (to + chrono::Days::new(1))
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc();
+    let day = match db.get_database_backend() {
+        DbBackend::Sqlite => format!("date({column})"),
+        _ => format!("({column} AT TIME ZONE 'UTC')::date"),
+    };
+    (day, start, end)
+}
+
 /// `$first, $first+1, …` for `count` parameters of an `IN (…)` list.
 pub fn placeholders(first: usize, count: usize) -> String {
     (first..first + count)

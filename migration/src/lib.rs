@@ -24,6 +24,7 @@ mod m20261129_000014_create_play;
 mod m20261130_000015_index_unjoined_sessions;
 mod m20261201_000016_index_play_reads;
 mod m20261202_000017_create_game_events;
+mod m20261203_000018_index_event_days;
 
 pub use m20261122_000003_create_battle_tables::COUNTERS as BATTLE_COUNTERS;
 
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000015_index_unjoined_sessions::Migration),
             Box::new(m20261201_000016_index_play_reads::Migration),
             Box::new(m20261202_000017_create_game_events::Migration),
+            Box::new(m20261203_000018_index_event_days::Migration),
         ]
     }
 }
@@ -100,4 +102,36 @@ pub(crate) async fn drop_privilege(
                 .to_owned(),
         )
         .await
+}
+
+/// Creates indexes given as `(name, "table (columns) …")`. SQLite has no `INCLUDE`: its
+/// index keys the included columns too.
+pub(crate) async fn create_indexes(
+    manager: &SchemaManager<'_>,
+    indexes: &[(&str, &str)],
+) -> Result<(), DbErr> {
+    let sqlite = manager.get_database_backend() == sea_orm::DatabaseBackend::Sqlite;
+    for (name, on) in indexes {
+        let on = if sqlite {
+            on.replace(") INCLUDE (", ", ")
+        } else {
+            (*on).to_owned()
+        };
+        manager
+            .get_connection()
+            .execute_unprepared(&format!("CREATE INDEX {name} ON {on}"))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Drops indexes by name.
+pub(crate) async fn drop_indexes(manager: &SchemaManager<'_>, names: &[&str]) -> Result<(), DbErr> {
+    for name in names {
+        manager
+            .get_connection()
+            .execute_unprepared(&format!("DROP INDEX {name}"))
+            .await?;
+    }
+    Ok(())
 }

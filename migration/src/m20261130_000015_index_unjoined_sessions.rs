@@ -10,21 +10,17 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .get_connection()
-            .execute_unprepared(
-                "CREATE INDEX play_sessions_unjoined ON play_sessions (expires_at) \
-                 WHERE ended_at IS NULL AND joined_at IS NULL",
-            )
-            .await?;
-        Ok(())
+        crate::create_indexes(
+            manager,
+            &[(
+                "play_sessions_unjoined",
+                "play_sessions (expires_at) WHERE ended_at IS NULL AND joined_at IS NULL",
+            )],
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .get_connection()
-            .execute_unprepared("DROP INDEX play_sessions_unjoined")
-            .await?;
-        Ok(())
+        crate::drop_indexes(manager, &["play_sessions_unjoined"]).await
     }
 }

@@ -25,28 +25,10 @@ const INDEXES: [(&str, &str); 3] = [
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let db = manager.get_connection();
-        let sqlite = manager.get_database_backend() == sea_orm::DatabaseBackend::Sqlite;
-        for (name, on) in INDEXES {
-            // SQLite has no INCLUDE: its index holds the included column as a second key.
-            let on = if sqlite {
-                on.replace(") INCLUDE (", ", ")
-            } else {
-                on.to_owned()
-            };
-            db.execute_unprepared(&format!("CREATE INDEX {name} ON {on}"))
-                .await?;
-        }
-        Ok(())
+        crate::create_indexes(manager, &INDEXES).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for (name, _) in INDEXES {
-            manager
-                .get_connection()
-                .execute_unprepared(&format!("DROP INDEX {name}"))
-                .await?;
-        }
-        Ok(())
+        crate::drop_indexes(manager, &INDEXES.map(|(name, _)| name)).await
     }
 }

@@ -36,13 +36,13 @@ async fn server_for(app: &TestApp, admin: &TestUser, game: &str, port: u16) -> G
     .expect("an admin registers a server")
 }
 
-/// An admin, a game's maker, two players, the game and a server of it on `port`.
+/// An admin, two players, two games and a server of the first on `port`.
 struct Cast {
     admin: TestUser,
-    maker: TestUser,
     ann: TestUser,
     bob: TestUser,
     duel: String,
+    other: String,
     server: GameServer,
 }
 
@@ -55,13 +55,14 @@ async fn cast(app: &TestApp, port: u16) -> Cast {
     let ann = UserBuilder::new("ann").create(app).await;
     let bob = UserBuilder::new("bob").create(app).await;
     let duel = game(app, &maker, "Duel").await;
+    let other = game(app, &maker, "Other").await;
     let server = server_for(app, &admin, &duel, port).await;
     Cast {
         admin,
-        maker,
         ann,
         bob,
         duel,
+        other,
         server,
     }
 }
@@ -101,13 +102,12 @@ arena_tests::both_configured!(
     |app| {
         let Cast {
             admin,
-            maker,
             ann,
             bob,
             duel,
+            other,
             server,
         } = cast(&app, 7201).await;
-        let other = game(&app, &maker, "Other").await;
 
         let batch = json!([
             over("m1", &duel, &ann, &bob),
@@ -248,5 +248,79 @@ arena_tests::both_configured!(
             .await
             .unwrap();
         assert_eq!(rows, 50);
+    }
+);
+
+arena_tests::both_configured!(
+    event_activity_counts_events_per_game_type_and_day,
+    trusting,
+    |app| {
+        let Cast {
+            admin,
+            ann,
+            bob,
+            duel,
+            other,
+            server,
+        } = cast(&app, 7203).await;
+        let at = |id: &str, game: &str, kind: &str, when: &str| json!({ "id": id, "gameId": game, "type": kind, "name": "n", "userId": ann.id, "occurredAt": when });
+        let mut first = over("m1", &duel, &ann, &bob);
+        first["occurredAt"] = json!("2026-03-01T23:59:59Z");
+        send(
+            &server,
+            json!([
+                first,
+                at("g1", &duel, "GAMEPLAY", "2026-03-01T00:00:00Z"),
+                at("g2", &duel, "GAMEPLAY", "2026-03-01T12:00:00Z"),
+                at("g3", &duel, "GAMEPLAY", "2026-03-02T00:00:00Z"),
+                at("g4", &duel, "GAMEPLAY", "2026-03-04T00:00:00Z"),
+            ]),
+        )
+        .await
+        .unwrap();
+        let by_admin = app
+            .gql_as(
+                &admin.access,
+                INGEST,
+                json!({ "e": [at("s1", &other, "STATE_CHANGE", "2026-03-02T10:00:00Z")] }),
+            )
+            .await;
+        assert_eq!(counts(by_admin.data()), (1, 0));
+
+        let activity = |game: Option<&str>, from: &str, to: &str| {
+            app.gql_as(
+                &admin.access,
+                "query($g: ID, $f: NaiveDate!, $t: NaiveDate!) { eventActivity(gameId: $g, from: $f, to: $t) { day gameId type events } }",
+                json!({ "g": game, "f": from, "t": to }),
+            )
+        };
+        let row = |day: &str, game: &str, kind: &str, events: i64| json!({ "day": day, "gameId": game, "type": kind, "events": events });
+        // The fourth of March is outside the range; days are UTC days.
+        assert_eq!(
+            activity(None, "2026-03-01", "2026-03-03").await.data()["eventActivity"],
+            json!([
+                row("2026-03-01", &duel, "game_over", 1),
+                row("2026-03-01", &duel, "gameplay", 2),
+                row("2026-03-02", &duel, "gameplay", 1),
+                row("2026-03-02", &other, "state_change", 1),
+            ])
+        );
+        assert_eq!(
+            activity(Some(&other), "2026-03-01", "2026-03-31")
+                .await
+                .data()["eventActivity"],
+            json!([row("2026-03-02", &other, "state_change", 1)])
+        );
+        for (from, to) in [("2026-03-02", "2026-03-01"), ("2025-01-01", "2026-03-01")] {
+            assert_eq!(activity(None, from, to).await.codes(), ["BAD_USER_INPUT"]);
+        }
+        let by_member = app
+            .gql_as(
+                &ann.access,
+                "query { eventActivity(from: \"2026-03-01\", to: \"2026-03-01\") { events } }",
+                json!({}),
+            )
+            .await;
+        assert_eq!(by_member.codes(), ["FORBIDDEN"]);
     }
 );

@@ -1,14 +1,14 @@
 //! Event ingest over GraphQL.
 
 use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::{
     auth::{
         graphql::{parse_int_id, parse_uuid},
         privileges,
     },
-    graphql::{app, viewer},
+    graphql::{app, guards::Privilege, viewer},
     servers::registry,
 };
 
@@ -97,5 +97,47 @@ impl EventsMutation {
             accepted: stored.accepted,
             duplicates: stored.duplicates,
         })
+    }
+}
+
+/// Events of one type in one game on one UTC day.
+#[derive(SimpleObject)]
+pub struct EventsOnDay {
+    /// The day they happened.
+    pub day: NaiveDate,
+    pub game_id: ID,
+    /// `game_over`, `gameplay` or `state_change`.
+    #[graphql(name = "type")]
+    pub kind: String,
+    pub events: i64,
+}
+
+/// Event queries.
+#[derive(Default)]
+pub struct EventsQuery;
+
+#[Object]
+impl EventsQuery {
+    /// Events per game, type and UTC day they happened, from `from` to `to` (at most 366
+    /// days), oldest first; one game's with `gameId`. Needs `dashboard.access`.
+    #[graphql(guard = "Privilege(privileges::DASHBOARD_ACCESS)")]
+    async fn event_activity(
+        &self,
+        ctx: &Context<'_>,
+        game_id: Option<ID>,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> async_graphql::Result<Vec<EventsOnDay>> {
+        let game = game_id.map(|id| parse_int_id(&id, "gameId")).transpose()?;
+        Ok(super::activity(&app(ctx).db, game, from, to)
+            .await?
+            .into_iter()
+            .map(|a| EventsOnDay {
+                day: a.day,
+                game_id: ID(a.game_id.to_string()),
+                kind: a.kind,
+                events: a.events,
+            })
+            .collect())
     }
 }

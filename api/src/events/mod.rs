@@ -209,3 +209,50 @@ fn check(events: &[Incoming], now: DateTime<Utc>) -> ApiResult<()> {
     }
     Ok(())
 }
+
+/// Events of one kind in one game on one UTC day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activity {
+    pub day: chrono::NaiveDate,
+    pub game_id: i32,
+    pub kind: String,
+    pub events: i64,
+}
+
+/// Events per game, kind and UTC day they happened, from `from` to `to` (both included, at
+/// most [`crate::battles::MAX_DAYS`]), oldest first.
+pub async fn activity(
+    db: &impl ConnectionTrait,
+    game: Option<i32>,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> ApiResult<Vec<Activity>> {
+    crate::battles::check_range(from, to)?;
+    let (day, start, end) = crate::db::utc_days(db, "occurred_at", from, to);
+    let mut values: Vec<sea_orm::Value> = vec![start.into(), end.into()];
+    let one_game = match game {
+        Some(game) => {
+            values.push(game.into());
+            " AND game_id = $3"
+        }
+        None => " AND game_id IS NOT NULL",
+    };
+    let sql = format!(
+        "SELECT {day} AS day, game_id, kind, COUNT(*) AS events FROM game_events \
+         WHERE occurred_at >= $1 AND occurred_at < $2{one_game} \
+         GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+    );
+    db.query_all_raw(crate::db::raw(db, &sql, values))
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(Activity {
+                day: row.try_get("", "day")?,
+                game_id: row.try_get("", "game_id")?,
+                kind: row.try_get("", "kind")?,
+                events: row.try_get("", "events")?,
+            })
+        })
+        .collect::<Result<_, sea_orm::DbErr>>()
+        .map_err(Into::into)
+}

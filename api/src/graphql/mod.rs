@@ -43,6 +43,7 @@ pub struct QueryRoot(
     servers::graphql::ServersQuery,
     servers::graphql::PlayServersQuery,
     play::graphql::PlayQuery,
+    events::graphql::EventsQuery,
 );
 
 /// Every domain's mutations.

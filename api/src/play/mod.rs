@@ -1126,32 +1126,16 @@ pub async fn plays_of(
         .await?)
 }
 
-/// Most days one `playsPerDay` covers.
-pub const MAX_DAYS: i64 = 366;
-
-/// Plays per game per UTC day from `from` to `to` (both included): (day, game, plays,
-/// players), oldest first.
+/// Plays per game per UTC day from `from` to `to` (both included, at most
+/// [`crate::battles::MAX_DAYS`]): (day, game, plays, players), oldest first.
 pub async fn plays_per_day(
     db: &impl ConnectionTrait,
     game: Option<i32>,
     from: chrono::NaiveDate,
     to: chrono::NaiveDate,
 ) -> ApiResult<Vec<(chrono::NaiveDate, i32, i64, i64)>> {
-    let days = (to - from).num_days();
-    if !(0..MAX_DAYS).contains(&days) {
-        return Err(ApiError::bad_input(
-            "to",
-            format!("a range is 1 to {MAX_DAYS} days, `to` on or after `from`"),
-        ));
-    }
-    let start = from.and_time(chrono::NaiveTime::MIN).and_utc();
-    let end = (to + chrono::Days::new(1))
-        .and_time(chrono::NaiveTime::MIN)
-        .and_utc();
-    let day = match db.get_database_backend() {
-        sea_orm::DbBackend::Sqlite => "date(start_time)",
-        _ => "(start_time AT TIME ZONE 'UTC')::date",
-    };
+    crate::battles::check_range(from, to)?;
+    let (day, start, end) = crate::db::utc_days(db, "start_time", from, to);
     let mut values: Vec<sea_orm::Value> = vec![start.into(), end.into()];
     let one_game = match game {
         Some(game) => {
