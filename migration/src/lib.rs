@@ -25,6 +25,7 @@ mod m20261130_000015_index_unjoined_sessions;
 mod m20261201_000016_index_play_reads;
 mod m20261202_000017_create_game_events;
 mod m20261203_000018_index_event_days;
+mod m20261203_000019_grant_event_manage;
 
 pub use m20261122_000003_create_battle_tables::COUNTERS as BATTLE_COUNTERS;
 
@@ -53,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000016_index_play_reads::Migration),
             Box::new(m20261202_000017_create_game_events::Migration),
             Box::new(m20261203_000018_index_event_days::Migration),
+            Box::new(m20261203_000019_grant_event_manage::Migration),
         ]
     }
 }

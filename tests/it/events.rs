@@ -324,3 +324,65 @@ arena_tests::both_configured!(
         assert_eq!(by_member.codes(), ["FORBIDDEN"]);
     }
 );
+
+arena_tests::both_configured!(staff_list_stored_events_newest_first, trusting, |app| {
+    let Cast {
+        admin,
+        ann,
+        bob,
+        duel,
+        other,
+        server,
+    } = cast(&app, 7204).await;
+    send(
+        &server,
+        json!([over("a", &duel, &ann, &bob), over("b", &duel, &bob, &ann)]),
+    )
+    .await
+    .unwrap();
+    let by_admin = app
+        .gql_as(
+            &admin.access,
+            INGEST,
+            json!({ "e": [over("c", &other, &ann, &bob)] }),
+        )
+        .await;
+    assert_eq!(counts(by_admin.data()), (1, 0));
+
+    const LIST: &str = "query($g: ID, $s: EventState, $f: Int, $a: String) { events(gameId: $g, state: $s, first: $f, after: $a) { totalCount pageInfo { hasNextPage endCursor } edges { node { eventId gameId type winnerId source state failure } } } }";
+    let list = |vars: Value| app.gql_as(&admin.access, LIST, vars);
+    let ids = |answer: &arena_tests::GqlResponse| -> Vec<String> {
+        answer.data()["events"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["eventId"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let all = list(json!({})).await;
+    assert_eq!(ids(&all), ["c", "b", "a"]);
+    assert_eq!(all.data()["events"]["totalCount"], 3);
+    let newest = &all.data()["events"]["edges"][0]["node"];
+    assert_eq!(
+        (
+            newest["type"].as_str(),
+            newest["state"].as_str(),
+            newest["winnerId"].as_str()
+        ),
+        (Some("game_over"), Some("PENDING"), Some(ann.id.as_str()))
+    );
+    assert_eq!(newest["source"], format!("backend:{}", admin.id));
+    // A page, then the next from its cursor; one game; one state.
+    let page = list(json!({ "f": 2 })).await;
+    assert_eq!(ids(&page), ["c", "b"]);
+    assert_eq!(page.data()["events"]["pageInfo"]["hasNextPage"], true);
+    let cursor = page.data()["events"]["pageInfo"]["endCursor"].clone();
+    assert_eq!(ids(&list(json!({ "f": 2, "a": cursor })).await), ["a"]);
+    assert_eq!(ids(&list(json!({ "g": duel })).await), ["b", "a"]);
+    assert_eq!(ids(&list(json!({ "s": "PENDING" })).await), ["c", "b", "a"]);
+    assert!(ids(&list(json!({ "s": "FAILED" })).await).is_empty());
+    let by_member = app
+        .gql_as(&ann.access, "{ events { totalCount } }", json!({}))
+        .await;
+    assert_eq!(by_member.codes(), ["FORBIDDEN"]);
+});

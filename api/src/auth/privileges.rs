@@ -35,6 +35,8 @@ pub const MAIL_READ: &str = "mail.read";
 pub const CRAWLER_READ: &str = "crawler.read";
 /// Send events of any game, as a trusted backend.
 pub const EVENT_INGEST: &str = "event.ingest";
+/// See stored events and where their processing stands.
+pub const EVENT_MANAGE: &str = "event.manage";
 
 /// Every privilege above.
 pub const ALL: &[&str] = &[
@@ -55,4 +57,5 @@ pub const ALL: &[&str] = &[
     MAIL_READ,
     CRAWLER_READ,
     EVENT_INGEST,
+    EVENT_MANAGE,
 ];

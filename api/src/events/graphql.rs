@@ -1,5 +1,6 @@
 //! Event ingest over GraphQL.
 
+use arena_entity::events::game_event;
 use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -8,7 +9,12 @@ use crate::{
         graphql::{parse_int_id, parse_uuid},
         privileges,
     },
-    graphql::{app, guards::Privilege, viewer},
+    graphql::{
+        app,
+        guards::Privilege,
+        pagination::{IdConnection, Window},
+        viewer,
+    },
     servers::registry,
 };
 
@@ -112,12 +118,122 @@ pub struct EventsOnDay {
     pub events: i64,
 }
 
+/// Where an event's processing stands.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum EventState {
+    /// Stored, not applied yet.
+    Pending,
+    /// Applied.
+    Processed,
+    /// Refused by processing, with its reason.
+    Failed,
+}
+
+impl EventState {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Processed => "processed",
+            Self::Failed => "failed",
+        }
+    }
+
+    fn of(stored: &str) -> Self {
+        match stored {
+            "processed" => Self::Processed,
+            "failed" => Self::Failed,
+            _ => Self::Pending,
+        }
+    }
+}
+
+/// A stored event.
+pub struct GameEvent(pub game_event::Model);
+
+#[Object]
+impl GameEvent {
+    /// Its place in arrival order.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    /// The sender's id for it.
+    async fn event_id(&self) -> &str {
+        &self.0.event_key
+    }
+    async fn game_id(&self) -> Option<ID> {
+        self.0.game_id.map(|g| ID(g.to_string()))
+    }
+    /// `game_over`, `gameplay` or `state_change`.
+    #[graphql(name = "type")]
+    async fn kind(&self) -> &str {
+        &self.0.kind
+    }
+    async fn name(&self) -> Option<&str> {
+        self.0.name.as_deref()
+    }
+    async fn user_id(&self) -> Option<ID> {
+        self.0.user_id.map(|u| ID(u.to_string()))
+    }
+    async fn winner_id(&self) -> Option<ID> {
+        self.0.winner_id.map(|u| ID(u.to_string()))
+    }
+    async fn loser_id(&self) -> Option<ID> {
+        self.0.loser_id.map(|u| ID(u.to_string()))
+    }
+    async fn data(&self) -> Option<Json<serde_json::Value>> {
+        self.0.data.clone().map(Json)
+    }
+    async fn occurred_at(&self) -> DateTime<Utc> {
+        self.0.occurred_at
+    }
+    async fn received_at(&self) -> DateTime<Utc> {
+        self.0.received_at
+    }
+    /// Who sent it: `server:<id>` or `backend:<user id>`.
+    async fn source(&self) -> &str {
+        &self.0.source
+    }
+    async fn state(&self) -> EventState {
+        EventState::of(&self.0.state)
+    }
+    async fn processed_at(&self) -> Option<DateTime<Utc>> {
+        self.0.processed_at
+    }
+    /// Why processing refused it.
+    async fn failure(&self) -> Option<&str> {
+        self.0.failure.as_deref()
+    }
+}
+
 /// Event queries.
 #[derive(Default)]
 pub struct EventsQuery;
 
 #[Object]
 impl EventsQuery {
+    /// Stored events, newest first; one game's with `gameId`, in one state with `state`.
+    /// Needs `event.manage`.
+    #[graphql(guard = "Privilege(privileges::EVENT_MANAGE)")]
+    #[allow(clippy::too_many_arguments)] // the Relay arguments
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        game_id: Option<ID>,
+        state: Option<EventState>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<IdConnection<GameEvent>> {
+        let window = Window::parse(after, before, first, last)?;
+        let filter = super::EventFilter {
+            game: game_id.map(|id| parse_int_id(&id, "gameId")).transpose()?,
+            state: state.map(EventState::as_str),
+        };
+        let (rows, total) = super::events_of(&app(ctx).db, filter, window).await?;
+        Ok(window.page(rows, total, |row| row.id, GameEvent))
+    }
+
     /// Events per game, type and UTC day they happened, from `from` to `to` (at most 366
     /// days), oldest first; one game's with `gameId`. Needs `dashboard.access`.
     #[graphql(guard = "Privilege(privileges::DASHBOARD_ACCESS)")]

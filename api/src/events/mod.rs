@@ -256,3 +256,32 @@ pub async fn activity(
         .collect::<Result<_, sea_orm::DbErr>>()
         .map_err(Into::into)
 }
+
+/// Which stored events a list shows; `None` does not narrow it.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub game: Option<i32>,
+    /// `pending`, `processed` or `failed`.
+    pub state: Option<&'static str>,
+}
+
+/// Stored events by filter, in the window (newest first by arrival), with their count.
+pub async fn events_of(
+    db: &sea_orm::DatabaseConnection,
+    filter: EventFilter,
+    window: crate::graphql::pagination::Window,
+) -> ApiResult<(
+    Vec<game_event::Model>,
+    crate::graphql::pagination::TotalCount,
+)> {
+    let mut query = game_event::Entity::find();
+    if let Some(game) = filter.game {
+        query = query.filter(game_event::Column::GameId.eq(game));
+    }
+    if let Some(state) = filter.state {
+        query = query.filter(game_event::Column::State.eq(state));
+    }
+    let total = crate::graphql::pagination::TotalCount::of(db, query.clone());
+    let rows = window.select(query, game_event::Column::Id).all(db).await?;
+    Ok((rows, total))
+}
