@@ -129,8 +129,12 @@ arena_tests::both_configured!(
         assert_eq!(rows.len(), 4);
         let m1 = rows.iter().find(|e| e.event_key == "m1").unwrap();
         assert_eq!(
-            (m1.kind.as_str(), m1.state.as_str(), m1.scope.clone()),
-            ("game_over", "pending", format!("game:{duel}"))
+            (m1.kind.as_str(), m1.state, m1.scope.clone()),
+            (
+                "game_over",
+                game_event::State::Pending,
+                format!("game:{duel}")
+            )
         );
         assert_eq!(m1.winner_id.unwrap().to_string(), ann.id);
         assert_eq!(m1.source, format!("server:{}", server.id));

@@ -1,4 +1,4 @@
-//! Event ingest over GraphQL.
+//! Events over GraphQL: ingest, the stored list and counts per day.
 
 use arena_entity::events::game_event;
 use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject};
@@ -120,6 +120,7 @@ pub struct EventsOnDay {
 
 /// Where an event's processing stands.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "game_event::State")]
 pub enum EventState {
     /// Stored, not applied yet.
     Pending,
@@ -127,24 +128,6 @@ pub enum EventState {
     Processed,
     /// Refused by processing, with its reason.
     Failed,
-}
-
-impl EventState {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Processed => "processed",
-            Self::Failed => "failed",
-        }
-    }
-
-    fn of(stored: &str) -> Self {
-        match stored {
-            "processed" => Self::Processed,
-            "failed" => Self::Failed,
-            _ => Self::Pending,
-        }
-    }
 }
 
 /// A stored event.
@@ -194,7 +177,7 @@ impl GameEvent {
         &self.0.source
     }
     async fn state(&self) -> EventState {
-        EventState::of(&self.0.state)
+        self.0.state.into()
     }
     async fn processed_at(&self) -> Option<DateTime<Utc>> {
         self.0.processed_at
@@ -228,7 +211,7 @@ impl EventsQuery {
         let window = Window::parse(after, before, first, last)?;
         let filter = super::EventFilter {
             game: game_id.map(|id| parse_int_id(&id, "gameId")).transpose()?,
-            state: state.map(EventState::as_str),
+            state: state.map(Into::into),
         };
         let (rows, total) = super::events_of(&app(ctx).db, filter, window).await?;
         Ok(window.page(rows, total, |row| row.id, GameEvent))

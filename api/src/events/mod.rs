@@ -125,7 +125,7 @@ pub async fn ingest(
             occurred_at: Set(e.occurred_at.unwrap_or(now)),
             received_at: Set(now),
             source: Set(source.clone()),
-            state: Set("pending".to_owned()),
+            state: Set(game_event::State::Pending),
             processed_at: Set(None),
             failure: Set(None),
             ..Default::default()
@@ -261,8 +261,7 @@ pub async fn activity(
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {
     pub game: Option<i32>,
-    /// `pending`, `processed` or `failed`.
-    pub state: Option<&'static str>,
+    pub state: Option<game_event::State>,
 }
 
 /// Stored events by filter, in the window (newest first by arrival), with their count.

@@ -2,6 +2,21 @@
 
 use sea_orm::entity::prelude::*;
 
+/// Where an event's processing stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+pub enum State {
+    /// Stored, not applied yet.
+    #[sea_orm(string_value = "pending")]
+    Pending,
+    /// Applied.
+    #[sea_orm(string_value = "processed")]
+    Processed,
+    /// Refused by processing, with its reason.
+    #[sea_orm(string_value = "failed")]
+    Failed,
+}
+
 /// One event.
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "game_events")]
@@ -27,8 +42,7 @@ pub struct Model {
     pub received_at: DateTimeUtc,
     /// Who sent it: `server:<id>`, `backend:<user id>` or `platform`.
     pub source: String,
-    /// `pending`, `processed` or `failed`.
-    pub state: String,
+    pub state: State,
     pub processed_at: Option<DateTimeUtc>,
     /// Why processing refused it.
     pub failure: Option<String>,
