@@ -81,6 +81,10 @@ pub struct AppContext {
     pub shutdown: CancellationToken,
     /// The queue of players' transfers, committed in batches.
     pub transfers: crate::bank::batch::Batcher,
+    /// Where stored events wait for the processor.
+    pub events: crate::events::process::EventQueue,
+    /// The statistics handlers by name.
+    pub stats_handlers: Arc<crate::stats::Handlers>,
     /// Asks provisioning hosts for game servers, one request per game at a time.
     pub provisioner: Arc<crate::play::provision::Provisioner>,
     /// Plays placing at once on this instance: half the database pool, so a burst of

@@ -52,6 +52,8 @@ pub mod settings;
 #[cfg(feature = "server")]
 pub mod startup;
 #[cfg(feature = "server")]
+pub mod stats;
+#[cfg(feature = "server")]
 pub mod store;
 #[cfg(feature = "server")]
 pub mod system;

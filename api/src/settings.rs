@@ -76,6 +76,8 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("ARENA_SESSION_TIMEOUT_SECONDS", "session_timeout_seconds"),
     ("ARENA_PROVISION_WAIT_MS", "provision_wait_ms"),
     ("ARENA_PROVISION_TIMEOUT_MS", "provision_timeout_ms"),
+    ("ARENA_EVENT_PROCESSOR", "event_processor"),
+    ("ARENA_EVENT_REQUEUE_SECONDS", "event_requeue_seconds"),
 ];
 
 /// The variable that names the settings file (read by the CLI, not by the loader).
@@ -215,6 +217,13 @@ pub struct Settings {
     /// `ARENA_EXPIRY_SWEEP_MS`: how often pending transfers and trades past their time are
     /// returned (each sweep is two indexed statements).
     pub expiry_sweep_ms: u64,
+    /// `ARENA_EVENT_PROCESSOR`: whether this instance applies stored events (statistics);
+    /// an instance that only takes requests can leave it to the others.
+    pub event_processor: bool,
+    /// `ARENA_EVENT_REQUEUE_SECONDS`: how long a stored event may wait unapplied before the
+    /// processor queues it again (its queue entry was lost: a crash, Redis flushed), and
+    /// how long a Redis consumer's unacknowledged entries wait before another takes them.
+    pub event_requeue_seconds: u64,
     /// `ARENA_SERVER_PING_SECONDS`: how often a game server pings; one silent for three
     /// intervals is unhealthy (no new sessions, its sessions end).
     pub server_ping_seconds: u32,
@@ -289,6 +298,8 @@ impl Default for Settings {
             session_timeout_seconds: 60,
             provision_wait_ms: 10_000,
             provision_timeout_ms: 2_000,
+            event_processor: true,
+            event_requeue_seconds: 30,
         }
     }
 }
@@ -317,6 +328,11 @@ impl Settings {
         }
         if self.expiry_sweep_ms == 0 {
             return Err(SettingsError("ARENA_EXPIRY_SWEEP_MS is at least 1".into()));
+        }
+        if self.event_requeue_seconds == 0 {
+            return Err(SettingsError(
+                "ARENA_EVENT_REQUEUE_SECONDS is at least 1".into(),
+            ));
         }
         for (name, value) in [
             ("ARENA_SERVER_PING_SECONDS", self.server_ping_seconds),

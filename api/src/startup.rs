@@ -125,6 +125,8 @@ impl Application {
                 .max(1),
         ));
         let ctx = AppContext {
+            events: crate::events::process::EventQueue::new(redis.as_ref()),
+            stats_handlers: Arc::default(),
             transfers,
             provisioner: Arc::default(),
             play_gate,
@@ -149,6 +151,7 @@ impl Application {
         crate::assets::jobs::spawn(&ctx);
         crate::store::spawn_sweeper(&ctx);
         crate::bank::batch::spawn(&ctx, transfer_queue);
+        crate::events::process::spawn(&ctx);
         ctx.tasks.spawn(crate::battles::watch_runs(ctx.clone()));
         Ok(Self { listener, ctx })
     }

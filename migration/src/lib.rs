@@ -26,6 +26,7 @@ mod m20261201_000016_index_play_reads;
 mod m20261202_000017_create_game_events;
 mod m20261203_000018_index_event_days;
 mod m20261203_000019_grant_event_manage;
+mod m20261204_000020_create_player_stats;
 
 pub use m20261122_000003_create_battle_tables::COUNTERS as BATTLE_COUNTERS;
 
@@ -55,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000017_create_game_events::Migration),
             Box::new(m20261203_000018_index_event_days::Migration),
             Box::new(m20261203_000019_grant_event_manage::Migration),
+            Box::new(m20261204_000020_create_player_stats::Migration),
         ]
     }
 }

@@ -9,7 +9,7 @@ use futures_util::future::join_all;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
-const INGEST: &str =
+pub(crate) const INGEST: &str =
     "mutation($e: [EventInput!]!) { ingestEvents(events: $e) { accepted duplicates } }";
 
 async fn game(app: &TestApp, maker: &TestUser, name: &str) -> String {
@@ -37,16 +37,16 @@ async fn server_for(app: &TestApp, admin: &TestUser, game: &str, port: u16) -> G
 }
 
 /// An admin, two players, two games and a server of the first on `port`.
-struct Cast {
-    admin: TestUser,
-    ann: TestUser,
-    bob: TestUser,
-    duel: String,
-    other: String,
-    server: GameServer,
+pub(crate) struct Cast {
+    pub admin: TestUser,
+    pub ann: TestUser,
+    pub bob: TestUser,
+    pub duel: String,
+    pub other: String,
+    pub server: GameServer,
 }
 
-async fn cast(app: &TestApp, port: u16) -> Cast {
+pub(crate) async fn cast(app: &TestApp, port: u16) -> Cast {
     let admin = UserBuilder::new("admin")
         .with_role("admin")
         .create(app)
@@ -67,12 +67,12 @@ async fn cast(app: &TestApp, port: u16) -> Cast {
     }
 }
 
-fn over(id: &str, game: &str, winner: &TestUser, loser: &TestUser) -> Value {
+pub(crate) fn over(id: &str, game: &str, winner: &TestUser, loser: &TestUser) -> Value {
     json!({ "id": id, "gameId": game, "type": "GAME_OVER", "winnerId": winner.id, "loserId": loser.id })
 }
 
 /// What a game server's ingest answers: `(accepted, duplicates)` or the error codes.
-async fn send(server: &GameServer, events: Value) -> Result<(u64, u64), Vec<String>> {
+pub(crate) async fn send(server: &GameServer, events: Value) -> Result<(u64, u64), Vec<String>> {
     server
         .send_events(events)
         .await
@@ -84,7 +84,7 @@ async fn send(server: &GameServer, events: Value) -> Result<(u64, u64), Vec<Stri
         })
 }
 
-fn counts(data: &Value) -> (u64, u64) {
+pub(crate) fn counts(data: &Value) -> (u64, u64) {
     let result = &data["ingestEvents"];
     (
         result["accepted"].as_u64().unwrap(),
@@ -96,9 +96,15 @@ async fn stored(app: &TestApp) -> Vec<game_event::Model> {
     game_event::Entity::find().all(&app.ctx.db).await.unwrap()
 }
 
+/// Test settings with no event processor: what was stored stays pending.
+pub(crate) fn held(settings: &mut arena_api::settings::Settings) {
+    trusting(settings);
+    settings.event_processor = false;
+}
+
 arena_tests::both_configured!(
     servers_and_backends_ingest_events_once_per_id,
-    trusting,
+    held,
     |app| {
         let Cast {
             admin,
@@ -329,7 +335,7 @@ arena_tests::both_configured!(
     }
 );
 
-arena_tests::both_configured!(staff_list_stored_events_newest_first, trusting, |app| {
+arena_tests::both_configured!(staff_list_stored_events_newest_first, held, |app| {
     let Cast {
         admin,
         ann,

@@ -37,6 +37,7 @@ const PUBLIC: &[&str] = &[
     "Query.conversions",
     "Query.listings",
     "Query.servers",
+    "Query.playerStats",
 ];
 
 /// Fields for game servers and provisioning hosts: a user's token is no credential there,

@@ -28,6 +28,7 @@ mod schema;
 mod servers;
 mod services;
 mod social;
+mod stats;
 mod store;
 mod system;
 mod trades;

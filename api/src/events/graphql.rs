@@ -104,6 +104,19 @@ impl EventsMutation {
             duplicates: stored.duplicates,
         })
     }
+
+    /// Queues a failed event again (its `id`, not the sender's), once what refused it is put
+    /// right: a game created, a rule or handler changed. `CONFLICT` unless it failed. Needs
+    /// `event.manage`.
+    #[graphql(guard = "Privilege(privileges::EVENT_MANAGE)")]
+    async fn retry_event(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<GameEvent> {
+        let id: i64 = id
+            .parse()
+            .map_err(|_| crate::error::ApiError::bad_input("id", "that is not an id"))?;
+        Ok(GameEvent(
+            super::process::retry(app(ctx), viewer(ctx), id).await?,
+        ))
+    }
 }
 
 /// Events of one type in one game on one UTC day.

@@ -3,6 +3,7 @@
 //! sent again, or in the same batch, is accepted and ignored.
 
 pub mod graphql;
+pub mod process;
 
 use std::collections::HashSet;
 
@@ -131,28 +132,39 @@ pub async fn ingest(
             ..Default::default()
         })
         .collect();
-    let accepted = ctx
+    let stored = ctx
         .write(async move |db, _changes| store_in(db, rows).await)
         .await?;
+    let accepted = stored.len() as u64;
+    ctx.events.push(stored).await;
     Ok(Ingested {
         accepted,
         duplicates: total - accepted,
     })
 }
 
-/// Inserts events, ignoring those whose id its scope holds already; how many it stored.
+/// Inserts events, ignoring those whose id its scope holds already; the ids of those it
+/// stored, for the processor's queue once committed.
 pub async fn store_in(
     db: &impl ConnectionTrait,
     rows: impl IntoIterator<Item = game_event::ActiveModel>,
-) -> ApiResult<u64> {
+) -> ApiResult<Vec<i64>> {
     let rows: Vec<_> = rows.into_iter().collect();
     if rows.is_empty() {
-        return Ok(0);
+        return Ok(Vec::new());
     }
-    let stored = game_event::Entity::insert_many(rows)
-        .on_conflict(crate::db::any_conflict())
-        .exec_without_returning(db)
-        .await?;
+    // RETURNING reports the rows inserted, not those skipped; SQLite has it since 3.35.
+    let insert = sea_orm::QueryTrait::into_query(
+        game_event::Entity::insert_many(rows).on_conflict(crate::db::any_conflict()),
+    )
+    .returning_col(game_event::Column::Id)
+    .to_owned();
+    let stored = db
+        .query_all_raw(db.get_database_backend().build(&insert))
+        .await?
+        .iter()
+        .map(|row| row.try_get_by_index::<i64>(0))
+        .collect::<Result<_, _>>()?;
     Ok(stored)
 }
 

@@ -71,6 +71,7 @@ async fn write_game_in(
         id,
         hosted: false,
         max_players: 16,
+        stats_handler: crate::stats::DEFAULT_HANDLER.to_owned(),
     });
     if let Some(hosted) = fields.hosted {
         row.hosted = hosted;
@@ -82,6 +83,8 @@ async fn write_game_in(
         id: Set(id),
         hosted: Set(row.hosted),
         max_players: Set(row.max_players),
+        // Chosen by `setStatsHandler` alone.
+        stats_handler: sea_orm::ActiveValue::NotSet,
     };
     let saved = if existing.is_some() {
         active.update(db).await?

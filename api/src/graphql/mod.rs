@@ -16,7 +16,7 @@ use crate::{
     bank, battles, catalog, characters,
     context::AppContext,
     error::ApiResult,
-    events, games, mail, play, players, servers, store, system,
+    events, games, mail, play, players, servers, stats, store, system,
 };
 
 pub use extensions::fault_response;
@@ -44,6 +44,7 @@ pub struct QueryRoot(
     servers::graphql::PlayServersQuery,
     play::graphql::PlayQuery,
     events::graphql::EventsQuery,
+    stats::graphql::StatsQuery,
 );
 
 /// Every domain's mutations.
@@ -67,6 +68,7 @@ pub struct MutationRoot(
     servers::graphql::PlayServersMutation,
     play::graphql::PlayMutation,
     events::graphql::EventsMutation,
+    stats::graphql::StatsMutation,
 );
 
 /// Every domain's subscriptions.

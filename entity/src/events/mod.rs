@@ -3,3 +3,5 @@
 
 pub mod game_event;
 pub mod platform_event;
+pub mod player_stat;
+pub mod stat_rule;

@@ -11,6 +11,8 @@ pub struct Model {
     /// Plays only on self-hosted servers.
     pub hosted: bool,
     pub max_players: i32,
+    /// The Rust handler its events' statistics go through, by name.
+    pub stats_handler: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

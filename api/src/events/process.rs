@@ -1,0 +1,678 @@
+//! The event processor: applies stored events exactly once. The database is the truth: a
+//! batch is applied in one transaction that locks its events, runs the handlers, writes
+//! their effects and marks each event processed or failed, so a batch delivered twice (a
+//! redelivery, a sweep, a second instance) changes nothing the second time. The queue only
+//! says which events to look at: on PostgreSQL with Redis, a Redis Stream read by one
+//! consumer group (instances share the work; what a dead consumer held is claimed after
+//! [`Settings::event_requeue_seconds`]); otherwise an in-process channel. Events whose queue
+//! entry was lost (a crash between commit and queueing, a flushed Redis, a full channel) are
+//! queued again at start and by a sweep.
+//!
+//! [`Settings::event_requeue_seconds`]: crate::settings::Settings::event_requeue_seconds
+
+use std::{
+    collections::{BTreeSet, HashMap, HashSet},
+    panic::AssertUnwindSafe,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use arena_entity::{
+    auth::user,
+    events::{game_event, stat_rule},
+    games::game,
+};
+use chrono::{DateTime, Utc};
+use redis::streams::{StreamAutoClaimReply, StreamReadReply};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::Expr,
+};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use crate::{
+    auth::{privileges, viewer::Viewer},
+    context::AppContext,
+    error::{ApiError, ApiResult},
+    redis_conn::Redis,
+    stats::{self, Handlers, StatOp},
+};
+
+/// Most events one transaction applies.
+pub const MAX_APPLY: usize = 2_000;
+/// Ids a sweep queues at a time.
+const SWEEP_CHUNK: u64 = 1_000;
+/// Ids the in-process queue holds (as batches); past it a batch is left to the sweep.
+const LOCAL_BATCHES: usize = 1_024;
+/// The consumer group every instance reads the stream in.
+const GROUP: &str = "processors";
+/// Stream entries kept (approximately); an entry is one ingest call's ids.
+const STREAM_MAX: u64 = 100_000;
+/// The advisory-lock class of a game's statistics on PostgreSQL.
+const STATS_LOCK: i32 = 0x5354_4154;
+
+/// Where stored event ids wait for the processor.
+#[derive(Clone)]
+pub struct EventQueue(Arc<Transport>);
+
+enum Transport {
+    Local {
+        sender: mpsc::Sender<Vec<i64>>,
+        receiver: Mutex<Option<mpsc::Receiver<Vec<i64>>>>,
+    },
+    Stream {
+        redis: Redis,
+        key: String,
+    },
+}
+
+impl EventQueue {
+    /// A Redis Stream when Redis is configured, an in-process channel otherwise.
+    pub fn new(redis: Option<&Redis>) -> Self {
+        Self(Arc::new(match redis {
+            Some(redis) => Transport::Stream {
+                key: redis.key("events"),
+                redis: redis.clone(),
+            },
+            None => {
+                let (sender, receiver) = mpsc::channel(LOCAL_BATCHES);
+                Transport::Local {
+                    sender,
+                    receiver: Mutex::new(Some(receiver)),
+                }
+            }
+        }))
+    }
+
+    /// Queues committed events. Never fails the caller: an id that does not make it onto
+    /// the queue is still pending in the database, and the sweep queues it again.
+    pub async fn push(&self, ids: Vec<i64>) {
+        if ids.is_empty() {
+            return;
+        }
+        match &*self.0 {
+            Transport::Local { sender, .. } => {
+                if sender.try_send(ids).is_err() {
+                    tracing::debug!("event queue full; the sweep queues the rest");
+                }
+            }
+            Transport::Stream { redis, key } => {
+                let joined = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+                let mut conn = redis.conn();
+                let added: Result<String, _> = redis::cmd("XADD")
+                    .arg(key)
+                    .arg("MAXLEN")
+                    .arg("~")
+                    .arg(STREAM_MAX)
+                    .arg("*")
+                    .arg("ids")
+                    .arg(joined)
+                    .query_async(&mut conn)
+                    .await;
+                if let Err(err) = added {
+                    tracing::warn!(%err, "events not put on the stream; the sweep queues them");
+                }
+            }
+        }
+    }
+}
+
+/// What one application did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// Events applied now.
+    pub processed: usize,
+    /// Events refused now, with their reason stored.
+    pub failed: usize,
+    /// The statistics written, with their new values.
+    pub stats: HashMap<stats::StatKey, i64>,
+}
+
+/// Applies the pending events among `ids` in one transaction; events already applied or
+/// refused (by an earlier delivery) are skipped. When the transaction fails as a whole, each
+/// event is tried alone, and one the database refuses alone is marked failed with the
+/// database's reason, so one event never holds back the others.
+pub async fn apply(ctx: &AppContext, ids: &[i64]) -> ApiResult<Applied> {
+    let handlers = &ctx.stats_handlers;
+    let err = match ctx
+        .write(async |db, _changes| apply_in(db, handlers, ids, Utc::now()).await)
+        .await
+    {
+        Ok(applied) => return Ok(applied),
+        Err(err) if !refused_content(&err) => return Err(err),
+        Err(err) => err,
+    };
+    tracing::warn!(
+        ?err,
+        events = ids.len(),
+        "a batch failed; applying its events one by one"
+    );
+    let mut total = Applied::default();
+    for &id in ids {
+        let one = match ctx
+            .write(async |db, _changes| apply_in(db, handlers, &[id], Utc::now()).await)
+            .await
+        {
+            Ok(one) => one,
+            Err(ApiError::Db(err)) if refuses(&err) => {
+                let reason = format!("the database refused its effects: {err}");
+                fail(ctx, id, &reason).await?
+            }
+            Err(err) => return Err(err),
+        };
+        total.processed += one.processed;
+        total.failed += one.failed;
+        total.stats.extend(one.stats);
+    }
+    Ok(total)
+}
+
+/// Whether the database refused what was written (a constraint, a value out of range)
+/// rather than failed to serve (gone, busy, a deadlock): only the first fails an event; the
+/// second is tried again later.
+fn refused_content(err: &ApiError) -> bool {
+    matches!(err, ApiError::Db(err) if refuses(err))
+}
+
+fn refuses(err: &sea_orm::DbErr) -> bool {
+    if err.sql_err().is_some() {
+        return true;
+    }
+    let message = err.to_string().to_lowercase();
+    [
+        "constraint",
+        "violates",
+        "too long",
+        "out of range",
+        "invalid input",
+    ]
+    .iter()
+    .any(|part| message.contains(part))
+}
+
+/// Marks one pending event failed with `reason`.
+async fn fail(ctx: &AppContext, id: i64, reason: &str) -> ApiResult<Applied> {
+    let failed = ctx
+        .write(async |db, _changes| {
+            mark_in(
+                db,
+                &[id],
+                game_event::State::Failed,
+                Some(reason),
+                Utc::now(),
+            )
+            .await
+        })
+        .await?;
+    Ok(Applied {
+        failed: failed as usize,
+        ..Applied::default()
+    })
+}
+
+/// Sets the state of those of `ids` still pending.
+async fn mark_in(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+    state: game_event::State,
+    failure: Option<&str>,
+    now: DateTime<Utc>,
+) -> ApiResult<u64> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let done = game_event::Entity::update_many()
+        .col_expr(game_event::Column::State, Expr::value(state))
+        .col_expr(game_event::Column::ProcessedAt, Expr::value(now))
+        .col_expr(game_event::Column::Failure, Expr::value(failure))
+        .filter(game_event::Column::Id.is_in(ids.iter().copied()))
+        .filter(game_event::Column::State.eq(game_event::State::Pending))
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected)
+}
+
+/// The body of [`apply`]: lock the pending events among `ids` (in id order), lock their
+/// games' statistics on PostgreSQL (in game order, so two instances never overwrite each
+/// other's sums), run each event through its game's handler and rules, then write every
+/// statistic once and every event's state.
+pub async fn apply_in(
+    db: &impl ConnectionTrait,
+    handlers: &Handlers,
+    ids: &[i64],
+    now: DateTime<Utc>,
+) -> ApiResult<Applied> {
+    let events = game_event::Entity::find()
+        .filter(game_event::Column::Id.is_in(ids.iter().copied()))
+        .filter(game_event::Column::State.eq(game_event::State::Pending))
+        .order_by_asc(game_event::Column::Id)
+        .lock_exclusive()
+        .all(db)
+        .await?;
+    if events.is_empty() {
+        return Ok(Applied::default());
+    }
+    let game_ids: BTreeSet<i32> = events.iter().filter_map(|e| e.game_id).collect();
+    if db.get_database_backend() == DbBackend::Postgres && !game_ids.is_empty() {
+        let games: Vec<i32> = game_ids.iter().copied().collect();
+        db.execute_raw(sea_orm::Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1, g) FROM unnest($2::int[]) AS g ORDER BY g",
+            [STATS_LOCK.into(), games.into()],
+        ))
+        .await?;
+    }
+    let games: HashMap<i32, String> = game::Entity::find()
+        .filter(game::Column::Id.is_in(game_ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|g| (g.id, g.stats_handler))
+        .collect();
+    let rules = crate::db::group_by(
+        stat_rule::Entity::find()
+            .filter(stat_rule::Column::GameId.is_in(game_ids.iter().copied()))
+            .order_by_asc(stat_rule::Column::Id)
+            .all(db)
+            .await?,
+        |rule| rule.game_id,
+    );
+    let named: BTreeSet<Uuid> = events
+        .iter()
+        .flat_map(|e| [e.user_id, e.winner_id, e.loser_id])
+        .flatten()
+        .collect();
+    let mut known: HashSet<Uuid> = HashSet::new();
+    for chunk in named.iter().copied().collect::<Vec<_>>().chunks(1_000) {
+        known.extend(
+            user::Entity::find()
+                .select_only()
+                .column(user::Column::Id)
+                .filter(user::Column::Id.is_in(chunk.to_vec()))
+                .into_tuple::<Uuid>()
+                .all(db)
+                .await?,
+        );
+    }
+
+    let mut ops: Vec<(i32, StatOp)> = Vec::new();
+    let mut processed = Vec::new();
+    let mut failed: Vec<(i64, String)> = Vec::new();
+    for event in &events {
+        match effects(event, &games, &rules, handlers, &known) {
+            Ok(effects) => {
+                processed.push(event.id);
+                if let Some(game) = event.game_id {
+                    ops.extend(effects.into_iter().map(|op| (game, op)));
+                }
+            }
+            Err(reason) => failed.push((event.id, reason)),
+        }
+    }
+    let stats = stats::write_in(db, &ops, now).await?;
+    mark_in(db, &processed, game_event::State::Processed, None, now).await?;
+    for (reason, ids) in crate::db::group_by(failed.clone(), |(_, reason)| reason.clone()) {
+        let ids: Vec<i64> = ids.iter().map(|(id, _)| *id).collect();
+        mark_in(db, &ids, game_event::State::Failed, Some(&reason), now).await?;
+    }
+    Ok(Applied {
+        processed: processed.len(),
+        failed: failed.len(),
+        stats,
+    })
+}
+
+/// The statistics changes of one event, or why it is refused. A handler that panics
+/// refuses its event; nothing it did survives, as it returns its changes rather than
+/// making them.
+fn effects(
+    event: &game_event::Model,
+    games: &HashMap<i32, String>,
+    rules: &HashMap<i32, Vec<stat_rule::Model>>,
+    handlers: &Handlers,
+    known: &HashSet<Uuid>,
+) -> Result<Vec<StatOp>, String> {
+    let Some(game) = event.game_id else {
+        // A platform event: no game's statistics.
+        return Ok(Vec::new());
+    };
+    let name = games
+        .get(&game)
+        .ok_or_else(|| format!("unknown game {game}"))?;
+    let handler = handlers
+        .get(name)
+        .ok_or_else(|| format!("no statistics handler is called {name:?}"))?;
+    let mut out = Vec::new();
+    let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        handler.handle(event, &mut out)?;
+        for rule in rules.get(&game).into_iter().flatten() {
+            stats::apply_rule(rule, event, &mut out)?;
+        }
+        Ok::<_, String>(())
+    }));
+    match ran {
+        Ok(Ok(())) => {}
+        Ok(Err(reason)) => return Err(reason),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            return Err(format!("the {name:?} handler panicked: {message}"));
+        }
+    }
+    for op in &out {
+        if !known.contains(&op.user) {
+            return Err(format!("unknown player {}", op.user));
+        }
+        stats::check_stat(&op.stat).map_err(|_| {
+            format!(
+                "a statistic's name is 1 to {} bytes without surrounding spaces",
+                stats::MAX_STAT
+            )
+        })?;
+    }
+    Ok(out)
+}
+
+/// Queues a failed event again, for after what refused it was put right (a game created,
+/// a rule fixed); staff with `event.manage`.
+pub async fn retry(ctx: &AppContext, viewer: &Viewer, id: i64) -> ApiResult<game_event::Model> {
+    viewer.require_privilege(privileges::EVENT_MANAGE)?;
+    let event = ctx
+        .write(async |db, _changes| {
+            let done = game_event::Entity::update_many()
+                .col_expr(
+                    game_event::Column::State,
+                    Expr::value(game_event::State::Pending),
+                )
+                .col_expr(
+                    game_event::Column::ProcessedAt,
+                    Expr::value(Option::<DateTime<Utc>>::None),
+                )
+                .col_expr(
+                    game_event::Column::Failure,
+                    Expr::value(Option::<String>::None),
+                )
+                .filter(game_event::Column::Id.eq(id))
+                .filter(game_event::Column::State.eq(game_event::State::Failed))
+                .exec(db)
+                .await?;
+            let event = game_event::Entity::find_by_id(id)
+                .one(db)
+                .await?
+                .ok_or(ApiError::NotFound("event"))?;
+            if done.rows_affected == 0 {
+                return Err(ApiError::Conflict(
+                    "only a failed event is tried again".into(),
+                ));
+            }
+            Ok(event)
+        })
+        .await?;
+    ctx.events.push(vec![event.id]).await;
+    Ok(event)
+}
+
+/// Starts this instance's processor and its sweep, when the settings ask for one; both end
+/// with the context's shutdown.
+pub fn spawn(ctx: &AppContext) {
+    if !ctx.settings.event_processor {
+        return;
+    }
+    ctx.tasks.spawn(sweep(ctx.clone()));
+    match &*ctx.events.0 {
+        Transport::Local { receiver, .. } => {
+            let receiver = receiver
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            if let Some(receiver) = receiver {
+                ctx.tasks.spawn(consume_local(ctx.clone(), receiver));
+            }
+        }
+        Transport::Stream { redis, key } => {
+            ctx.tasks
+                .spawn(consume_stream(ctx.clone(), redis.clone(), key.clone()));
+        }
+    }
+}
+
+/// Applies `ids`, waiting while the database is away: a batch is never dropped for a
+/// failure of the database.
+async fn apply_until_done(ctx: &AppContext, ids: &[i64]) -> bool {
+    let mut wait = Duration::from_millis(100);
+    loop {
+        match apply(ctx, ids).await {
+            Ok(_) => return true,
+            Err(err) => {
+                tracing::warn!(?err, "events not applied; trying again");
+                tokio::select! {
+                    () = ctx.shutdown.cancelled() => return false,
+                    () = tokio::time::sleep(wait) => {}
+                }
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+async fn consume_local(ctx: AppContext, mut receiver: mpsc::Receiver<Vec<i64>>) {
+    loop {
+        let first = tokio::select! {
+            () = ctx.shutdown.cancelled() => return,
+            next = receiver.recv() => match next {
+                Some(ids) => ids,
+                None => return,
+            },
+        };
+        let mut ids = first;
+        while ids.len() < MAX_APPLY {
+            match receiver.try_recv() {
+                Ok(more) => ids.extend(more),
+                Err(_) => break,
+            }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        for chunk in ids.chunks(MAX_APPLY) {
+            if !apply_until_done(&ctx, chunk).await {
+                return;
+            }
+        }
+    }
+}
+
+/// Reads the stream as one consumer of the group: new entries, and every so often the
+/// entries another consumer took and never acknowledged. An entry is acknowledged after
+/// its events are applied.
+async fn consume_stream(ctx: AppContext, redis: Redis, key: String) {
+    let consumer = Uuid::new_v4().simple().to_string();
+    let idle_ms = ctx.settings.event_requeue_seconds * 1_000;
+    let mut conn = None;
+    let mut last_claim = tokio::time::Instant::now();
+    while !ctx.shutdown.is_cancelled() {
+        let Some(c) = conn.as_mut() else {
+            conn = stream_connection(&ctx, &redis, &key).await;
+            continue;
+        };
+        let claim = last_claim.elapsed() >= Duration::from_millis(idle_ms / 2);
+        let read = if claim {
+            last_claim = tokio::time::Instant::now();
+            redis::cmd("XAUTOCLAIM")
+                .arg(&key)
+                .arg(GROUP)
+                .arg(&consumer)
+                .arg(idle_ms)
+                .arg("0-0")
+                .arg("COUNT")
+                .arg(64)
+                .query_async::<StreamAutoClaimReply>(c)
+                .await
+                .map(|reply| reply.claimed)
+        } else {
+            let mut read = redis::cmd("XREADGROUP");
+            read.arg("GROUP")
+                .arg(GROUP)
+                .arg(&consumer)
+                .arg("COUNT")
+                .arg(64)
+                .arg("BLOCK")
+                .arg(1_000)
+                .arg("STREAMS")
+                .arg(&key)
+                .arg(">");
+            let reply = tokio::select! {
+                () = ctx.shutdown.cancelled() => return,
+                reply = read.query_async::<Option<StreamReadReply>>(c) => reply,
+            };
+            reply.map(|reply| {
+                reply
+                    .into_iter()
+                    .flat_map(|r| r.keys)
+                    .flat_map(|k| k.ids)
+                    .collect()
+            })
+        };
+        let entries = match read {
+            Ok(entries) => entries,
+            Err(err) => {
+                // A flushed or restarted Redis lost the group: make it again.
+                tracing::warn!(%err, "reading the event stream failed; reconnecting");
+                conn = None;
+                tokio::select! {
+                    () = ctx.shutdown.cancelled() => return,
+                    () = tokio::time::sleep(Duration::from_millis(500)) => {}
+                }
+                continue;
+            }
+        };
+        if entries.is_empty() {
+            continue;
+        }
+        let mut ids: Vec<i64> = entries
+            .iter()
+            .filter_map(|entry| entry.get::<String>("ids"))
+            .flat_map(|ids| {
+                ids.split(',')
+                    .filter_map(|id| id.parse().ok())
+                    .collect::<Vec<i64>>()
+            })
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        for chunk in ids.chunks(MAX_APPLY) {
+            if !apply_until_done(&ctx, chunk).await {
+                return;
+            }
+        }
+        let acked: Result<i64, _> = redis::cmd("XACK")
+            .arg(&key)
+            .arg(GROUP)
+            .arg(entries.iter().map(|e| e.id.as_str()).collect::<Vec<_>>())
+            .query_async(c)
+            .await;
+        if let Err(err) = acked {
+            // Applied already: a later claim of these entries changes nothing.
+            tracing::warn!(%err, "acknowledging stream entries failed");
+        }
+    }
+}
+
+/// A connection of the consumer's own (its blocking reads would stall a shared one), with
+/// the group made when missing.
+async fn stream_connection(
+    ctx: &AppContext,
+    redis: &Redis,
+    key: &str,
+) -> Option<redis::aio::MultiplexedConnection> {
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(3)))
+        .set_response_timeout(Some(Duration::from_secs(5)));
+    let connected = async {
+        let mut conn = redis
+            .client()
+            .get_multiplexed_async_connection_with_config(&config)
+            .await?;
+        let made: Result<(), redis::RedisError> = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(key)
+            .arg(GROUP)
+            .arg("0")
+            .arg("MKSTREAM")
+            .query_async(&mut conn)
+            .await;
+        match made {
+            Err(err) if err.code() != Some("BUSYGROUP") => Err(err),
+            _ => Ok(conn),
+        }
+    };
+    match connected.await {
+        Ok(conn) => Some(conn),
+        Err(err) => {
+            tracing::warn!(%err, "the event stream is unreachable; trying again");
+            tokio::select! {
+                () = ctx.shutdown.cancelled() => {}
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+            None
+        }
+    }
+}
+
+/// Queues every pending event at start, then, every requeue interval, those pending longer
+/// than it: what a lost queue entry left behind.
+async fn sweep(ctx: AppContext) {
+    let every = Duration::from_secs(ctx.settings.event_requeue_seconds);
+    let mut older_than = None;
+    loop {
+        if let Err(err) = requeue(&ctx, older_than).await {
+            tracing::warn!(?err, "queueing pending events again failed");
+        }
+        older_than = Some(every);
+        tokio::select! {
+            () = ctx.shutdown.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+/// Queues the pending events received more than `older_than` ago (all of them on `None`).
+async fn requeue(ctx: &AppContext, older_than: Option<Duration>) -> ApiResult<()> {
+    let before = older_than
+        .map(|age| Utc::now() - chrono::Duration::from_std(age).unwrap_or(chrono::Duration::MAX));
+    let mut after = 0;
+    loop {
+        let mut query = game_event::Entity::find()
+            .select_only()
+            .column(game_event::Column::Id)
+            .filter(game_event::Column::State.eq(game_event::State::Pending))
+            .filter(game_event::Column::Id.gt(after))
+            .order_by_asc(game_event::Column::Id)
+            .limit(SWEEP_CHUNK);
+        if let Some(before) = before {
+            query = query.filter(game_event::Column::ReceivedAt.lt(before));
+        }
+        let ids: Vec<i64> = query.into_tuple().all(&ctx.db).await?;
+        let Some(last) = ids.last().copied() else {
+            return Ok(());
+        };
+        after = last;
+        let full = ids.len() as u64 == SWEEP_CHUNK;
+        match &*ctx.events.0 {
+            // The sweep may wait for room: it is not the channel's reader.
+            Transport::Local { sender, .. } => {
+                tokio::select! {
+                    () = ctx.shutdown.cancelled() => return Ok(()),
+                    sent = sender.send(ids) => if sent.is_err() { return Ok(()) },
+                }
+            }
+            Transport::Stream { .. } => ctx.events.push(ids).await,
+        }
+        if !full {
+            return Ok(());
+        }
+    }
+}
