@@ -27,6 +27,7 @@ mod m20261202_000017_create_game_events;
 mod m20261203_000018_index_event_days;
 mod m20261203_000019_grant_event_manage;
 mod m20261204_000020_create_player_stats;
+mod m20261205_000021_create_leaderboards;
 
 pub use m20261122_000003_create_battle_tables::COUNTERS as BATTLE_COUNTERS;
 
@@ -57,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000018_index_event_days::Migration),
             Box::new(m20261203_000019_grant_event_manage::Migration),
             Box::new(m20261204_000020_create_player_stats::Migration),
+            Box::new(m20261205_000021_create_leaderboards::Migration),
         ]
     }
 }

@@ -38,6 +38,8 @@ const PUBLIC: &[&str] = &[
     "Query.listings",
     "Query.servers",
     "Query.playerStats",
+    "Query.leaderboard",
+    "Query.leaderboards",
 ];
 
 /// Fields for game servers and provisioning hosts: a user's token is no credential there,

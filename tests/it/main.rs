@@ -21,6 +21,7 @@ mod events;
 mod guards;
 mod hardening;
 mod http;
+mod leaderboards;
 mod pages;
 mod play;
 mod roles;

@@ -20,7 +20,7 @@ const STATS: &str =
     "query($g: ID!, $u: ID!) { playerStats(gameId: $g, userId: $u) { name value } }";
 
 /// Waits until no stored event is pending.
-async fn settled(app: &TestApp) {
+pub(crate) async fn settled(app: &TestApp) {
     for _ in 0..400 {
         let pending = game_event::Entity::find()
             .filter(game_event::Column::State.eq(game_event::State::Pending))
@@ -470,12 +470,29 @@ arena_tests::both_configured!(
 
 arena_tests::both_configured!(two_processors_apply_each_event_once, trusting, |app| {
     let Cast {
+        admin,
         ann,
         bob,
         duel,
         server,
         ..
     } = cast(&app, 7306).await;
+    let mut boards = Vec::new();
+    for scoring in ["WINS", "ELO"] {
+        let made = app
+            .gql_as(
+                &admin.access,
+                "mutation($i: LeaderboardInput!) { createLeaderboard(input: $i) { id } }",
+                json!({ "i": { "gameId": duel, "name": scoring, "scoring": scoring } }),
+            )
+            .await;
+        boards.push(
+            made.data()["createLeaderboard"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
     let second = app.another_instance().await;
     let arena_gameserver_sim::Auth::Server(token) = server.auth() else {
         panic!("a server signs in with its token");
@@ -510,4 +527,26 @@ arena_tests::both_configured!(two_processors_apply_each_event_once, trusting, |a
         stats_of(&second, &duel, &bob).await,
         json!({ "games": 1000, "losses": 800, "wins": 200 })
     );
+    // The boards agree: the wins board counts the same wins, and ELO moves points from the
+    // loser to the winner, so the two ratings still add up to two starting ratings.
+    let scores = |board: &str| {
+        let board = board.to_owned();
+        let app = &app;
+        async move {
+            let answer = app
+                .gql(
+                    "query($b: ID!) { leaderboard(id: $b) { top { score } } }",
+                    json!({ "b": board }),
+                )
+                .await;
+            answer.data()["leaderboard"]["top"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["score"].as_i64().unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(scores(&boards[0]).await, [800, 200]);
+    assert_eq!(scores(&boards[1]).await.iter().sum::<i64>(), 2_000);
 });

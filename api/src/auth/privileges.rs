@@ -37,6 +37,8 @@ pub const CRAWLER_READ: &str = "crawler.read";
 pub const EVENT_INGEST: &str = "event.ingest";
 /// See stored events and where their processing stands.
 pub const EVENT_MANAGE: &str = "event.manage";
+/// Create, change and reset leaderboards.
+pub const LEADERBOARD_MANAGE: &str = "leaderboard.manage";
 
 /// Every privilege above.
 pub const ALL: &[&str] = &[
@@ -58,4 +60,5 @@ pub const ALL: &[&str] = &[
     CRAWLER_READ,
     EVENT_INGEST,
     EVENT_MANAGE,
+    LEADERBOARD_MANAGE,
 ];

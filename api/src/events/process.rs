@@ -35,6 +35,7 @@ use crate::{
     auth::{privileges, viewer::Viewer},
     context::AppContext,
     error::{ApiError, ApiResult},
+    leaderboards,
     redis_conn::Redis,
     stats::{self, Handlers, StatOp},
 };
@@ -127,6 +128,8 @@ pub struct Applied {
     pub failed: usize,
     /// The statistics written, with their new values.
     pub stats: HashMap<stats::StatKey, i64>,
+    /// The leaderboard records written.
+    pub boards: Vec<leaderboards::Changed>,
 }
 
 /// Applies the pending events among `ids` in one transaction; events already applied or
@@ -164,6 +167,7 @@ pub async fn apply(ctx: &AppContext, ids: &[i64]) -> ApiResult<Applied> {
         total.processed += one.processed;
         total.failed += one.failed;
         total.stats.extend(one.stats);
+        total.boards.extend(one.boards);
     }
     Ok(total)
 }
@@ -189,6 +193,24 @@ fn refuses(err: &sea_orm::DbErr) -> bool {
     ]
     .iter()
     .any(|part| message.contains(part))
+}
+
+/// Takes the scoring locks of `games` (statistics and leaderboards) for the transaction, in
+/// game order, on PostgreSQL; SQLite has one writer at a time anyway.
+pub async fn lock_games_in(db: &impl ConnectionTrait, games: &[i32]) -> ApiResult<()> {
+    if db.get_database_backend() != DbBackend::Postgres || games.is_empty() {
+        return Ok(());
+    }
+    let mut games = games.to_vec();
+    games.sort_unstable();
+    games.dedup();
+    db.execute_raw(sea_orm::Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_advisory_xact_lock($1, g) FROM unnest($2::int[]) AS g ORDER BY g",
+        [STATS_LOCK.into(), games.into()],
+    ))
+    .await?;
+    Ok(())
 }
 
 /// Marks one pending event failed with `reason`.
@@ -254,15 +276,8 @@ pub async fn apply_in(
         return Ok(Applied::default());
     }
     let game_ids: BTreeSet<i32> = events.iter().filter_map(|e| e.game_id).collect();
-    if db.get_database_backend() == DbBackend::Postgres && !game_ids.is_empty() {
-        let games: Vec<i32> = game_ids.iter().copied().collect();
-        db.execute_raw(sea_orm::Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_advisory_xact_lock($1, g) FROM unnest($2::int[]) AS g ORDER BY g",
-            [STATS_LOCK.into(), games.into()],
-        ))
-        .await?;
-    }
+    let game_list: Vec<i32> = game_ids.iter().copied().collect();
+    lock_games_in(db, &game_list).await?;
     let games: HashMap<i32, String> = game::Entity::find()
         .filter(game::Column::Id.is_in(game_ids.iter().copied()))
         .all(db)
@@ -296,21 +311,29 @@ pub async fn apply_in(
         );
     }
 
+    let named: Vec<Uuid> = named.into_iter().collect();
+    let mut boards = leaderboards::Batch::load_in(db, &game_list, &named).await?;
+
     let mut ops: Vec<(i32, StatOp)> = Vec::new();
     let mut processed = Vec::new();
     let mut failed: Vec<(i64, String)> = Vec::new();
     for event in &events {
-        match effects(event, &games, &rules, handlers, &known) {
-            Ok(effects) => {
+        // An event is applied whole or not at all: its statistics and its boards.
+        let outcome = effects(event, &games, &rules, handlers, &known)
+            .and_then(|stats| Ok((stats, boards.score(event, &known)?)));
+        match outcome {
+            Ok((effects, updates)) => {
                 processed.push(event.id);
                 if let Some(game) = event.game_id {
                     ops.extend(effects.into_iter().map(|op| (game, op)));
                 }
+                boards.keep(updates);
             }
             Err(reason) => failed.push((event.id, reason)),
         }
     }
     let stats = stats::write_in(db, &ops, now).await?;
+    let boards = boards.write_in(db, now).await?;
     mark_in(db, &processed, game_event::State::Processed, None, now).await?;
     for (reason, ids) in crate::db::group_by(failed.clone(), |(_, reason)| reason.clone()) {
         let ids: Vec<i64> = ids.iter().map(|(id, _)| *id).collect();
@@ -320,6 +343,7 @@ pub async fn apply_in(
         processed: processed.len(),
         failed: failed.len(),
         stats,
+        boards,
     })
 }
 

@@ -16,7 +16,7 @@ use crate::{
     bank, battles, catalog, characters,
     context::AppContext,
     error::ApiResult,
-    events, games, mail, play, players, servers, stats, store, system,
+    events, games, leaderboards, mail, play, players, servers, stats, store, system,
 };
 
 pub use extensions::fault_response;
@@ -45,6 +45,7 @@ pub struct QueryRoot(
     play::graphql::PlayQuery,
     events::graphql::EventsQuery,
     stats::graphql::StatsQuery,
+    leaderboards::graphql::LeaderboardsQuery,
 );
 
 /// Every domain's mutations.
@@ -69,6 +70,7 @@ pub struct MutationRoot(
     play::graphql::PlayMutation,
     events::graphql::EventsMutation,
     stats::graphql::StatsMutation,
+    leaderboards::graphql::LeaderboardsMutation,
 );
 
 /// Every domain's subscriptions.

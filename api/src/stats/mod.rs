@@ -349,27 +349,7 @@ pub async fn create_rule(
         .await?
         .ok_or(ApiError::NotFound("game"))?;
     check_stat(&new.stat)?;
-    let name = new
-        .event_name
-        .map(|n| n.trim().to_owned())
-        .filter(|n| !n.is_empty());
-    if name
-        .as_ref()
-        .is_some_and(|n| n.len() > crate::events::MAX_NAME)
-    {
-        return Err(ApiError::bad_input(
-            "eventName",
-            format!("a name is at most {} bytes", crate::events::MAX_NAME),
-        ));
-    }
-    if let Some(field) = &new.field
-        && (!field.starts_with('/') || field.len() > 128)
-    {
-        return Err(ApiError::bad_input(
-            "field",
-            "a field is a JSON pointer into the event's data, such as /score (at most 128 bytes)",
-        ));
-    }
+    let name = check_source(new.event_name, new.field.as_deref())?;
     if rules_of(db, game.id).await?.len() >= MAX_RULES {
         return Err(ApiError::bad_input(
             "gameId",
@@ -450,6 +430,30 @@ pub async fn set_handler(
     let saved = active.update(db).await?;
     audited(db, me.id, "game.stats_handler", game, name).await?;
     Ok(saved)
+}
+
+/// What a rule or a board reads of an event: its name (trimmed; none when empty) and a JSON
+/// pointer into its data. The name, or a refusal naming the input at fault.
+pub fn check_source(event_name: Option<String>, field: Option<&str>) -> ApiResult<Option<String>> {
+    let name = event_name
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty());
+    if name
+        .as_ref()
+        .is_some_and(|n| n.len() > crate::events::MAX_NAME)
+    {
+        return Err(ApiError::bad_input(
+            "eventName",
+            format!("a name is at most {} bytes", crate::events::MAX_NAME),
+        ));
+    }
+    if field.is_some_and(|f| !f.starts_with('/') || f.len() > 128) {
+        return Err(ApiError::bad_input(
+            "field",
+            "a field is a JSON pointer into the event's data, such as /score (at most 128 bytes)",
+        ));
+    }
+    Ok(name)
 }
 
 /// Refuses a statistic name that is empty, too long or padded.

@@ -2,6 +2,9 @@
 //! the stored event stream that games, trusted backends and the platform feed.
 
 pub mod game_event;
+pub mod leaderboard;
+pub mod leaderboard_record;
+pub mod leaderboard_season;
 pub mod platform_event;
 pub mod player_stat;
 pub mod stat_rule;

@@ -1,0 +1,353 @@
+//! Leaderboards: each board scores its game's events its own way, ranks with a total order
+//! (equal scores: the earlier first), answers top, rank, neighbours and friends, and keeps
+//! ended seasons readable.
+
+use arena_api::leaderboards::{self, elo_delta};
+use arena_tests::{TestApp, TestUser, UserBuilder, trusting};
+use serde_json::{Value, json};
+
+use crate::{
+    events::{Cast, cast, send},
+    stats::settled,
+};
+
+const CREATE: &str =
+    "mutation($i: LeaderboardInput!) { createLeaderboard(input: $i) { id name scoring season } }";
+
+async fn board(app: &TestApp, admin: &TestUser, input: Value) -> String {
+    let made = app
+        .gql_as(&admin.access, CREATE, json!({ "i": input }))
+        .await;
+    made.data()["createLeaderboard"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// `(user id, score)` of a board's entries as `fields` answers them, in rank order, after
+/// checking the ranks run 1, 2, 3… from `first_rank`.
+fn entries(list: &Value, first_rank: u64) -> Vec<(String, i64)> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .zip(first_rank..)
+        .map(|(entry, rank)| {
+            assert_eq!(entry["rank"], rank, "{list}");
+            (
+                entry["userId"].as_str().unwrap().to_owned(),
+                entry["score"].as_i64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+async fn top(app: &TestApp, board: &str, season: Option<i32>) -> Vec<(String, i64)> {
+    let answer = app
+        .gql(
+            "query($b: ID!, $s: Int) { leaderboard(id: $b) { top(first: 10, season: $s) { rank userId score } } }",
+            json!({ "b": board, "s": season }),
+        )
+        .await;
+    entries(&answer.data()["leaderboard"]["top"], 1)
+}
+
+#[test]
+fn elo_moves_ratings_by_the_expected_result() {
+    assert_eq!(elo_delta(1000, 1000, 32), 16);
+    assert_eq!(elo_delta(1200, 1000, 32), 8);
+    assert_eq!(elo_delta(1000, 1200, 32), 24);
+    assert_eq!(elo_delta(1000, 1000, 10), 5);
+}
+
+arena_tests::both_configured!(boards_score_rank_and_keep_seasons, trusting, |app| {
+    let Cast {
+        admin,
+        ann,
+        bob,
+        duel,
+        server,
+        ..
+    } = cast(&app, 7401).await;
+    let carl = UserBuilder::new("carl").create(&app).await;
+    let wins = board(
+        &app,
+        &admin,
+        json!({ "gameId": duel, "name": "Wins", "scoring": "WINS" }),
+    )
+    .await;
+    let elo = board(
+        &app,
+        &admin,
+        json!({ "gameId": duel, "name": "Rating", "scoring": "ELO", "kFactor": 40 }),
+    )
+    .await;
+    let best = board(&app, &admin, json!({ "gameId": duel, "name": "Best round", "scoring": "BEST", "eventName": "round", "field": "/points" })).await;
+    let sum = board(&app, &admin, json!({ "gameId": duel, "name": "Points", "scoring": "SUM", "eventName": "round", "field": "/points" })).await;
+    let last = board(&app, &admin, json!({ "gameId": duel, "name": "Last round", "scoring": "LAST", "eventName": "round", "field": "/points" })).await;
+    let lap = board(&app, &admin, json!({ "gameId": duel, "name": "Fastest lap", "scoring": "BEST", "eventName": "lap", "field": "/ms", "descending": false, "resetEvery": "DAILY" })).await;
+
+    // Refused boards, with nothing created.
+    for (input, code) in [
+        (
+            json!({ "gameId": duel, "name": "Wins", "scoring": "WINS" }),
+            "CONFLICT",
+        ),
+        (
+            json!({ "gameId": duel, "name": "x", "scoring": "BEST", "eventName": "round" }),
+            "BAD_USER_INPUT",
+        ),
+        (
+            json!({ "gameId": duel, "name": "x", "scoring": "ELO", "field": "/a" }),
+            "BAD_USER_INPUT",
+        ),
+        (
+            json!({ "gameId": duel, "name": "x", "scoring": "ELO", "kFactor": 0 }),
+            "BAD_USER_INPUT",
+        ),
+        (
+            json!({ "gameId": duel, "name": " ", "scoring": "WINS" }),
+            "BAD_USER_INPUT",
+        ),
+        (
+            json!({ "gameId": "999999", "name": "x", "scoring": "WINS" }),
+            "NOT_FOUND",
+        ),
+    ] {
+        let refused = app
+            .gql_as(&admin.access, CREATE, json!({ "i": input }))
+            .await;
+        assert_eq!(refused.codes(), [code], "{input}");
+    }
+    let by_member = app
+        .gql_as(
+            &ann.access,
+            CREATE,
+            json!({ "i": { "gameId": duel, "name": "x", "scoring": "WINS" } }),
+        )
+        .await;
+    assert_eq!(by_member.codes(), ["FORBIDDEN"]);
+    let listed = app
+        .gql(
+            "query($g: ID!) { leaderboards(gameId: $g) { name } }",
+            json!({ "g": duel }),
+        )
+        .await;
+    assert_eq!(listed.data()["leaderboards"].as_array().unwrap().len(), 6);
+
+    // Each event at its own second, so who achieved a score first is plain.
+    let mut second = 0;
+    let mut at = || {
+        second += 1;
+        format!("2026-05-01T10:00:{second:02}Z")
+    };
+    let over = |id: &str, winner: &TestUser, loser: &TestUser, when: String| json!({ "id": id, "gameId": duel, "type": "GAME_OVER", "winnerId": winner.id, "loserId": loser.id, "occurredAt": when });
+    let play = |id: &str, name: &str, who: &TestUser, data: Value, when: String| json!({ "id": id, "gameId": duel, "type": "GAMEPLAY", "name": name, "userId": who.id, "data": data, "occurredAt": when });
+    let games = [
+        (&ann, &bob),
+        (&ann, &bob),
+        (&bob, &ann),
+        (&carl, &ann),
+        (&ann, &carl),
+    ];
+    let mut batch: Vec<Value> = games
+        .iter()
+        .enumerate()
+        .map(|(n, (w, l))| over(&format!("m{n}"), w, l, at()))
+        .collect();
+    batch.extend([
+        play("r1", "round", &ann, json!({ "points": 40 }), at()),
+        play("r2", "round", &bob, json!({ "points": 40 }), at()),
+        play("r3", "round", &ann, json!({ "points": 25 }), at()),
+        play("r4", "round", &carl, json!({ "points": 10 }), at()),
+        play("l1", "lap", &ann, json!({ "ms": 61_000 }), at()),
+        play("l2", "lap", &bob, json!({ "ms": 59_000 }), at()),
+        play("l3", "lap", &bob, json!({ "ms": 60_000 }), at()),
+    ]);
+    send(&server, json!(batch)).await.unwrap();
+    settled(&app).await;
+
+    let id = |u: &TestUser| u.id.clone();
+    // Bob and Carl both have one win; Bob's came first.
+    assert_eq!(
+        top(&app, &wins, None).await,
+        [(id(&ann), 3), (id(&bob), 1), (id(&carl), 1)]
+    );
+    // ELO recomputed from the games in order.
+    let mut ratings = std::collections::HashMap::new();
+    for (w, l) in games {
+        let (rw, rl) = (
+            *ratings.get(&w.id).unwrap_or(&leaderboards::ELO_START),
+            *ratings.get(&l.id).unwrap_or(&leaderboards::ELO_START),
+        );
+        let delta = elo_delta(rw, rl, 40);
+        ratings.insert(w.id.clone(), rw + delta);
+        ratings.insert(l.id.clone(), rl - delta);
+    }
+    let mut expected: Vec<(String, i64)> = ratings.into_iter().collect();
+    expected.sort_by_key(|(_, rating)| std::cmp::Reverse(*rating));
+    assert_eq!(top(&app, &elo, None).await, expected);
+    assert_eq!(
+        expected.iter().map(|(_, r)| r).sum::<i64>(),
+        3 * leaderboards::ELO_START
+    );
+    // Ann reached 40 before Bob did.
+    assert_eq!(
+        top(&app, &best, None).await,
+        [(id(&ann), 40), (id(&bob), 40), (id(&carl), 10)]
+    );
+    assert_eq!(
+        top(&app, &sum, None).await,
+        [(id(&ann), 65), (id(&bob), 40), (id(&carl), 10)]
+    );
+    assert_eq!(
+        top(&app, &last, None).await,
+        [(id(&bob), 40), (id(&ann), 25), (id(&carl), 10)]
+    );
+    // Lower first; Bob's slower second lap does not replace his best.
+    assert_eq!(
+        top(&app, &lap, None).await,
+        [(id(&bob), 59_000), (id(&ann), 61_000)]
+    );
+
+    // A player's rank, the players around one, and friends only.
+    let rank = app
+        .gql(
+            "query($b: ID!, $u: ID!) { leaderboard(id: $b) { rank(userId: $u) { rank userId score } } }",
+            json!({ "b": sum, "u": carl.id }),
+        )
+        .await;
+    assert_eq!(
+        rank.data()["leaderboard"]["rank"],
+        json!({ "rank": 3, "userId": carl.id, "score": 10 })
+    );
+    let nobody = app
+        .gql(
+            "query($b: ID!, $u: ID!) { leaderboard(id: $b) { rank(userId: $u) { rank } around(userId: $u) { rank } } }",
+            json!({ "b": lap, "u": carl.id }),
+        )
+        .await;
+    assert_eq!(
+        nobody.data()["leaderboard"],
+        json!({ "rank": null, "around": [] })
+    );
+    let around = app
+        .gql(
+            "query($b: ID!, $u: ID!) { leaderboard(id: $b) { around(userId: $u, count: 1) { rank userId score user { username } } } }",
+            json!({ "b": sum, "u": carl.id }),
+        )
+        .await;
+    assert_eq!(
+        entries(&around.data()["leaderboard"]["around"], 2),
+        [(id(&bob), 40), (id(&carl), 10)]
+    );
+    assert_eq!(
+        around.data()["leaderboard"]["around"][0]["user"]["username"],
+        bob.username.as_str()
+    );
+    app.gql_as(
+        &bob.access,
+        "mutation($u: ID!) { requestFriend(userId: $u) { __typename } }",
+        json!({ "u": carl.id }),
+    )
+    .await;
+    app.gql_as(
+        &carl.access,
+        "mutation($u: ID!) { acceptFriend(userId: $u) { __typename } }",
+        json!({ "u": bob.id }),
+    )
+    .await;
+    let friends = app
+        .gql_as(
+            &carl.access,
+            "query($b: ID!) { leaderboard(id: $b) { friends { rank userId score } } }",
+            json!({ "b": sum }),
+        )
+        .await;
+    assert_eq!(
+        entries(&friends.data()["leaderboard"]["friends"], 1),
+        [(id(&bob), 40), (id(&carl), 10)]
+    );
+    let anonymous = app
+        .gql(
+            "query($b: ID!) { leaderboard(id: $b) { friends { rank } } }",
+            json!({ "b": sum }),
+        )
+        .await;
+    assert_eq!(anonymous.codes(), ["UNAUTHENTICATED"]);
+
+    // A reset ends the season: the next starts empty, the ended one stays readable.
+    let reset = app
+        .gql_as(
+            &admin.access,
+            "mutation($b: ID!) { resetLeaderboard(id: $b) { season seasons { season } } }",
+            json!({ "b": wins }),
+        )
+        .await;
+    assert_eq!(
+        reset.data()["resetLeaderboard"],
+        json!({ "season": 2, "seasons": [{ "season": 1 }] })
+    );
+    assert!(top(&app, &wins, None).await.is_empty());
+    assert_eq!(top(&app, &wins, Some(1)).await.len(), 3);
+    send(&server, json!([over("m9", &bob, &ann, at())]))
+        .await
+        .unwrap();
+    settled(&app).await;
+    assert_eq!(top(&app, &wins, None).await, [(id(&bob), 1)]);
+    assert_eq!(top(&app, &wins, Some(1)).await[0], (id(&ann), 3));
+    let by_member = app
+        .gql_as(
+            &ann.access,
+            "mutation($b: ID!) { resetLeaderboard(id: $b) { season } }",
+            json!({ "b": wins }),
+        )
+        .await;
+    assert_eq!(by_member.codes(), ["FORBIDDEN"]);
+
+    // A daily board's season ends at the next UTC midnight, once however often it is asked.
+    let tomorrow = chrono::Utc::now() + chrono::Duration::days(1);
+    for _ in 0..2 {
+        app.ctx
+            .write(async |db, _| leaderboards::reset_due_in(db, tomorrow).await)
+            .await
+            .unwrap();
+    }
+    let lap_board = app
+        .gql(
+            "query($b: ID!) { leaderboard(id: $b) { season seasonStartedAt seasons { season } } }",
+            json!({ "b": lap }),
+        )
+        .await;
+    let lap_board = &lap_board.data()["leaderboard"];
+    assert_eq!(lap_board["season"], 2);
+    assert_eq!(lap_board["seasons"], json!([{ "season": 1 }]));
+    let started = leaderboards::season_start(
+        arena_entity::events::leaderboard::ResetEvery::Daily,
+        tomorrow,
+    );
+    assert_eq!(
+        chrono::DateTime::parse_from_rfc3339(lap_board["seasonStartedAt"].as_str().unwrap())
+            .unwrap(),
+        started
+    );
+    // The weekly and monthly boundaries.
+    let thursday = chrono::DateTime::parse_from_rfc3339("2026-10-15T13:00:00Z")
+        .unwrap()
+        .to_utc();
+    assert_eq!(
+        leaderboards::season_start(
+            arena_entity::events::leaderboard::ResetEvery::Weekly,
+            thursday
+        )
+        .to_rfc3339(),
+        "2026-10-12T00:00:00+00:00"
+    );
+    assert_eq!(
+        leaderboards::season_start(
+            arena_entity::events::leaderboard::ResetEvery::Monthly,
+            thursday
+        )
+        .to_rfc3339(),
+        "2026-10-01T00:00:00+00:00"
+    );
+});
