@@ -76,6 +76,27 @@ pub enum Change {
         /// The server.
         server_id: i32,
     },
+    /// Events were stored for a game (`None`: the platform's).
+    Events {
+        /// The game.
+        game_id: Option<i32>,
+    },
+    /// The event processor changed players' statistics in a game.
+    PlayerStats {
+        /// The game.
+        game_id: i32,
+        /// The players.
+        users: Vec<Uuid>,
+    },
+    /// A board's records changed (the players named) or its season ended (none named).
+    Leaderboard {
+        /// The board.
+        board_id: i32,
+        /// The season written.
+        season: i32,
+        /// The players whose records changed.
+        users: Vec<Uuid>,
+    },
     /// Changes may have been missed (the bus reconnected): listeners drop what they cached.
     Resync,
 }

@@ -85,6 +85,8 @@ pub struct AppContext {
     pub events: crate::events::process::EventQueue,
     /// The statistics handlers by name.
     pub stats_handlers: Arc<crate::stats::Handlers>,
+    /// This instance's live leaderboard feeds.
+    pub live_boards: Arc<crate::leaderboards::live::LiveBoards>,
     /// Asks provisioning hosts for game servers, one request per game at a time.
     pub provisioner: Arc<crate::play::provision::Provisioner>,
     /// Plays placing at once on this instance: half the database pool, so a burst of

@@ -78,6 +78,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("ARENA_PROVISION_TIMEOUT_MS", "provision_timeout_ms"),
     ("ARENA_EVENT_PROCESSOR", "event_processor"),
     ("ARENA_EVENT_REQUEUE_SECONDS", "event_requeue_seconds"),
+    ("ARENA_LIVE_INTERVAL_MS", "live_interval_ms"),
 ];
 
 /// The variable that names the settings file (read by the CLI, not by the loader).
@@ -224,6 +225,9 @@ pub struct Settings {
     /// processor queues it again (its queue entry was lost: a crash, Redis flushed), and
     /// how long a Redis consumer's unacknowledged entries wait before another takes them.
     pub event_requeue_seconds: u64,
+    /// `ARENA_LIVE_INTERVAL_MS`: the least time between two pushes of one live board (a top
+    /// N or a player's rank): changes inside it are pushed together, at its end.
+    pub live_interval_ms: u64,
     /// `ARENA_SERVER_PING_SECONDS`: how often a game server pings; one silent for three
     /// intervals is unhealthy (no new sessions, its sessions end).
     pub server_ping_seconds: u32,
@@ -300,6 +304,7 @@ impl Default for Settings {
             provision_timeout_ms: 2_000,
             event_processor: true,
             event_requeue_seconds: 30,
+            live_interval_ms: 20,
         }
     }
 }

@@ -127,6 +127,7 @@ impl Application {
         let ctx = AppContext {
             events: crate::events::process::EventQueue::new(redis.as_ref()),
             stats_handlers: Arc::default(),
+            live_boards: Arc::default(),
             transfers,
             provisioner: Arc::default(),
             play_gate,

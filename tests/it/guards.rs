@@ -40,6 +40,8 @@ const PUBLIC: &[&str] = &[
     "Query.playerStats",
     "Query.leaderboard",
     "Query.leaderboards",
+    "Subscription.leaderboardUpdated",
+    "Subscription.playerStatsUpdated",
 ];
 
 /// Fields for game servers and provisioning hosts: a user's token is no credential there,
@@ -79,6 +81,7 @@ const SIGNED_IN: &[&str] = &[
     "Mutation.block",
     "Mutation.unblock",
     "Subscription.relationshipChanged",
+    "Subscription.rankChanged",
     "Mutation.createContent",
     "Mutation.updateContent",
     "Mutation.publishContent",

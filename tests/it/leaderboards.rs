@@ -14,7 +14,8 @@ use crate::{
 const CREATE: &str =
     "mutation($i: LeaderboardInput!) { createLeaderboard(input: $i) { id name scoring season } }";
 
-async fn board(app: &TestApp, admin: &TestUser, input: Value) -> String {
+/// Creates a board as `admin`; its id.
+pub(crate) async fn board(app: &TestApp, admin: &TestUser, input: Value) -> String {
     let made = app
         .gql_as(&admin.access, CREATE, json!({ "i": input }))
         .await;
@@ -308,7 +309,7 @@ arena_tests::both_configured!(boards_score_rank_and_keep_seasons, trusting, |app
     let tomorrow = chrono::Utc::now() + chrono::Duration::days(1);
     for _ in 0..2 {
         app.ctx
-            .write(async |db, _| leaderboards::reset_due_in(db, tomorrow).await)
+            .write(async |db, changes| leaderboards::reset_due_in(db, tomorrow, changes).await)
             .await
             .unwrap();
     }

@@ -22,6 +22,7 @@ mod guards;
 mod hardening;
 mod http;
 mod leaderboards;
+mod live;
 mod pages;
 mod play;
 mod roles;

@@ -479,19 +479,8 @@ arena_tests::both_configured!(two_processors_apply_each_event_once, trusting, |a
     } = cast(&app, 7306).await;
     let mut boards = Vec::new();
     for scoring in ["WINS", "ELO"] {
-        let made = app
-            .gql_as(
-                &admin.access,
-                "mutation($i: LeaderboardInput!) { createLeaderboard(input: $i) { id } }",
-                json!({ "i": { "gameId": duel, "name": scoring, "scoring": scoring } }),
-            )
-            .await;
-        boards.push(
-            made.data()["createLeaderboard"]["id"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
+        let input = json!({ "gameId": duel, "name": scoring, "scoring": scoring });
+        boards.push(crate::leaderboards::board(&app, &admin, input).await);
     }
     let second = app.another_instance().await;
     let arena_gameserver_sim::Auth::Server(token) = server.auth() else {

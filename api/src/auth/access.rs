@@ -190,7 +190,10 @@ pub fn invalidation(cache: Arc<AccessCache>, addresses: Arc<AddressBans>) -> Hoo
         | Change::AssetJobs
         | Change::Balances { .. }
         | Change::Trade { .. }
-        | Change::ServerShutDown { .. } => {}
+        | Change::ServerShutDown { .. }
+        | Change::Events { .. }
+        | Change::PlayerStats { .. }
+        | Change::Leaderboard { .. } => {}
     })
 }
 

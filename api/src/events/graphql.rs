@@ -1,8 +1,9 @@
 //! Events over GraphQL: ingest, the stored list and counts per day.
 
 use arena_entity::events::game_event;
-use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject, Subscription};
 use chrono::{DateTime, NaiveDate, Utc};
+use futures_util::{Stream, StreamExt};
 
 use crate::{
     auth::{
@@ -12,6 +13,7 @@ use crate::{
     graphql::{
         app,
         guards::Privilege,
+        live,
         pagination::{IdConnection, Window},
         viewer,
     },
@@ -251,5 +253,31 @@ impl EventsQuery {
                 events: a.events,
             })
             .collect())
+    }
+}
+
+/// The live tail of stored events.
+#[derive(Default)]
+pub struct EventsSubscription;
+
+#[Subscription]
+impl EventsSubscription {
+    /// Events as they are stored from now on, through any instance, oldest first; one
+    /// game's with `gameId`. Needs `event.manage`.
+    #[graphql(guard = "Privilege(privileges::EVENT_MANAGE)")]
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        game_id: Option<ID>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<GameEvent>>> {
+        let game = game_id.map(|id| parse_int_id(&id, "gameId")).transpose()?;
+        let after = super::newest_id(&app(ctx).db).await?;
+        let events = super::tail(app(ctx), game, after)
+            .map(|event| event.map(GameEvent).map_err(Into::into));
+        Ok(live(
+            ctx,
+            |v| v.require_privilege(privileges::EVENT_MANAGE).map(drop),
+            events,
+        ))
     }
 }

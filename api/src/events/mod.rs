@@ -111,6 +111,7 @@ pub async fn ingest(
     let now = Utc::now();
     check(&events, now)?;
     let total = events.len() as u64;
+    let games: std::collections::BTreeSet<i32> = events.iter().map(|e| e.game_id).collect();
     let rows: Vec<game_event::ActiveModel> = events
         .into_iter()
         .map(|e| game_event::ActiveModel {
@@ -133,7 +134,17 @@ pub async fn ingest(
         })
         .collect();
     let stored = ctx
-        .write(async move |db, _changes| store_in(db, rows).await)
+        .write(async move |db, changes| {
+            let stored = store_in(db, rows).await?;
+            if !stored.is_empty() {
+                for game in games {
+                    changes.push(crate::bus::Change::Events {
+                        game_id: Some(game),
+                    });
+                }
+            }
+            Ok(stored)
+        })
         .await?;
     let accepted = stored.len() as u64;
     ctx.events.push(stored).await;
@@ -295,4 +306,78 @@ pub async fn events_of(
     let total = crate::graphql::pagination::TotalCount::of(db, query.clone());
     let rows = window.select(query, game_event::Column::Id).all(db).await?;
     Ok((rows, total))
+}
+
+/// Events stored after now, as they are stored (`game`'s, or every game's and the
+/// platform's), until the server stops. Each read takes at most [`TAIL_READ`] in arrival
+/// order, so a slow subscriber costs a cursor, not memory.
+pub fn tail(
+    ctx: &AppContext,
+    game: Option<i32>,
+    after: i64,
+) -> impl futures_util::Stream<Item = ApiResult<game_event::Model>> + Send + Unpin + use<> {
+    use crate::bus::{Change, Received};
+    use sea_orm::{QueryOrder, QuerySelect};
+    struct State {
+        db: sea_orm::DatabaseConnection,
+        listener: crate::bus::Listener,
+        after: i64,
+        ready: std::collections::VecDeque<game_event::Model>,
+    }
+    let state = State {
+        db: ctx.db.clone(),
+        listener: ctx.bus.subscribe(),
+        after,
+        ready: std::collections::VecDeque::new(),
+    };
+    let stream = futures_util::stream::unfold(state, move |mut s| async move {
+        loop {
+            if let Some(next) = s.ready.pop_front() {
+                return Some((Ok(next), s));
+            }
+            match s.listener.recv().await? {
+                Received::Change(Change::Events { game_id })
+                    if game.is_none() || game_id == game => {}
+                Received::Change(Change::Resync) | Received::Lagged(_) => {}
+                Received::Change(_) => continue,
+            }
+            let mut query = game_event::Entity::find()
+                .filter(game_event::Column::Id.gt(s.after))
+                .order_by_asc(game_event::Column::Id)
+                .limit(TAIL_READ);
+            if let Some(game) = game {
+                query = query.filter(game_event::Column::GameId.eq(game));
+            }
+            match query.all(&s.db).await {
+                Ok(rows) => {
+                    if let Some(last) = rows.last() {
+                        s.after = last.id;
+                    }
+                    s.ready.extend(rows);
+                }
+                Err(err) => return Some((Err(err.into()), s)),
+            }
+        }
+    });
+    Box::pin(futures_util::StreamExt::take_until(
+        Box::pin(stream),
+        ctx.shutdown.clone().cancelled_owned(),
+    ))
+}
+
+/// Most events one read of a tail takes.
+pub const TAIL_READ: u64 = 500;
+
+/// The id of the newest stored event (0 for none): where a tail starts.
+pub async fn newest_id(db: &impl ConnectionTrait) -> ApiResult<i64> {
+    use sea_orm::{QueryOrder, QuerySelect};
+    Ok(game_event::Entity::find()
+        .select_only()
+        .column(game_event::Column::Id)
+        .order_by_desc(game_event::Column::Id)
+        .limit(1)
+        .into_tuple::<i64>()
+        .one(db)
+        .await?
+        .unwrap_or(0))
 }

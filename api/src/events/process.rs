@@ -33,6 +33,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::{privileges, viewer::Viewer},
+    bus::{Change, Changes},
     context::AppContext,
     error::{ApiError, ApiResult},
     leaderboards,
@@ -139,7 +140,7 @@ pub struct Applied {
 pub async fn apply(ctx: &AppContext, ids: &[i64]) -> ApiResult<Applied> {
     let handlers = &ctx.stats_handlers;
     let err = match ctx
-        .write(async |db, _changes| apply_in(db, handlers, ids, Utc::now()).await)
+        .write(async |db, changes| apply_in(db, handlers, ids, Utc::now(), changes).await)
         .await
     {
         Ok(applied) => return Ok(applied),
@@ -154,7 +155,7 @@ pub async fn apply(ctx: &AppContext, ids: &[i64]) -> ApiResult<Applied> {
     let mut total = Applied::default();
     for &id in ids {
         let one = match ctx
-            .write(async |db, _changes| apply_in(db, handlers, &[id], Utc::now()).await)
+            .write(async |db, changes| apply_in(db, handlers, &[id], Utc::now(), changes).await)
             .await
         {
             Ok(one) => one,
@@ -264,6 +265,7 @@ pub async fn apply_in(
     handlers: &Handlers,
     ids: &[i64],
     now: DateTime<Utc>,
+    changes: &mut Changes,
 ) -> ApiResult<Applied> {
     let events = game_event::Entity::find()
         .filter(game_event::Column::Id.is_in(ids.iter().copied()))
@@ -338,6 +340,23 @@ pub async fn apply_in(
     for (reason, ids) in crate::db::group_by(failed.clone(), |(_, reason)| reason.clone()) {
         let ids: Vec<i64> = ids.iter().map(|(id, _)| *id).collect();
         mark_in(db, &ids, game_event::State::Failed, Some(&reason), now).await?;
+    }
+    let mut players: HashMap<i32, BTreeSet<Uuid>> = HashMap::new();
+    for (game, user, _) in stats.keys() {
+        players.entry(*game).or_default().insert(*user);
+    }
+    for (game_id, users) in players {
+        changes.push(Change::PlayerStats {
+            game_id,
+            users: users.into_iter().collect(),
+        });
+    }
+    for changed in &boards {
+        changes.push(Change::Leaderboard {
+            board_id: changed.board,
+            season: changed.season,
+            users: changed.users.clone(),
+        });
     }
     Ok(Applied {
         processed: processed.len(),

@@ -80,6 +80,9 @@ pub struct SubscriptionRoot(
     system::graphql::SystemSubscription,
     battles::graphql::BattlesSubscription,
     players::graphql::SocialSubscription,
+    leaderboards::graphql::LeaderboardsSubscription,
+    stats::graphql::StatsSubscription,
+    events::graphql::EventsSubscription,
 );
 
 /// The Arena schema type.

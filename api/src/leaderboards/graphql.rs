@@ -5,18 +5,20 @@ use arena_entity::events::{
     leaderboard::{self, ResetEvery, Scoring},
     leaderboard_season,
 };
-use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
+use futures_util::{Stream, StreamExt};
 
 use crate::{
     auth::{
         graphql::{User, parse_int_id, parse_uuid},
         privileges,
     },
+    bus::Change,
     graphql::{
         app,
         guards::{Privilege, SignedIn},
-        viewer,
+        live, viewer,
     },
 };
 
@@ -321,8 +323,105 @@ impl LeaderboardsMutation {
         let viewer = viewer(ctx);
         Ok(Leaderboard(
             app(ctx)
-                .write(async |db, _changes| super::reset_in(db, viewer, id).await)
+                .write(async |db, changes| super::reset_in(db, viewer, id, changes).await)
                 .await?,
         ))
+    }
+}
+
+/// A board's top as `leaderboardUpdated` pushes it.
+pub struct LeaderboardTop(std::sync::Arc<super::live::Top>);
+
+#[Object]
+impl LeaderboardTop {
+    async fn leaderboard_id(&self) -> ID {
+        ID(self.0.board_id.to_string())
+    }
+    /// The season it is of (a reset starts the next, empty).
+    async fn season(&self) -> i32 {
+        self.0.season
+    }
+    async fn entries(&self) -> Vec<LeaderboardEntry> {
+        self.0
+            .entries
+            .iter()
+            .cloned()
+            .map(LeaderboardEntry)
+            .collect()
+    }
+}
+
+/// The signed-in player's place as `rankChanged` pushes it.
+pub struct RankUpdate {
+    board_id: i32,
+    season: i32,
+    entry: Option<super::Entry>,
+}
+
+#[Object]
+impl RankUpdate {
+    async fn leaderboard_id(&self) -> ID {
+        ID(self.board_id.to_string())
+    }
+    async fn season(&self) -> i32 {
+        self.season
+    }
+    /// Null while the player has no record this season.
+    async fn entry(&self) -> Option<LeaderboardEntry> {
+        self.entry.clone().map(LeaderboardEntry)
+    }
+}
+
+/// Live leaderboards.
+#[derive(Default)]
+pub struct LeaderboardsSubscription;
+
+#[Subscription]
+impl LeaderboardsSubscription {
+    /// The board's top `first` (at most 100) now, then each time it changes, from events
+    /// applied on any instance; changes close together are pushed together (at most one push
+    /// per `ARENA_LIVE_INTERVAL_MS`). A slow subscriber gets the latest top, skipping those
+    /// it had no time for.
+    async fn leaderboard_updated(
+        &self,
+        ctx: &Context<'_>,
+        leaderboard_id: ID,
+        #[graphql(default = 10)] first: i32,
+    ) -> async_graphql::Result<impl Stream<Item = LeaderboardTop>> {
+        let id = parse_int_id(&leaderboard_id, "leaderboardId")?;
+        let first = count(first, "first")?;
+        super::find(&app(ctx).db, id).await?;
+        Ok(super::live::top(app(ctx), id, first).map(LeaderboardTop))
+    }
+
+    /// The signed-in player's place on the board now, then each time it changes (their
+    /// score, others passing them, a new season). Signed in.
+    #[graphql(guard = "SignedIn")]
+    async fn rank_changed(
+        &self,
+        ctx: &Context<'_>,
+        leaderboard_id: ID,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<RankUpdate>>> {
+        let id = parse_int_id(&leaderboard_id, "leaderboardId")?;
+        let me = viewer(ctx).require_user()?.id;
+        super::find(&app(ctx).db, id).await?;
+        let ranks = super::live::watch(
+            app(ctx),
+            move |change| matches!(change, Change::Leaderboard { board_id, .. } if *board_id == id),
+            move |ctx| async move {
+                let board = super::find(&ctx.db, id).await?;
+                let entry = super::rank(&ctx.db, &board, board.season, me).await?;
+                Ok((board.season, entry))
+            },
+        )
+        .map(move |read| {
+            read.map(|(season, entry)| RankUpdate {
+                board_id: id,
+                season,
+                entry,
+            })
+            .map_err(Into::into)
+        });
+        Ok(live(ctx, |v| v.require_user().map(drop), ranks))
     }
 }

@@ -5,6 +5,7 @@
 //! lower player id, so the order is total.
 
 pub mod graphql;
+pub mod live;
 
 use std::collections::{HashMap, HashSet};
 
@@ -27,6 +28,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::{privileges, viewer::Viewer},
+    bus::{Change, Changes},
     error::{ApiError, ApiResult},
 };
 
@@ -525,11 +527,12 @@ pub async fn reset_in(
     db: &impl ConnectionTrait,
     viewer: &Viewer,
     id: i32,
+    changes: &mut Changes,
 ) -> ApiResult<leaderboard::Model> {
     let me = viewer.require_privilege(privileges::LEADERBOARD_MANAGE)?;
     let board = lock_in(db, id).await?;
     let now = Utc::now();
-    let next = next_season_in(db, board, now, now).await?;
+    let next = next_season_in(db, board, now, now, changes).await?;
     audited(db, me.id, "leaderboard.reset", &next).await?;
     Ok(next)
 }
@@ -548,6 +551,7 @@ async fn next_season_in(
     board: leaderboard::Model,
     ended: DateTime<Utc>,
     started: DateTime<Utc>,
+    changes: &mut Changes,
 ) -> ApiResult<leaderboard::Model> {
     leaderboard_season::ActiveModel {
         leaderboard_id: Set(board.id),
@@ -561,11 +565,21 @@ async fn next_season_in(
     let mut active: leaderboard::ActiveModel = board.into();
     active.season = Set(season);
     active.season_started_at = Set(started);
-    Ok(active.update(db).await?)
+    let next = active.update(db).await?;
+    changes.push(Change::Leaderboard {
+        board_id: next.id,
+        season: next.season,
+        users: Vec::new(),
+    });
+    Ok(next)
 }
 
 /// Starts the next season of every scheduled board whose period is over; how many.
-pub async fn reset_due_in(db: &impl ConnectionTrait, now: DateTime<Utc>) -> ApiResult<usize> {
+pub async fn reset_due_in(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    changes: &mut Changes,
+) -> ApiResult<usize> {
     // In game order, as the processor takes the games' locks.
     let boards = leaderboard::Entity::find()
         .filter(leaderboard::Column::ResetEvery.ne(ResetEvery::Never))
@@ -581,7 +595,7 @@ pub async fn reset_due_in(db: &impl ConnectionTrait, now: DateTime<Utc>) -> ApiR
         }
         let board = lock_in(db, board.id).await?;
         if board.season_started_at < start {
-            next_season_in(db, board, start, start).await?;
+            next_season_in(db, board, start, start, changes).await?;
             done += 1;
         }
     }
@@ -595,7 +609,7 @@ pub fn spawn_resets(ctx: &crate::context::AppContext) {
     ctx.tasks.clone().spawn(async move {
         loop {
             let due = ctx
-                .write(async |db, _changes| reset_due_in(db, Utc::now()).await)
+                .write(async |db, changes| reset_due_in(db, Utc::now(), changes).await)
                 .await;
             if let Err(err) = due {
                 tracing::warn!(?err, "ending leaderboard seasons failed");

@@ -1,8 +1,9 @@
 //! Player statistics over GraphQL: a player's statistics, and a game's handler and rules.
 
 use arena_entity::events::{player_stat, stat_rule};
-use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
+use futures_util::{Stream, StreamExt};
 
 use crate::{
     auth::{
@@ -231,5 +232,36 @@ impl StatsMutation {
                 setup(db, game).await
             })
             .await?)
+    }
+}
+
+/// Live player statistics.
+#[derive(Default)]
+pub struct StatsSubscription;
+
+#[Subscription]
+impl StatsSubscription {
+    /// A player's statistics in a game now, then each time events applied on any instance
+    /// change them.
+    async fn player_stats_updated(
+        &self,
+        ctx: &Context<'_>,
+        game_id: ID,
+        user_id: ID,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Vec<PlayerStat>>>> {
+        let game = parse_int_id(&game_id, "gameId")?;
+        let user = parse_uuid(&user_id, "userId")?;
+        let stats = crate::leaderboards::live::watch(
+            app(ctx),
+            move |change| {
+                matches!(change, crate::bus::Change::PlayerStats { game_id, users }
+                    if *game_id == game && users.contains(&user))
+            },
+            move |ctx| async move { super::of_player(&ctx.db, game, user).await },
+        );
+        Ok(stats.map(|read| {
+            read.map(|rows| rows.into_iter().map(Into::into).collect())
+                .map_err(Into::into)
+        }))
     }
 }

@@ -1,0 +1,213 @@
+//! Live pushes: a board's top, a player's rank and statistics and the event tail reach
+//! subscribers, on both websocket protocols, from events ingested through any instance.
+
+use std::time::Duration;
+
+use arena_tests::{Backend, TestApp, WsClient, WsEvent, WsProtocol, trusting};
+use serde_json::{Value, json};
+
+use crate::{
+    events::{Cast, INGEST, cast, over, send},
+    leaderboards::board,
+};
+
+/// The next result within a few seconds.
+async fn pushed(ws: &mut WsClient) -> Value {
+    tokio::time::timeout(Duration::from_secs(10), ws.next_data())
+        .await
+        .expect("a push within 10 s")
+}
+
+/// Nothing more arrives for a while.
+async fn quiet(ws: &mut WsClient) {
+    if let Ok(event) = tokio::time::timeout(Duration::from_millis(300), ws.next_event()).await {
+        panic!("unexpected push: {event:?}");
+    }
+}
+
+/// The code of the error a subscription answered.
+async fn refused(ws: &mut WsClient) -> String {
+    let errors = loop {
+        match ws.next_event().await {
+            WsEvent::Next { payload, .. } => break payload["errors"].clone(),
+            WsEvent::Error { payload, .. } => break payload,
+            // The end of a subscription refused before.
+            WsEvent::Complete { .. } => {}
+            other => panic!("expected an error, got {other:?}"),
+        }
+    };
+    errors[0]["extensions"]["code"].as_str().unwrap().to_owned()
+}
+
+/// Subscribes on `watcher` (an instance) to a board, a rank, statistics and the tail, has
+/// events ingested through `sender`, and checks each push.
+async fn pushes_follow_ingested_events(sender: &TestApp, watcher: &TestApp, port: u16) {
+    let Cast {
+        admin,
+        ann,
+        bob,
+        duel,
+        server,
+        ..
+    } = cast(sender, port).await;
+    let wins = board(
+        sender,
+        &admin,
+        json!({ "gameId": duel, "name": "Wins", "scoring": "WINS" }),
+    )
+    .await;
+    let elo = board(
+        sender,
+        &admin,
+        json!({ "gameId": duel, "name": "Rating", "scoring": "ELO" }),
+    )
+    .await;
+
+    let mut top = watcher.ws(WsProtocol::LegacyWs).await;
+    top.subscribe(
+        "top",
+        "subscription($b: ID!) { leaderboardUpdated(leaderboardId: $b, first: 2) { leaderboardId season entries { rank userId score } } }",
+        json!({ "b": wins }),
+    )
+    .await;
+    assert_eq!(
+        pushed(&mut top).await["leaderboardUpdated"],
+        json!({ "leaderboardId": wins, "season": 1, "entries": [] })
+    );
+    let mut rank = watcher.ws_as(&bob.access).await;
+    rank.subscribe(
+        "rank",
+        "subscription($b: ID!) { rankChanged(leaderboardId: $b) { season entry { rank score } } }",
+        json!({ "b": elo }),
+    )
+    .await;
+    assert_eq!(
+        pushed(&mut rank).await["rankChanged"],
+        json!({ "season": 1, "entry": null })
+    );
+    let mut stats = watcher.ws(WsProtocol::TransportWs).await;
+    stats.subscribe(
+        "stats",
+        "subscription($g: ID!, $u: ID!) { playerStatsUpdated(gameId: $g, userId: $u) { name value } }",
+        json!({ "g": duel, "u": ann.id }),
+    )
+    .await;
+    assert_eq!(pushed(&mut stats).await["playerStatsUpdated"], json!([]));
+    // The tail pushes nothing at first: it is live once a warm-up event arrives.
+    let mut tail = watcher.ws_as(&admin.access).await;
+    tail.subscribe(
+        "tail",
+        "subscription($g: ID) { events(gameId: $g) { eventId type } }",
+        json!({ "g": duel }),
+    )
+    .await;
+    let mut warm = 0;
+    loop {
+        warm += 1;
+        let event = json!({ "id": format!("warm{warm}"), "gameId": duel, "type": "STATE_CHANGE", "name": "lobby", "userId": ann.id });
+        send(&server, json!([event])).await.unwrap();
+        if tokio::time::timeout(Duration::from_millis(500), tail.next_event())
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        assert!(warm < 20, "the tail never started");
+    }
+    while tokio::time::timeout(Duration::from_millis(300), tail.next_event())
+        .await
+        .is_ok()
+    {}
+    quiet(&mut top).await;
+    quiet(&mut stats).await;
+
+    send(&server, json!([over("m1", &duel, &ann, &bob)]))
+        .await
+        .unwrap();
+    assert_eq!(
+        pushed(&mut top).await["leaderboardUpdated"]["entries"],
+        json!([{ "rank": 1, "userId": ann.id, "score": 1 }])
+    );
+    assert_eq!(
+        pushed(&mut rank).await["rankChanged"],
+        json!({ "season": 1, "entry": { "rank": 2, "score": 984 } })
+    );
+    assert_eq!(
+        pushed(&mut stats).await["playerStatsUpdated"],
+        json!([{ "name": "games", "value": 1 }, { "name": "wins", "value": 1 }])
+    );
+    assert_eq!(
+        pushed(&mut tail).await["events"],
+        json!({ "eventId": "m1", "type": "game_over" })
+    );
+    // Another game's events and another player's changes push nothing here.
+    let by_admin = sender
+        .gql_as(
+            &admin.access,
+            INGEST,
+            json!({ "e": [over("o1", "999999", &ann, &bob)] }),
+        )
+        .await;
+    assert_eq!(by_admin.data()["ingestEvents"]["accepted"], 1);
+    quiet(&mut tail).await;
+    // Bob wins: the top changes, and so does Bob's rank.
+    send(&server, json!([over("m2", &duel, &bob, &ann)]))
+        .await
+        .unwrap();
+    let entries = pushed(&mut top).await["leaderboardUpdated"]["entries"].clone();
+    assert_eq!(entries.as_array().unwrap().len(), 2);
+    let moved = pushed(&mut rank).await["rankChanged"]["entry"].clone();
+    assert_eq!(moved["rank"], 1, "{moved}");
+    // A reset pushes the new, empty season.
+    sender
+        .gql_as(
+            &admin.access,
+            "mutation($b: ID!) { resetLeaderboard(id: $b) { season } }",
+            json!({ "b": wins }),
+        )
+        .await;
+    assert_eq!(
+        pushed(&mut top).await["leaderboardUpdated"],
+        json!({ "leaderboardId": wins, "season": 2, "entries": [] })
+    );
+}
+
+arena_tests::both_configured!(
+    pushes_follow_ingested_events_on_one_instance,
+    trusting,
+    |app| {
+        pushes_follow_ingested_events(&app, &app, 7501).await;
+    }
+);
+
+#[tokio::test]
+async fn pushes_reach_a_subscriber_on_another_instance() {
+    let one = TestApp::spawn_with(Backend::Postgres, trusting).await;
+    let two = one.another_instance().await;
+    pushes_follow_ingested_events(&one, &two, 7502).await;
+}
+
+arena_tests::both_configured!(live_fields_refuse_who_may_not_see_them, trusting, |app| {
+    let Cast { ann, .. } = cast(&app, 7503).await;
+    let mut ws = app.ws_as(&ann.access).await;
+    ws.subscribe("tail", "subscription { events { eventId } }", json!({}))
+        .await;
+    assert_eq!(refused(&mut ws).await, "FORBIDDEN");
+    let mut anonymous = app.ws(WsProtocol::TransportWs).await;
+    anonymous
+        .subscribe(
+            "rank",
+            "subscription { rankChanged(leaderboardId: \"1\") { season } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(refused(&mut anonymous).await, "UNAUTHENTICATED");
+    anonymous
+        .subscribe(
+            "top",
+            "subscription { leaderboardUpdated(leaderboardId: \"999999\") { season } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(refused(&mut anonymous).await, "NOT_FOUND");
+});
