@@ -97,6 +97,11 @@ pub enum Change {
         /// The players whose records changed.
         users: Vec<Uuid>,
     },
+    /// A player's quest progress, completions or claims changed.
+    QuestProgress {
+        /// The player.
+        user_id: Uuid,
+    },
     /// Changes may have been missed (the bus reconnected): listeners drop what they cached.
     Resync,
 }

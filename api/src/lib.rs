@@ -47,6 +47,8 @@ pub mod play;
 #[cfg(feature = "server")]
 pub mod players;
 #[cfg(feature = "server")]
+pub mod quests;
+#[cfg(feature = "server")]
 pub mod redis_conn;
 #[cfg(feature = "server")]
 pub mod servers;

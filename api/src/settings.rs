@@ -79,6 +79,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("ARENA_EVENT_PROCESSOR", "event_processor"),
     ("ARENA_EVENT_REQUEUE_SECONDS", "event_requeue_seconds"),
     ("ARENA_LIVE_INTERVAL_MS", "live_interval_ms"),
+    ("ARENA_EVENT_RELAY_MS", "event_relay_ms"),
 ];
 
 /// The variable that names the settings file (read by the CLI, not by the loader).
@@ -225,6 +226,9 @@ pub struct Settings {
     /// processor queues it again (its queue entry was lost: a crash, Redis flushed), and
     /// how long a Redis consumer's unacknowledged entries wait before another takes them.
     pub event_requeue_seconds: u64,
+    /// `ARENA_EVENT_RELAY_MS`: how often the platform's outbox is read for events to relay
+    /// when it was empty (at once again while there is more).
+    pub event_relay_ms: u64,
     /// `ARENA_LIVE_INTERVAL_MS`: the least time between two pushes of one live board (a top
     /// N or a player's rank): changes inside it are pushed together, at its end.
     pub live_interval_ms: u64,
@@ -305,6 +309,7 @@ impl Default for Settings {
             event_processor: true,
             event_requeue_seconds: 30,
             live_interval_ms: 20,
+            event_relay_ms: 200,
         }
     }
 }
@@ -333,6 +338,9 @@ impl Settings {
         }
         if self.expiry_sweep_ms == 0 {
             return Err(SettingsError("ARENA_EXPIRY_SWEEP_MS is at least 1".into()));
+        }
+        if self.event_relay_ms == 0 {
+            return Err(SettingsError("ARENA_EVENT_RELAY_MS is at least 1".into()));
         }
         if self.event_requeue_seconds == 0 {
             return Err(SettingsError(

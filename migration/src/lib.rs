@@ -28,6 +28,7 @@ mod m20261203_000018_index_event_days;
 mod m20261203_000019_grant_event_manage;
 mod m20261204_000020_create_player_stats;
 mod m20261205_000021_create_leaderboards;
+mod m20261206_000022_create_quests;
 
 pub use m20261122_000003_create_battle_tables::COUNTERS as BATTLE_COUNTERS;
 
@@ -59,6 +60,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000019_grant_event_manage::Migration),
             Box::new(m20261204_000020_create_player_stats::Migration),
             Box::new(m20261205_000021_create_leaderboards::Migration),
+            Box::new(m20261206_000022_create_quests::Migration),
         ]
     }
 }

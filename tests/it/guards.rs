@@ -42,6 +42,7 @@ const PUBLIC: &[&str] = &[
     "Query.leaderboards",
     "Subscription.leaderboardUpdated",
     "Subscription.playerStatsUpdated",
+    "Query.quests",
 ];
 
 /// Fields for game servers and provisioning hosts: a user's token is no credential there,
@@ -82,6 +83,9 @@ const SIGNED_IN: &[&str] = &[
     "Mutation.unblock",
     "Subscription.relationshipChanged",
     "Subscription.rankChanged",
+    "Subscription.questProgress",
+    "Query.myQuests",
+    "Mutation.claimQuestReward",
     "Mutation.createContent",
     "Mutation.updateContent",
     "Mutation.publishContent",

@@ -25,6 +25,7 @@ mod leaderboards;
 mod live;
 mod pages;
 mod play;
+mod quests;
 mod roles;
 mod schema;
 mod servers;

@@ -161,6 +161,8 @@ impl TestApp {
             // A sweep's statements would land in other tests' statement counts; the tests
             // of expiry sweep often.
             expiry_sweep_ms: 3_600_000,
+            // So is the outbox relay's; the tests of quests relay often.
+            event_relay_ms: 3_600_000,
             ..Settings::default()
         };
         configure(&mut settings);

@@ -49,6 +49,29 @@ pub async fn record(db: &impl ConnectionTrait, actor: Option<Uuid>, entry: Entry
     Ok(())
 }
 
+/// Records a staff member's change to a set-up (a quest, a board, a game's statistics):
+/// no reason, the target by id, and `details`.
+pub async fn configured(
+    db: &impl ConnectionTrait,
+    actor: Uuid,
+    action: &'static str,
+    (target_type, target_id): (&'static str, impl ToString),
+    details: serde_json::Value,
+) -> ApiResult<()> {
+    record(
+        db,
+        Some(actor),
+        Entry {
+            action,
+            target_type,
+            target_id: Some(target_id.to_string()),
+            reason: None,
+            details: Some(details),
+        },
+    )
+    .await
+}
+
 /// Which entries to list; every field narrows.
 #[derive(Default)]
 pub struct AuditFilter {

@@ -193,7 +193,8 @@ pub fn invalidation(cache: Arc<AccessCache>, addresses: Arc<AddressBans>) -> Hoo
         | Change::ServerShutDown { .. }
         | Change::Events { .. }
         | Change::PlayerStats { .. }
-        | Change::Leaderboard { .. } => {}
+        | Change::Leaderboard { .. }
+        | Change::QuestProgress { .. } => {}
     })
 }
 

@@ -2,9 +2,12 @@
 
 use std::net::IpAddr;
 
-use arena_entity::auth::{
-    user,
-    user_token::{self, TokenType},
+use arena_entity::{
+    auth::{
+        user,
+        user_token::{self, TokenType},
+    },
+    events::platform_event,
 };
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -100,9 +103,27 @@ pub async fn login(
     super::totp::check_second_factor(&ctx.db, account.id, totp_code).await?;
     let txn = crate::db::begin_write(&ctx.db).await?;
     let now = Utc::now();
+    // The first sign-in is the one that finds no earlier: of two at once, one.
+    let first = user::Entity::update_many()
+        .col_expr(user::Column::LoginAt, Expr::value(Some(now)))
+        .filter(user::Column::Id.eq(account.id))
+        .filter(user::Column::LoginAt.is_null())
+        .exec(&txn)
+        .await?
+        .rows_affected
+        == 1;
     let mut signed_in: user::ActiveModel = account.into();
     signed_in.login_at = Set(Some(now));
     let account = signed_in.update(&txn).await?;
+    // The platform's sign-in event, for quests: in the outbox with the sign-in.
+    platform_event::ActiveModel {
+        kind: Set("sign_in".into()),
+        payload: Set(serde_json::json!({ "userId": account.id, "first": first })),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
     let session = start_series(ctx, &txn, account, (Uuid::new_v4(), None), viewer.ip).await?;
     txn.commit().await?;
     Ok(session)

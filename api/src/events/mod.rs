@@ -4,6 +4,7 @@
 
 pub mod graphql;
 pub mod process;
+pub mod relay;
 
 use std::collections::HashSet;
 

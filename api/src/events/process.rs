@@ -36,7 +36,7 @@ use crate::{
     bus::{Change, Changes},
     context::AppContext,
     error::{ApiError, ApiResult},
-    leaderboards,
+    leaderboards, quests,
     redis_conn::Redis,
     stats::{self, Handlers, StatOp},
 };
@@ -315,27 +315,35 @@ pub async fn apply_in(
 
     let named: Vec<Uuid> = named.into_iter().collect();
     let mut boards = leaderboards::Batch::load_in(db, &game_list, &named).await?;
+    let mut quests = quests::Batch::load_in(db, &events, &known, now).await?;
 
     let mut ops: Vec<(i32, StatOp)> = Vec::new();
     let mut processed = Vec::new();
     let mut failed: Vec<(i64, String)> = Vec::new();
     for event in &events {
         // An event is applied whole or not at all: its statistics and its boards.
-        let outcome = effects(event, &games, &rules, handlers, &known)
-            .and_then(|stats| Ok((stats, boards.score(event, &known)?)));
+        let outcome = effects(event, &games, &rules, handlers, &known).and_then(|stats| {
+            Ok((
+                stats,
+                boards.score(event, &known)?,
+                quests.score(event, &known)?,
+            ))
+        });
         match outcome {
-            Ok((effects, updates)) => {
+            Ok((effects, board_updates, quest_updates)) => {
                 processed.push(event.id);
                 if let Some(game) = event.game_id {
                     ops.extend(effects.into_iter().map(|op| (game, op)));
                 }
-                boards.keep(updates);
+                boards.keep(board_updates);
+                quests.keep(quest_updates);
             }
             Err(reason) => failed.push((event.id, reason)),
         }
     }
     let stats = stats::write_in(db, &ops, now).await?;
     let boards = boards.write_in(db, now).await?;
+    quests.write_in(db, now, changes).await?;
     mark_in(db, &processed, game_event::State::Processed, None, now).await?;
     for (reason, ids) in crate::db::group_by(failed.clone(), |(_, reason)| reason.clone()) {
         let ids: Vec<i64> = ids.iter().map(|(id, _)| *id).collect();
@@ -465,6 +473,7 @@ pub fn spawn(ctx: &AppContext) {
     if !ctx.settings.event_processor {
         return;
     }
+    super::relay::spawn(ctx);
     ctx.tasks.spawn(sweep(ctx.clone()));
     match &*ctx.events.0 {
         Transport::Local { receiver, .. } => {

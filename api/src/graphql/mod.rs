@@ -16,7 +16,7 @@ use crate::{
     bank, battles, catalog, characters,
     context::AppContext,
     error::ApiResult,
-    events, games, leaderboards, mail, play, players, servers, stats, store, system,
+    events, games, leaderboards, mail, play, players, quests, servers, stats, store, system,
 };
 
 pub use extensions::fault_response;
@@ -46,6 +46,7 @@ pub struct QueryRoot(
     events::graphql::EventsQuery,
     stats::graphql::StatsQuery,
     leaderboards::graphql::LeaderboardsQuery,
+    quests::graphql::QuestsQuery,
 );
 
 /// Every domain's mutations.
@@ -71,6 +72,7 @@ pub struct MutationRoot(
     events::graphql::EventsMutation,
     stats::graphql::StatsMutation,
     leaderboards::graphql::LeaderboardsMutation,
+    quests::graphql::QuestsMutation,
 );
 
 /// Every domain's subscriptions.
@@ -83,6 +85,7 @@ pub struct SubscriptionRoot(
     leaderboards::graphql::LeaderboardsSubscription,
     stats::graphql::StatsSubscription,
     events::graphql::EventsSubscription,
+    quests::graphql::QuestsSubscription,
 );
 
 /// The Arena schema type.

@@ -602,8 +602,8 @@ pub async fn reset_due_in(
     Ok(done)
 }
 
-/// Ends the seasons that are due, at start and every minute or sweep interval, on every instance (a board's lock makes the
-/// second instance find it done).
+/// Ends the seasons that are due, at start and every minute or sweep interval, on every
+/// instance (a board's lock makes the second instance find it done).
 pub fn spawn_resets(ctx: &crate::context::AppContext) {
     let ctx = ctx.clone();
     ctx.tasks.clone().spawn(async move {
@@ -637,26 +637,14 @@ pub fn season_start(every: ResetEvery, now: DateTime<Utc>) -> DateTime<Utc> {
     Utc.from_utc_datetime(&first.and_time(NaiveTime::MIN))
 }
 
+/// Records a change to a board in the audit log.
 async fn audited(
     db: &impl ConnectionTrait,
     actor: Uuid,
     action: &'static str,
     board: &leaderboard::Model,
 ) -> ApiResult<()> {
-    crate::audit::record(
-        db,
-        Some(actor),
-        crate::audit::Entry {
-            action,
-            target_type: "leaderboard",
-            target_id: Some(board.id.to_string()),
-            reason: None,
-            details: Some(serde_json::json!({
-                "gameId": board.game_id,
-                "name": board.name,
-                "season": board.season,
-            })),
-        },
-    )
-    .await
+    let details =
+        serde_json::json!({ "gameId": board.game_id, "name": board.name, "season": board.season });
+    crate::audit::configured(db, actor, action, ("leaderboard", board.id), details).await
 }

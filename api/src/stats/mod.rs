@@ -381,18 +381,8 @@ async fn audited(
     game: i32,
     detail: impl serde::Serialize,
 ) -> ApiResult<()> {
-    crate::audit::record(
-        db,
-        Some(actor),
-        crate::audit::Entry {
-            action,
-            target_type: "game",
-            target_id: Some(game.to_string()),
-            reason: None,
-            details: Some(serde_json::json!({ "value": detail })),
-        },
-    )
-    .await
+    let details = serde_json::json!({ "value": detail });
+    crate::audit::configured(db, actor, action, ("game", game), details).await
 }
 
 /// Removes a rule; events processed from now on no longer go through it.

@@ -7,4 +7,7 @@ pub mod leaderboard_record;
 pub mod leaderboard_season;
 pub mod platform_event;
 pub mod player_stat;
+pub mod quest;
+pub mod quest_completion;
+pub mod quest_progress;
 pub mod stat_rule;

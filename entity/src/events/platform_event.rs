@@ -12,6 +12,8 @@ pub struct Model {
     pub kind: String,
     pub payload: Json,
     pub created_at: DateTimeUtc,
+    /// Copied into the event stream (`game_events`) by the relay.
+    pub relayed: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
