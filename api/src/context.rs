@@ -85,6 +85,8 @@ pub struct AppContext {
     pub events: crate::events::process::EventQueue,
     /// The statistics handlers by name.
     pub stats_handlers: Arc<crate::stats::Handlers>,
+    /// The leaderboards' rank index.
+    pub rank_index: Arc<crate::leaderboards::index::RankIndex>,
     /// This instance's live leaderboard feeds.
     pub live_boards: Arc<crate::leaderboards::live::LiveBoards>,
     /// Asks provisioning hosts for game servers, one request per game at a time.

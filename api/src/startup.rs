@@ -128,6 +128,7 @@ impl Application {
             events: crate::events::process::EventQueue::new(redis.as_ref()),
             stats_handlers: Arc::default(),
             live_boards: Arc::default(),
+            rank_index: Arc::new(crate::leaderboards::index::RankIndex::new(redis.as_ref())),
             transfers,
             provisioner: Arc::default(),
             play_gate,

@@ -357,6 +357,36 @@ pub async fn account(
     Ok((token, id))
 }
 
+/// Creates and publishes a game as `admin`; its id.
+pub async fn game(
+    http: &reqwest::Client,
+    graphql: &str,
+    admin: &str,
+    name: &str,
+) -> anyhow::Result<String> {
+    let made = gql(
+        http,
+        graphql,
+        admin,
+        "mutation($i: CreateContentInput!) { createContent(input: $i) { id } }",
+        json!({ "i": { "type": "GAME", "name": name, "game": { "maxPlayers": 64 } } }),
+    )
+    .await?;
+    let id = made["data"]["createContent"]["id"]
+        .as_str()
+        .context("game id")?
+        .to_owned();
+    gql(
+        http,
+        graphql,
+        admin,
+        "mutation($id: ID!) { publishContent(id: $id) { id } }",
+        json!({ "id": id }),
+    )
+    .await?;
+    Ok(id)
+}
+
 pub async fn gql(
     http: &reqwest::Client,
     url: &str,

@@ -14,7 +14,7 @@ use std::sync::{
 };
 
 use anyhow::{Context, bail};
-use arena_bench::{Span, Target, account, gql, loaded, post, post_as, reference_inserts};
+use arena_bench::{Span, Target, account, loaded, post, post_as, reference_inserts};
 use futures_util::StreamExt;
 
 /// Signs `name` in (password `play-long-password`); its access token and id.
@@ -82,34 +82,6 @@ async fn exec(db: &DatabaseConnection, sql: String) -> anyhow::Result<u64> {
 }
 
 /// Publishes a game made by `admin`; its id.
-async fn game(
-    http: &reqwest::Client,
-    graphql: &str,
-    admin: &str,
-    name: &str,
-) -> anyhow::Result<String> {
-    let made = gql(
-        http,
-        graphql,
-        admin,
-        "mutation($i: CreateContentInput!) { createContent(input: $i) { id } }",
-        json!({ "i": { "type": "GAME", "name": name, "game": { "maxPlayers": 64 } } }),
-    )
-    .await?;
-    let id = made["data"]["createContent"]["id"]
-        .as_str()
-        .context("game id")?
-        .to_owned();
-    gql(
-        http,
-        graphql,
-        admin,
-        "mutation($id: ID!) { publishContent(id: $id) { id } }",
-        json!({ "id": id }),
-    )
-    .await?;
-    Ok(id)
-}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -124,8 +96,8 @@ async fn main() -> anyhow::Result<()> {
     let run = std::process::id();
 
     let (admin, _) = account(&http, &graphql, &db, &format!("play{run}admin"), true).await?;
-    let duel = game(&http, &graphql, &admin, "Duel").await?;
-    let arena = game(&http, &graphql, &admin, "Arena").await?;
+    let duel = arena_bench::game(&http, &graphql, &admin, "Duel").await?;
+    let arena = arena_bench::game(&http, &graphql, &admin, "Arena").await?;
     // The players, made in the database with one password hash and signed in through the
     // api; client k plays as players k, k + c, k + 2c, … in turn, so no two Plays of one
     // player race.

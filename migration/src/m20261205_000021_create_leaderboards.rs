@@ -149,6 +149,11 @@ impl MigrationTrait for Migration {
              ON leaderboard_records (leaderboard_id, season, score, achieved_at, user_id)",
         )
         .await?;
+        // The minute's re-index of the rank index reads the newest records.
+        db.execute_unprepared(
+            "CREATE INDEX leaderboard_records_updated ON leaderboard_records (updated_at)",
+        )
+        .await?;
         crate::grant_new_privilege(manager, LEADERBOARD_MANAGE, "admin").await
     }
 

@@ -396,3 +396,60 @@ arena_tests::both_configured!(staff_list_stored_events_newest_first, held, |app|
         .await;
     assert_eq!(by_member.codes(), ["FORBIDDEN"]);
 });
+
+arena_tests::both_configured!(active_players_per_day_and_week, held, |app| {
+    let Cast {
+        admin,
+        ann,
+        bob,
+        duel,
+        server,
+        ..
+    } = cast(&app, 7205).await;
+    let at = |mut event: Value, when: &str| {
+        event["occurredAt"] = json!(when);
+        event
+    };
+    let lobby = json!({ "id": "s1", "gameId": duel, "type": "STATE_CHANGE", "name": "lobby", "userId": admin.id });
+    let play =
+        json!({ "id": "g1", "gameId": duel, "type": "GAMEPLAY", "name": "jump", "userId": bob.id });
+    send(
+        &server,
+        json!([
+            at(over("m1", &duel, &ann, &bob), "2026-03-02T08:00:00Z"),
+            at(lobby, "2026-03-02T23:00:00Z"),
+            at(over("m2", &duel, &ann, &bob), "2026-03-03T08:00:00Z"),
+            at(play, "2026-03-10T08:00:00Z"),
+        ]),
+    )
+    .await
+    .unwrap();
+    const ACTIVE: &str = "query($g: ID!, $p: ActivityPeriod) { activePlayers(gameId: $g, from: \"2026-03-02\", to: \"2026-03-10\", period: $p) { start players } }";
+    let daily = app
+        .gql_as(&admin.access, ACTIVE, json!({ "g": duel }))
+        .await;
+    assert_eq!(
+        daily.data()["activePlayers"],
+        json!([
+            { "start": "2026-03-02", "players": 3 },
+            { "start": "2026-03-03", "players": 2 },
+            { "start": "2026-03-10", "players": 1 },
+        ])
+    );
+    let weekly = app
+        .gql_as(&admin.access, ACTIVE, json!({ "g": duel, "p": "WEEK" }))
+        .await;
+    assert_eq!(
+        weekly.data()["activePlayers"],
+        json!([
+            { "start": "2026-03-02", "players": 3 },
+            { "start": "2026-03-09", "players": 1 },
+        ])
+    );
+    assert_eq!(
+        app.gql_as(&ann.access, ACTIVE, json!({ "g": duel }))
+            .await
+            .codes(),
+        ["FORBIDDEN"]
+    );
+});

@@ -352,3 +352,90 @@ arena_tests::both_configured!(boards_score_rank_and_keep_seasons, trusting, |app
         "2026-10-01T00:00:00+00:00"
     );
 });
+
+arena_tests::both_configured!(
+    the_rank_index_answers_as_the_database_does,
+    trusting,
+    |app| {
+        use arena_entity::events::{leaderboard, leaderboard_record};
+        use sea_orm::{ActiveValue::Set, EntityTrait};
+        let Cast { admin, duel, .. } = cast(&app, 7402).await;
+        let high = board(
+            &app,
+            &admin,
+            json!({ "gameId": duel, "name": "High", "scoring": "WINS" }),
+        )
+        .await;
+        let low = board(&app, &admin, json!({ "gameId": duel, "name": "Low", "scoring": "BEST", "eventName": "lap", "field": "/ms", "descending": false })).await;
+        let mut players = Vec::new();
+        for n in 0..30 {
+            players.push(UserBuilder::new(&format!("player{n}")).create(&app).await);
+        }
+        // Few scores and few times: ties on both, settled by the player id.
+        let base = chrono::DateTime::parse_from_rfc3339("2026-05-01T10:00:00Z")
+            .unwrap()
+            .to_utc();
+        for board_id in [&high, &low] {
+            let rows = players
+                .iter()
+                .enumerate()
+                .map(|(n, p)| leaderboard_record::ActiveModel {
+                    leaderboard_id: Set(board_id.parse().unwrap()),
+                    season: Set(1),
+                    user_id: Set(p.id.parse().unwrap()),
+                    score: Set((n as i64 * 7) % 4),
+                    achieved_at: Set(base + chrono::Duration::seconds((n as i64 * 5) % 3)),
+                    updated_at: Set(base),
+                });
+            leaderboard_record::Entity::insert_many(rows)
+                .exec(&app.ctx.db)
+                .await
+                .unwrap();
+        }
+        for board_id in [&high, &low] {
+            let model = leaderboard::Entity::find_by_id(board_id.parse::<i32>().unwrap())
+                .one(&app.ctx.db)
+                .await
+                .unwrap()
+                .unwrap();
+            let from_db = leaderboards::top(&app.ctx.db, &model, 1, 0, 100)
+                .await
+                .unwrap();
+            assert_eq!(from_db.len(), 30);
+            for round in 0..2 {
+                let indexed = leaderboards::ranked(&app.ctx, &model, 1, 0, 100)
+                    .await
+                    .unwrap();
+                assert_eq!(indexed, from_db, "board {board_id}, round {round}");
+                for entry in &from_db {
+                    let rank = leaderboards::rank_of(&app.ctx, &model, 1, entry.user_id)
+                        .await
+                        .unwrap();
+                    assert_eq!(rank.as_ref(), Some(entry));
+                }
+                // A page from the middle.
+                let page = leaderboards::ranked(&app.ctx, &model, 1, 10, 5)
+                    .await
+                    .unwrap();
+                assert_eq!(page, from_db[10..15]);
+                // Lost (a flushed Redis, a restart): rebuilt from the database on the next read.
+                app.ctx.rank_index.forget(model.id, 1).await.unwrap();
+            }
+            // An older write never replaces a newer one.
+            let first = &from_db[0];
+            let stale = arena_api::leaderboards::index::Indexed {
+                user: first.user_id,
+                score: if model.descending { -5 } else { 99 },
+                achieved_at: base,
+                updated_at: base - chrono::Duration::seconds(1),
+            };
+            app.ctx.rank_index.apply(&model, 1, &[stale]).await.unwrap();
+            assert_eq!(
+                leaderboards::ranked(&app.ctx, &model, 1, 0, 100)
+                    .await
+                    .unwrap(),
+                from_db
+            );
+        }
+    }
+);

@@ -133,6 +133,23 @@ pub struct EventsOnDay {
     pub events: i64,
 }
 
+/// The periods `activePlayers` counts in.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+pub enum ActivityPeriod {
+    /// UTC days.
+    Day,
+    /// Weeks from Monday (UTC).
+    Week,
+}
+
+/// Players active in a game in one period.
+#[derive(SimpleObject)]
+pub struct ActivePlayers {
+    /// The period's first day (a week's Monday, even before the range).
+    pub start: NaiveDate,
+    pub players: i64,
+}
+
 /// Where an event's processing stands.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
 #[graphql(remote = "game_event::State")]
@@ -230,6 +247,27 @@ impl EventsQuery {
         };
         let (rows, total) = super::events_of(&app(ctx).db, filter, window).await?;
         Ok(window.page(rows, total, |row| row.id, GameEvent))
+    }
+
+    /// Distinct players a game's events named (as player, winner or loser) per UTC day (the
+    /// default) or per week from Monday, from `from` to `to` (at most 366 days): daily and weekly
+    /// active players. Needs `dashboard.access`.
+    #[graphql(guard = "Privilege(privileges::DASHBOARD_ACCESS)")]
+    async fn active_players(
+        &self,
+        ctx: &Context<'_>,
+        game_id: ID,
+        from: NaiveDate,
+        to: NaiveDate,
+        period: Option<ActivityPeriod>,
+    ) -> async_graphql::Result<Vec<ActivePlayers>> {
+        let game = parse_int_id(&game_id, "gameId")?;
+        let weekly = period == Some(ActivityPeriod::Week);
+        Ok(super::active_players(&app(ctx).db, game, from, to, weekly)
+            .await?
+            .into_iter()
+            .map(|(start, players)| ActivePlayers { start, players })
+            .collect())
     }
 
     /// Events per game, type and UTC day they happened, from `from` to `to` (at most 366

@@ -281,6 +281,69 @@ pub async fn activity(
         .map_err(Into::into)
 }
 
+/// Distinct players a game's events named (as player, winner or loser) in each period from
+/// `from` to `to` (both included, at most [`crate::battles::MAX_DAYS`]): each UTC day, or
+/// each week from Monday (the first and last clipped to the range), oldest first.
+pub async fn active_players(
+    db: &impl ConnectionTrait,
+    game: i32,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    weekly: bool,
+) -> ApiResult<Vec<(chrono::NaiveDate, i64)>> {
+    use chrono::Datelike;
+    crate::battles::check_range(from, to)?;
+    let (day, start, end) = crate::db::utc_days(db, "occurred_at", from, to);
+    let players = |range: &str| {
+        ["user_id", "winner_id", "loser_id"]
+            .iter()
+            .map(|column| {
+                format!(
+                    "SELECT occurred_at, {column} AS player FROM game_events \
+                     WHERE game_id = $3 AND {range} AND {column} IS NOT NULL"
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ")
+    };
+    let range = "occurred_at >= $1 AND occurred_at < $2";
+    let count = |row: &sea_orm::QueryResult| row.try_get::<i64>("", "players");
+    if !weekly {
+        let sql = format!(
+            "SELECT {day} AS day, COUNT(DISTINCT player) AS players FROM ({}) p \
+             GROUP BY 1 ORDER BY 1",
+            players(range)
+        );
+        let values = vec![start.into(), end.into(), game.into()];
+        return db
+            .query_all_raw(crate::db::raw(db, &sql, values))
+            .await?
+            .iter()
+            .map(|row| Ok((row.try_get("", "day")?, count(row)?)))
+            .collect::<Result<_, sea_orm::DbErr>>()
+            .map_err(Into::into);
+    }
+    let sql = format!(
+        "SELECT COUNT(DISTINCT player) AS players FROM ({}) p",
+        players(range)
+    );
+    let mut out = Vec::new();
+    let mut week = from - Duration::days(i64::from(from.weekday().num_days_from_monday()));
+    while week <= to {
+        let (_, week_start, week_end) =
+            crate::db::utc_days(db, "occurred_at", week, week + Duration::days(6));
+        let values = vec![
+            week_start.max(start).into(),
+            week_end.min(end).into(),
+            game.into(),
+        ];
+        let row = db.query_one_raw(crate::db::raw(db, &sql, values)).await?;
+        out.push((week, row.as_ref().map(count).transpose()?.unwrap_or(0)));
+        week += Duration::days(7);
+    }
+    Ok(out)
+}
+
 /// Which stored events a list shows; `None` does not narrow it.
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {

@@ -143,7 +143,10 @@ pub async fn apply(ctx: &AppContext, ids: &[i64]) -> ApiResult<Applied> {
         .write(async |db, changes| apply_in(db, handlers, ids, Utc::now(), changes).await)
         .await
     {
-        Ok(applied) => return Ok(applied),
+        Ok(applied) => {
+            boards_changed(ctx, &applied.boards).await;
+            return Ok(applied);
+        }
         Err(err) if !refused_content(&err) => return Err(err),
         Err(err) => err,
     };
@@ -158,7 +161,10 @@ pub async fn apply(ctx: &AppContext, ids: &[i64]) -> ApiResult<Applied> {
             .write(async |db, changes| apply_in(db, handlers, &[id], Utc::now(), changes).await)
             .await
         {
-            Ok(one) => one,
+            Ok(one) => {
+                boards_changed(ctx, &one.boards).await;
+                one
+            }
             Err(ApiError::Db(err)) if refuses(&err) => {
                 let reason = format!("the database refused its effects: {err}");
                 fail(ctx, id, &reason).await?
@@ -171,6 +177,24 @@ pub async fn apply(ctx: &AppContext, ids: &[i64]) -> ApiResult<Applied> {
         total.boards.extend(one.boards);
     }
     Ok(total)
+}
+
+/// After a commit: the changed records go into the rank index, and only then is the change
+/// published, so a live board that wakes on it reads the new ranks.
+async fn boards_changed(ctx: &AppContext, boards: &[leaderboards::Changed]) {
+    if boards.is_empty() {
+        return;
+    }
+    leaderboards::index_changes(ctx, boards).await;
+    let changes = boards
+        .iter()
+        .map(|changed| Change::Leaderboard {
+            board_id: changed.board,
+            season: changed.season,
+            users: changed.records.iter().map(|r| r.user).collect(),
+        })
+        .collect();
+    ctx.bus.publish_all(changes).await;
 }
 
 /// Whether the database refused what was written (a constraint, a value out of range)
@@ -357,13 +381,6 @@ pub async fn apply_in(
         changes.push(Change::PlayerStats {
             game_id,
             users: users.into_iter().collect(),
-        });
-    }
-    for changed in &boards {
-        changes.push(Change::Leaderboard {
-            board_id: changed.board,
-            season: changed.season,
-            users: changed.users.clone(),
         });
     }
     Ok(Applied {

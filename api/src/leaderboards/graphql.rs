@@ -174,14 +174,8 @@ impl Leaderboard {
         let first = count(first, "first")?;
         let offset = u64::try_from(offset)
             .map_err(|_| crate::error::ApiError::bad_input("offset", "at least 0"))?;
-        let entries = super::top(
-            &app(ctx).db,
-            &self.0,
-            self.season_or_current(season),
-            offset,
-            first,
-        )
-        .await?;
+        let season = self.season_or_current(season);
+        let entries = super::ranked(app(ctx), &self.0, season, offset, first).await?;
         Ok(entries.into_iter().map(LeaderboardEntry).collect())
     }
     /// A player's place; null without a record.
@@ -192,11 +186,10 @@ impl Leaderboard {
         season: Option<i32>,
     ) -> async_graphql::Result<Option<LeaderboardEntry>> {
         let user = parse_uuid(&user_id, "userId")?;
-        Ok(
-            super::rank(&app(ctx).db, &self.0, self.season_or_current(season), user)
-                .await?
-                .map(LeaderboardEntry),
-        )
+        let season = self.season_or_current(season);
+        Ok(super::rank_of(app(ctx), &self.0, season, user)
+            .await?
+            .map(LeaderboardEntry))
     }
     /// A player and the `count` (at most 50) players either side; empty without a record.
     async fn around(
@@ -208,14 +201,8 @@ impl Leaderboard {
     ) -> async_graphql::Result<Vec<LeaderboardEntry>> {
         let user = parse_uuid(&user_id, "userId")?;
         let count = self::count(count, "count")?;
-        let entries = super::around(
-            &app(ctx).db,
-            &self.0,
-            self.season_or_current(season),
-            user,
-            count,
-        )
-        .await?;
+        let season = self.season_or_current(season);
+        let entries = super::around_of(app(ctx), &self.0, season, user, count).await?;
         Ok(entries.into_iter().map(LeaderboardEntry).collect())
     }
     /// The signed-in player and their friends, ranked among themselves.
@@ -410,7 +397,7 @@ impl LeaderboardsSubscription {
             move |change| matches!(change, Change::Leaderboard { board_id, .. } if *board_id == id),
             move |ctx| async move {
                 let board = super::find(&ctx.db, id).await?;
-                let entry = super::rank(&ctx.db, &board, board.season, me).await?;
+                let entry = super::rank_of(&ctx, &board, board.season, me).await?;
                 Ok((board.season, entry))
             },
         )

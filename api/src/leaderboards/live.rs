@@ -143,7 +143,7 @@ async fn run(
 
 async fn read(ctx: &AppContext, board: i32, first: u64) -> ApiResult<Top> {
     let board = super::find(&ctx.db, board).await?;
-    let entries = super::top(&ctx.db, &board, board.season, 0, first).await?;
+    let entries = super::ranked(ctx, &board, board.season, 0, first).await?;
     Ok(Top {
         board_id: board.id,
         season: board.season,

@@ -5,6 +5,7 @@
 //! lower player id, so the order is total.
 
 pub mod graphql;
+pub mod index;
 pub mod live;
 
 use std::collections::{HashMap, HashSet};
@@ -38,6 +39,8 @@ pub const ELO_START: i64 = 1_000;
 pub const MAX_NAME: usize = 64;
 /// Most entries one read answers.
 pub const MAX_ENTRIES: u64 = 100;
+/// Most records the minute's re-index writes again.
+const REINDEX_MOST: u64 = 50_000;
 
 /// A player's place on a board.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -200,13 +203,21 @@ impl Batch {
         now: DateTime<Utc>,
     ) -> ApiResult<Vec<Changed>> {
         let mut rows: Vec<leaderboard_record::ActiveModel> = Vec::new();
-        let mut changed: HashMap<(i32, i32), Vec<Uuid>> = HashMap::new();
+        let mut changed: HashMap<(i32, i32), Vec<index::Indexed>> = HashMap::new();
         let mut keys: Vec<&Key> = self.changed.iter().collect();
         keys.sort();
         for key in keys {
             let (score, at) = self.records[key];
             let season = self.season[&key.0];
-            changed.entry((key.0, season)).or_default().push(key.1);
+            changed
+                .entry((key.0, season))
+                .or_default()
+                .push(index::Indexed {
+                    user: key.1,
+                    score,
+                    achieved_at: at,
+                    updated_at: now,
+                });
             rows.push(leaderboard_record::ActiveModel {
                 leaderboard_id: Set(key.0),
                 season: Set(season),
@@ -236,21 +247,21 @@ impl Batch {
         }
         Ok(changed
             .into_iter()
-            .map(|((board, season), users)| Changed {
+            .map(|((board, season), records)| Changed {
                 board,
                 season,
-                users,
+                records,
             })
             .collect())
     }
 }
 
-/// The players whose records on a board's season a batch changed.
+/// The records of a board's season a batch changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Changed {
     pub board: i32,
     pub season: i32,
-    pub users: Vec<Uuid>,
+    pub records: Vec<index::Indexed>,
 }
 
 /// Whether `value` beats `current` on `board`.
@@ -357,23 +368,6 @@ pub async fn rank(
     }))
 }
 
-/// The `count` players either side of a player, and the player; empty without a record.
-pub async fn around(
-    db: &impl ConnectionTrait,
-    board: &leaderboard::Model,
-    season: i32,
-    user: Uuid,
-    count: u64,
-) -> ApiResult<Vec<Entry>> {
-    let count = count.min(MAX_ENTRIES / 2);
-    let Some(me) = rank(db, board, season, user).await? else {
-        return Ok(Vec::new());
-    };
-    let from = me.rank.saturating_sub(count + 1);
-    let upto = me.rank + count;
-    top(db, board, season, from, upto - from).await
-}
-
 /// A player and their friends in a season, ranked among themselves.
 pub async fn among_friends(
     db: &impl ConnectionTrait,
@@ -417,6 +411,109 @@ pub async fn among_friends(
             achieved_at: r.achieved_at,
         })
         .collect())
+}
+
+/// The entries from rank `offset + 1` through the rank index, or from the database when the
+/// index cannot answer (Redis away).
+pub async fn ranked(
+    ctx: &crate::context::AppContext,
+    board: &leaderboard::Model,
+    season: i32,
+    offset: u64,
+    first: u64,
+) -> ApiResult<Vec<Entry>> {
+    let first = first.min(MAX_ENTRIES);
+    match ctx
+        .rank_index
+        .range(&ctx.db, board, season, offset, first)
+        .await
+    {
+        Ok(entries) => Ok(entries),
+        Err(err) => {
+            tracing::warn!(?err, "the rank index did not answer; reading the database");
+            top(&ctx.db, board, season, offset, first).await
+        }
+    }
+}
+
+/// A player's place through the rank index, or from the database when it cannot answer.
+pub async fn rank_of(
+    ctx: &crate::context::AppContext,
+    board: &leaderboard::Model,
+    season: i32,
+    user: Uuid,
+) -> ApiResult<Option<Entry>> {
+    match ctx.rank_index.rank(&ctx.db, board, season, user).await {
+        Ok(entry) => Ok(entry),
+        Err(err) => {
+            tracing::warn!(?err, "the rank index did not answer; reading the database");
+            rank(&ctx.db, board, season, user).await
+        }
+    }
+}
+
+/// A player and the `count` players either side, through the rank index.
+pub async fn around_of(
+    ctx: &crate::context::AppContext,
+    board: &leaderboard::Model,
+    season: i32,
+    user: Uuid,
+    count: u64,
+) -> ApiResult<Vec<Entry>> {
+    let count = count.min(MAX_ENTRIES / 2);
+    let Some(me) = rank_of(ctx, board, season, user).await? else {
+        return Ok(Vec::new());
+    };
+    let from = me.rank.saturating_sub(count + 1);
+    ranked(ctx, board, season, from, me.rank + count - from).await
+}
+
+/// Writes a batch's changed records into the rank index; a failure is logged (the minute's
+/// re-index repairs it).
+pub async fn index_changes(ctx: &crate::context::AppContext, changed: &[Changed]) {
+    for change in changed {
+        let written = async {
+            let board = find(&ctx.db, change.board).await?;
+            ctx.rank_index
+                .apply(&board, change.season, &change.records)
+                .await
+        };
+        if let Err(err) = written.await {
+            tracing::warn!(?err, board = change.board, "the rank index was not written");
+        }
+    }
+}
+
+/// Writes the records changed since `since` into the rank index again, versioned, so an
+/// instance that died between a commit and its index write leaves nothing stale.
+pub async fn reindex_since(
+    ctx: &crate::context::AppContext,
+    since: DateTime<Utc>,
+) -> ApiResult<()> {
+    // The newest first, and a bounded number: under a heavy load the last ones matter.
+    let rows = Records::find()
+        .filter(leaderboard_record::Column::UpdatedAt.gte(since))
+        .order_by_desc(leaderboard_record::Column::UpdatedAt)
+        .limit(REINDEX_MOST)
+        .all(&ctx.db)
+        .await?;
+    let mut changed: HashMap<(i32, i32), Vec<index::Indexed>> = HashMap::new();
+    for row in &rows {
+        changed
+            .entry((row.leaderboard_id, row.season))
+            .or_default()
+            .push(row.into());
+    }
+    let changed: Vec<Changed> = changed
+        .into_iter()
+        .map(|((board, season), records)| Changed {
+            board,
+            season,
+            records,
+        })
+        .collect();
+    index_changes(ctx, &changed).await;
+    Ok(())
 }
 
 /// A board by id.
@@ -603,7 +700,8 @@ pub async fn reset_due_in(
 }
 
 /// Ends the seasons that are due, at start and every minute or sweep interval, on every
-/// instance (a board's lock makes the second instance find it done).
+/// instance (a board's lock makes the second instance find it done), and re-indexes the
+/// records of the last three minutes.
 pub fn spawn_resets(ctx: &crate::context::AppContext) {
     let ctx = ctx.clone();
     ctx.tasks.clone().spawn(async move {
@@ -613,6 +711,10 @@ pub fn spawn_resets(ctx: &crate::context::AppContext) {
                 .await;
             if let Err(err) = due {
                 tracing::warn!(?err, "ending leaderboard seasons failed");
+            }
+            let since = Utc::now() - Duration::minutes(3);
+            if let Err(err) = reindex_since(&ctx, since).await {
+                tracing::warn!(?err, "re-indexing recent leaderboard records failed");
             }
             tokio::select! {
                 () = ctx.shutdown.cancelled() => return,

@@ -290,46 +290,92 @@ impl Batch {
         }
         let quests: HashMap<i32, &quest::Model> = self.quests.iter().map(|q| (q.id, q)).collect();
         let mut completed = self.completed;
-        completed.sort_by_key(|c| (c.user, c.quest, c.number));
+        completed.sort_by_key(|c| {
+            (
+                quests[&c.quest].reward_currency_id,
+                c.user,
+                c.quest,
+                c.number,
+            )
+        });
+        // Auto-claim rewards first, as linked legs of one payment per currency and 16
+        // completions (a few statements each, not a payment each).
+        let mut paid: HashMap<(i32, Uuid, i32), i32> = HashMap::new();
+        let payable: Vec<&Completed> = completed
+            .iter()
+            .filter(|c| quests[&c.quest].auto_claim)
+            .collect();
+        for group in payable.chunk_by(|a, b| {
+            quests[&a.quest].reward_currency_id == quests[&b.quest].reward_currency_id
+        }) {
+            for chunk in group.chunks(bank::linked::MAX_LEGS) {
+                let legs = chunk
+                    .iter()
+                    .map(|c| reward(quests[&c.quest], c.user, c.number))
+                    .collect();
+                let booked = bank::linked::book(db, legs).await?;
+                let rows: Vec<i32> = booked.rows().map(|row| row.id).collect();
+                booked.settle(db, changes).await?;
+                for (c, row) in chunk.iter().zip(rows) {
+                    paid.insert((c.quest, c.user, c.number), row);
+                }
+            }
+        }
         let count = completed.len();
-        for done in completed {
-            let quest = quests[&done.quest];
-            let row = quest_completion::ActiveModel {
-                quest_id: Set(done.quest),
-                user_id: Set(done.user),
-                number: Set(done.number),
-                event_id: Set(done.event),
-                completed_at: Set(done.at),
-                claimed_at: Set(None),
-                transaction_id: Set(None),
-                ..Default::default()
-            }
-            .insert(db)
+        for chunk in completed.chunks(2_000) {
+            quest_completion::Entity::insert_many(chunk.iter().map(|done| {
+                let transaction = paid.get(&(done.quest, done.user, done.number)).copied();
+                quest_completion::ActiveModel {
+                    quest_id: Set(done.quest),
+                    user_id: Set(done.user),
+                    number: Set(done.number),
+                    event_id: Set(done.event),
+                    completed_at: Set(done.at),
+                    claimed_at: Set(transaction.map(|_| now)),
+                    transaction_id: Set(transaction),
+                    ..Default::default()
+                }
+            }))
+            .exec_without_returning(db)
             .await?;
-            let claimed = if quest.auto_claim {
-                Some(pay_in(db, quest, row, now, changes).await?)
-            } else {
-                None
-            };
-            platform_event::ActiveModel {
-                kind: Set("quest.completed".into()),
-                payload: Set(json!({
-                    "questId": done.quest,
-                    "userId": done.user,
-                    "number": done.number,
-                    "claimed": claimed.is_some(),
-                })),
-                created_at: Set(now),
-                ..Default::default()
-            }
-            .insert(db)
+            platform_event::Entity::insert_many(chunk.iter().map(|done| {
+                platform_event::ActiveModel {
+                    kind: Set("quest.completed".into()),
+                    payload: Set(json!({
+                        "questId": done.quest,
+                        "userId": done.user,
+                        "number": done.number,
+                        "claimed": paid.contains_key(&(done.quest, done.user, done.number)),
+                    })),
+                    created_at: Set(now),
+                    ..Default::default()
+                }
+            }))
+            .exec_without_returning(db)
             .await?;
         }
         Ok(count)
     }
 }
 
-/// Pays a completion's reward, once: the ledger row's key is the completion's.
+/// The ledger movement of a completion's reward; its key is the completion's, so it is
+/// paid once.
+fn reward(quest: &quest::Model, user: Uuid, number: i32) -> Movement {
+    Movement {
+        from: None,
+        to: Some(user),
+        currency_id: quest.reward_currency_id,
+        amount: quest.reward_amount,
+        kind: TransactionKind::Mint,
+        key: format!("quest:{}:{user}:{number}", quest.id),
+        description: Some(format!("quest reward: {}", quest.name)),
+        automated: true,
+        previous: None,
+        conversion: None,
+    }
+}
+
+/// Pays a claimed completion's reward, once.
 async fn pay_in(
     db: &impl ConnectionTrait,
     quest: &quest::Model,
@@ -337,23 +383,8 @@ async fn pay_in(
     now: DateTime<Utc>,
     changes: &mut Changes,
 ) -> ApiResult<quest_completion::Model> {
-    let paid = bank::move_in(
-        db,
-        Movement {
-            from: None,
-            to: Some(completion.user_id),
-            currency_id: quest.reward_currency_id,
-            amount: quest.reward_amount,
-            kind: TransactionKind::Mint,
-            key: format!("quest:{}", completion.id),
-            description: Some(format!("quest reward: {}", quest.name)),
-            automated: true,
-            previous: None,
-            conversion: None,
-        },
-        changes,
-    )
-    .await?;
+    let leg = reward(quest, completion.user_id, completion.number);
+    let paid = bank::move_in(db, leg, changes).await?;
     let mut active: quest_completion::ActiveModel = completion.into();
     active.claimed_at = Set(Some(now));
     active.transaction_id = Set(Some(paid.row.id));
