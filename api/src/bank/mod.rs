@@ -237,6 +237,115 @@ pub async fn move_in(
         .ok_or(ApiError::NotFound("transaction"))
 }
 
+/// Mints `grants` (from the platform, in one currency) at once: each ledger row once per key
+/// (a key seen before is that row again, and moves nothing), the recipients' and the system
+/// account's balances locked in id order and written in one statement, one platform event
+/// per new row. The transaction of each grant, in order. Quest rewards take this path: a
+/// batch of events pays hundreds of completions in a handful of statements.
+pub async fn mint_many_in(
+    db: &impl ConnectionTrait,
+    currency_id: i32,
+    grants: &[Movement],
+    changes: &mut Changes,
+) -> ApiResult<Vec<i32>> {
+    use sea_orm::{FromQueryResult, QueryTrait};
+    if grants.is_empty() {
+        return Ok(Vec::new());
+    }
+    for grant in grants {
+        grant.check()?;
+        if grant.from.is_some() || grant.currency_id != currency_id || grant.to.is_none() {
+            return Err(ApiError::bad_input(
+                "grants",
+                "a mint goes from the platform to a player, in one currency",
+            ));
+        }
+    }
+    let now = Utc::now();
+    let insert = QueryTrait::into_query(
+        transaction::Entity::insert_many(
+            grants
+                .iter()
+                .map(|g| g.ledger_row(TransferState::Posted, None, now)),
+        )
+        .on_conflict(crate::db::any_conflict()),
+    )
+    .returning_all()
+    .to_owned();
+    let made: Vec<transaction::Model> = db
+        .query_all_raw(db.get_database_backend().build(&insert))
+        .await?
+        .iter()
+        .map(|row| transaction::Model::from_query_result(row, ""))
+        .collect::<Result<_, _>>()?;
+    let mut ids: HashMap<String, i32> = made
+        .iter()
+        .filter_map(|row| Some((row.idempotency_key.clone()?, row.id)))
+        .collect();
+    let seen: Vec<String> = grants
+        .iter()
+        .filter(|g| !ids.contains_key(&g.key))
+        .map(|g| g.key.clone())
+        .collect();
+    if !seen.is_empty() {
+        let earlier = transaction::Entity::find()
+            .filter(transaction::Column::UserId.is_null())
+            .filter(transaction::Column::IdempotencyKey.is_in(seen))
+            .all(db)
+            .await?;
+        ids.extend(
+            earlier
+                .into_iter()
+                .filter_map(|row| Some((row.idempotency_key?, row.id))),
+        );
+    }
+    let mut deltas: std::collections::BTreeMap<Option<Uuid>, i64> = Default::default();
+    for row in &made {
+        *deltas.entry(row.recipient_id).or_default() += row.amount;
+        *deltas.entry(None).or_default() -= row.amount;
+    }
+    if !deltas.is_empty() {
+        let owners: Vec<Option<Uuid>> = deltas.keys().copied().collect();
+        let accounts = lock_accounts(db, currency_id, &owners).await?;
+        let mut values: Vec<sea_orm::Value> = vec![now.into()];
+        let mut rows = Vec::with_capacity(accounts.len());
+        for account in &accounts {
+            let delta = deltas.get(&account.user_id).copied().unwrap_or(0);
+            let n = values.len();
+            rows.push(format!(
+                "(CAST(${} AS INTEGER), CAST(${} AS BIGINT))",
+                n + 1,
+                n + 2
+            ));
+            values.push(account.id.into());
+            values.push((account.amount + delta).into());
+        }
+        let sql = format!(
+            "WITH v (id, amount) AS (VALUES {}) \
+             UPDATE account_balances SET amount = (SELECT v.amount FROM v WHERE v.id = account_balances.id), \
+             updated_at = $1 WHERE id IN (SELECT id FROM v)",
+            rows.join(", ")
+        );
+        db.execute_raw(crate::db::raw(db, &sql, values)).await?;
+    }
+    if !made.is_empty() {
+        platform_event::Entity::insert_many(made.iter().map(|row| event_of("mint", row)))
+            .exec_without_returning(db)
+            .await?;
+    }
+    for user in deltas.keys().flatten() {
+        changes.push(Change::Balances { user_id: *user });
+    }
+    grants
+        .iter()
+        .map(|g| {
+            ids.get(&g.key)
+                .copied()
+                .ok_or(ApiError::NotFound("transaction"))
+        })
+        .collect()
+}
+
 /// Holds money as `movement` says (a pending transfer): it leaves the payer's spendable
 /// balance for their `held` until [`post_in`] moves it (or part of it) to the recipient or
 /// [`void_in`] returns it. With `timeout_at`, the sweeper voids it then.

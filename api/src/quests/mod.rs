@@ -298,8 +298,7 @@ impl Batch {
                 c.number,
             )
         });
-        // Auto-claim rewards first, as linked legs of one payment per currency and 16
-        // completions (a few statements each, not a payment each).
+        // Auto-claim rewards first, all of a currency in one mint of a few statements.
         let mut paid: HashMap<(i32, Uuid, i32), i32> = HashMap::new();
         let payable: Vec<&Completed> = completed
             .iter()
@@ -308,14 +307,13 @@ impl Batch {
         for group in payable.chunk_by(|a, b| {
             quests[&a.quest].reward_currency_id == quests[&b.quest].reward_currency_id
         }) {
-            for chunk in group.chunks(bank::linked::MAX_LEGS) {
-                let legs = chunk
+            for chunk in group.chunks(1_000) {
+                let currency = quests[&chunk[0].quest].reward_currency_id;
+                let grants: Vec<Movement> = chunk
                     .iter()
                     .map(|c| reward(quests[&c.quest], c.user, c.number))
                     .collect();
-                let booked = bank::linked::book(db, legs).await?;
-                let rows: Vec<i32> = booked.rows().map(|row| row.id).collect();
-                booked.settle(db, changes).await?;
+                let rows = bank::mint_many_in(db, currency, &grants, changes).await?;
                 for (c, row) in chunk.iter().zip(rows) {
                     paid.insert((c.quest, c.user, c.number), row);
                 }
