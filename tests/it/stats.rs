@@ -339,7 +339,7 @@ arena_tests::both_configured!(
             "explodes"
         );
         let mut events = Vec::new();
-        for n in 0..300 {
+        for n in 0..1_000 {
             events.push(over(&format!("ok{n}"), &duel, &ann, &bob));
             events.push(match n % 3 {
             0 => json!({ "id": format!("boom{n}"), "gameId": duel, "type": "GAMEPLAY", "name": "boom", "userId": ann.id }),
@@ -353,14 +353,14 @@ arena_tests::both_configured!(
         settled(&app).await;
         assert_eq!(
             stats_of(&app, &duel, &ann).await,
-            json!({ "games": 300, "wins": 300 })
+            json!({ "games": 1000, "wins": 1000 })
         );
         let failed = game_event::Entity::find()
             .filter(game_event::Column::State.eq(game_event::State::Failed))
             .all(&app.ctx.db)
             .await
             .unwrap();
-        assert_eq!(failed.len(), 300);
+        assert_eq!(failed.len(), 1_000);
         for event in &failed {
             let reason = event.failure.as_deref().unwrap();
             let expected = if event.event_key.starts_with("ghost") {

@@ -291,6 +291,12 @@ pub async fn apply_in(
     now: DateTime<Utc>,
     changes: &mut Changes,
 ) -> ApiResult<Applied> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        // The batch's reads take lists of up to thousands of ids; a generic plan of such a
+        // list (the cached plan after five runs) compares every row with every id.
+        db.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan")
+            .await?;
+    }
     let events = game_event::Entity::find()
         .filter(game_event::Column::Id.is_in(ids.iter().copied()))
         .filter(game_event::Column::State.eq(game_event::State::Pending))
