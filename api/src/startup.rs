@@ -153,7 +153,7 @@ impl Application {
         crate::assets::jobs::spawn(&ctx);
         crate::store::spawn_sweeper(&ctx);
         crate::bank::batch::spawn(&ctx, transfer_queue);
-        crate::events::process::spawn(&ctx);
+        crate::events::process::start(&ctx).await;
         crate::leaderboards::spawn_resets(&ctx);
         ctx.tasks.spawn(crate::battles::watch_runs(ctx.clone()));
         Ok(Self { listener, ctx })

@@ -490,14 +490,13 @@ pub async fn retry(ctx: &AppContext, viewer: &Viewer, id: i64) -> ApiResult<game
     Ok(event)
 }
 
-/// Starts this instance's processor and its sweep, when the settings ask for one; both end
-/// with the context's shutdown.
-pub fn spawn(ctx: &AppContext) {
+/// Starts this instance's processor, when the settings ask for one: the consumer, then the
+/// pending events queued again (before the server takes requests, so a restart's backlog is
+/// on its way first), then the relay and the sweep; all end with the context's shutdown.
+pub async fn start(ctx: &AppContext) {
     if !ctx.settings.event_processor {
         return;
     }
-    super::relay::spawn(ctx);
-    ctx.tasks.spawn(sweep(ctx.clone()));
     match &*ctx.events.0 {
         Transport::Local { receiver, .. } => {
             let receiver = receiver
@@ -513,6 +512,11 @@ pub fn spawn(ctx: &AppContext) {
                 .spawn(consume_stream(ctx.clone(), redis.clone(), key.clone()));
         }
     }
+    if let Err(err) = requeue(ctx, None).await {
+        tracing::warn!(?err, "queueing pending events at start failed");
+    }
+    super::relay::spawn(ctx);
+    ctx.tasks.spawn(sweep(ctx.clone()));
 }
 
 /// Applies `ids`, waiting while the database is away: a batch is never dropped for a
@@ -697,19 +701,17 @@ async fn stream_connection(
     }
 }
 
-/// Queues every pending event at start, then, every requeue interval, those pending longer
-/// than it: what a lost queue entry left behind.
+/// Every requeue interval, queues the events pending longer than it: what a lost queue
+/// entry left behind.
 async fn sweep(ctx: AppContext) {
     let every = Duration::from_secs(ctx.settings.event_requeue_seconds);
-    let mut older_than = None;
     loop {
-        if let Err(err) = requeue(&ctx, older_than).await {
-            tracing::warn!(?err, "queueing pending events again failed");
-        }
-        older_than = Some(every);
         tokio::select! {
             () = ctx.shutdown.cancelled() => return,
             () = tokio::time::sleep(every) => {}
+        }
+        if let Err(err) = requeue(&ctx, Some(every)).await {
+            tracing::warn!(?err, "queueing pending events again failed");
         }
     }
 }

@@ -81,16 +81,23 @@ pub async fn relay_in(
     Ok((read, stored))
 }
 
-/// Relays the outbox until shutdown: at once while there is more, every
-/// `ARENA_EVENT_RELAY_MS` otherwise. Stored events go onto the processor's queue.
+/// Relays the outbox until shutdown: every `ARENA_EVENT_RELAY_MS`, and at once again while
+/// there is more. Stored events go onto the processor's queue.
 pub fn spawn(ctx: &AppContext) {
     let ctx = ctx.clone();
     ctx.tasks.clone().spawn(async move {
+        let mut more = false;
         loop {
+            if !more {
+                tokio::select! {
+                    () = ctx.shutdown.cancelled() => return,
+                    () = tokio::time::sleep(Duration::from_millis(ctx.settings.event_relay_ms)) => {}
+                }
+            }
             let relayed = ctx
                 .write(async |db, changes| relay_in(db, changes).await)
                 .await;
-            let more = match relayed {
+            more = match relayed {
                 Ok((read, ids)) => {
                     ctx.events.push(ids).await;
                     read as u64 >= RELAY_BATCH
@@ -100,12 +107,6 @@ pub fn spawn(ctx: &AppContext) {
                     false
                 }
             };
-            if !more {
-                tokio::select! {
-                    () = ctx.shutdown.cancelled() => return,
-                    () = tokio::time::sleep(Duration::from_millis(ctx.settings.event_relay_ms)) => {}
-                }
-            }
         }
     });
 }

@@ -699,13 +699,20 @@ pub async fn reset_due_in(
     Ok(done)
 }
 
-/// Ends the seasons that are due, at start and every minute or sweep interval, on every
-/// instance (a board's lock makes the second instance find it done), and re-indexes the
-/// records of the last three minutes.
+/// Ends the seasons that are due, every minute or sweep interval, on every instance (a
+/// board's lock makes the second instance find it done), and re-indexes the records of the
+/// last three minutes.
 pub fn spawn_resets(ctx: &crate::context::AppContext) {
     let ctx = ctx.clone();
     ctx.tasks.clone().spawn(async move {
         loop {
+            tokio::select! {
+                () = ctx.shutdown.cancelled() => return,
+                // Never more often than a minute.
+                () = tokio::time::sleep(std::time::Duration::from_millis(
+                    ctx.settings.expiry_sweep_ms.max(60_000),
+                )) => {}
+            }
             let due = ctx
                 .write(async |db, changes| reset_due_in(db, Utc::now(), changes).await)
                 .await;
@@ -715,13 +722,6 @@ pub fn spawn_resets(ctx: &crate::context::AppContext) {
             let since = Utc::now() - Duration::minutes(3);
             if let Err(err) = reindex_since(&ctx, since).await {
                 tracing::warn!(?err, "re-indexing recent leaderboard records failed");
-            }
-            tokio::select! {
-                () = ctx.shutdown.cancelled() => return,
-                // Never more often than a minute; the tests' long sweep leaves only the first.
-                () = tokio::time::sleep(std::time::Duration::from_millis(
-                    ctx.settings.expiry_sweep_ms.max(60_000),
-                )) => {}
             }
         }
     });
