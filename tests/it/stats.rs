@@ -539,3 +539,34 @@ arena_tests::both_configured!(two_processors_apply_each_event_once, trusting, |a
     assert_eq!(scores(&boards[0]).await, [800, 200]);
     assert_eq!(scores(&boards[1]).await.iter().sum::<i64>(), 2_000);
 });
+
+arena_tests::both_configured!(
+    one_event_sent_five_times_at_once_counts_once,
+    trusting,
+    |app| {
+        let Cast {
+            ann,
+            bob,
+            duel,
+            server,
+            ..
+        } = cast(&app, 7307).await;
+        let sends = (0..5).map(|_| send(&server, json!([over("once", &duel, &ann, &bob)])));
+        let answers: Vec<(u64, u64)> = join_all(sends)
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(answers.iter().map(|(a, _)| a).sum::<u64>(), 1);
+        assert_eq!(answers.iter().map(|(_, d)| d).sum::<u64>(), 4);
+        settled(&app).await;
+        assert_eq!(
+            stats_of(&app, &duel, &ann).await,
+            json!({ "games": 1, "wins": 1 })
+        );
+        assert_eq!(
+            stats_of(&app, &duel, &bob).await,
+            json!({ "games": 1, "losses": 1 })
+        );
+    }
+);
