@@ -14,8 +14,8 @@ use arena_entity::{
 };
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, sea_query::OnConflict,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, sea_query::OnConflict,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -629,40 +629,47 @@ pub struct Figures {
     pub started: i64,
 }
 
-/// Completion figures of `quests`, in two statements whatever their number.
+/// Completion figures of `quests`, counted by the database in two statements whatever
+/// their number and size.
 pub async fn figures(
     db: &impl ConnectionTrait,
     quests: &[i32],
 ) -> ApiResult<HashMap<i32, Figures>> {
     let mut out: HashMap<i32, Figures> = HashMap::new();
-    let in_quests = Condition::all().add(quest_completion::Column::QuestId.is_in(quests.to_vec()));
-    let rows: Vec<(i32, Uuid, Option<DateTime<Utc>>)> = quest_completion::Entity::find()
-        .select_only()
-        .column(quest_completion::Column::QuestId)
-        .column(quest_completion::Column::UserId)
-        .column(quest_completion::Column::ClaimedAt)
-        .filter(in_quests)
-        .into_tuple()
-        .all(db)
-        .await?;
-    let mut players: HashSet<(i32, Uuid)> = HashSet::new();
-    for (quest, user, claimed) in rows {
-        let f = out.entry(quest).or_default();
-        f.completions += 1;
-        f.claimed += i64::from(claimed.is_some());
-        if players.insert((quest, user)) {
-            f.players += 1;
-        }
+    if quests.is_empty() {
+        return Ok(out);
     }
-    let started: Vec<i32> = quest_progress::Entity::find()
-        .select_only()
-        .column(quest_progress::Column::QuestId)
-        .filter(quest_progress::Column::QuestId.is_in(quests.to_vec()))
-        .into_tuple()
-        .all(db)
-        .await?;
-    for quest in started {
-        out.entry(quest).or_default().started += 1;
+    let ids = crate::db::placeholders(1, quests.len());
+    let values = || {
+        quests
+            .iter()
+            .map(|&q| q.into())
+            .collect::<Vec<sea_orm::Value>>()
+    };
+    let completed = format!(
+        "SELECT quest_id, COUNT(*) AS completions, COUNT(claimed_at) AS claimed, \
+         COUNT(DISTINCT user_id) AS players FROM quest_completions \
+         WHERE quest_id IN ({ids}) GROUP BY quest_id"
+    );
+    for row in db
+        .query_all_raw(crate::db::raw(db, &completed, values()))
+        .await?
+    {
+        let f = out.entry(row.try_get("", "quest_id")?).or_default();
+        f.completions = row.try_get("", "completions")?;
+        f.claimed = row.try_get("", "claimed")?;
+        f.players = row.try_get("", "players")?;
+    }
+    let started = format!(
+        "SELECT quest_id, COUNT(*) AS started FROM quest_progress \
+         WHERE quest_id IN ({ids}) GROUP BY quest_id"
+    );
+    for row in db
+        .query_all_raw(crate::db::raw(db, &started, values()))
+        .await?
+    {
+        out.entry(row.try_get("", "quest_id")?).or_default().started =
+            row.try_get("", "started")?;
     }
     Ok(out)
 }
