@@ -19,7 +19,7 @@ use crate::events::{Cast, INGEST, cast, counts, held, over, send};
 const STATS: &str =
     "query($g: ID!, $u: ID!) { playerStats(gameId: $g, userId: $u) { name value } }";
 
-/// Waits until no stored event is pending.
+/// Waits until no stored event is pending and the processor has finished its last batch.
 pub(crate) async fn settled(app: &TestApp) {
     for _ in 0..400 {
         let pending = game_event::Entity::find()
@@ -27,7 +27,8 @@ pub(crate) async fn settled(app: &TestApp) {
             .count(&app.ctx.db)
             .await
             .unwrap();
-        if pending == 0 {
+        // Then the instance's last batch has written its ranks too.
+        if pending == 0 && !app.ctx.events.busy() {
             return;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;

@@ -56,7 +56,7 @@ const STATS_LOCK: i32 = 0x5354_4154;
 
 /// Where stored event ids wait for the processor.
 #[derive(Clone)]
-pub struct EventQueue(Arc<Transport>);
+pub struct EventQueue(Arc<Transport>, Arc<std::sync::atomic::AtomicUsize>);
 
 enum Transport {
     Local {
@@ -72,19 +72,28 @@ enum Transport {
 impl EventQueue {
     /// A Redis Stream when Redis is configured, an in-process channel otherwise.
     pub fn new(redis: Option<&Redis>) -> Self {
-        Self(Arc::new(match redis {
-            Some(redis) => Transport::Stream {
-                key: redis.key("events"),
-                redis: redis.clone(),
-            },
-            None => {
-                let (sender, receiver) = mpsc::channel(LOCAL_BATCHES);
-                Transport::Local {
-                    sender,
-                    receiver: Mutex::new(Some(receiver)),
+        Self(
+            Arc::new(match redis {
+                Some(redis) => Transport::Stream {
+                    key: redis.key("events"),
+                    redis: redis.clone(),
+                },
+                None => {
+                    let (sender, receiver) = mpsc::channel(LOCAL_BATCHES);
+                    Transport::Local {
+                        sender,
+                        receiver: Mutex::new(Some(receiver)),
+                    }
                 }
-            }
-        }))
+            }),
+            Arc::default(),
+        )
+    }
+
+    /// Whether this instance is applying a batch (committing it, or writing its ranks after
+    /// the commit): with no pending event left, not busy means every effect is in place.
+    pub fn busy(&self) -> bool {
+        self.1.load(std::sync::atomic::Ordering::Acquire) > 0
     }
 
     /// Queues committed events. Never fails the caller: an id that does not make it onto
@@ -138,6 +147,14 @@ pub struct Applied {
 /// event is tried alone, and one the database refuses alone is marked failed with the
 /// database's reason, so one event never holds back the others.
 pub async fn apply(ctx: &AppContext, ids: &[i64]) -> ApiResult<Applied> {
+    let busy = &ctx.events.1;
+    busy.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    let applied = apply_all(ctx, ids).await;
+    busy.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    applied
+}
+
+async fn apply_all(ctx: &AppContext, ids: &[i64]) -> ApiResult<Applied> {
     let handlers = &ctx.stats_handlers;
     let err = match ctx
         .write(async |db, changes| apply_in(db, handlers, ids, Utc::now(), changes).await)
