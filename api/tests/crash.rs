@@ -7,125 +7,17 @@
 // Tests fail loudly on anything unexpected, helpers included.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::{
     collections::HashMap,
-    io::{BufRead, BufReader},
-    process::{Child, Command, Stdio},
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+use common::{account, count, drop_database, fresh_database, gql, published, serve};
+use sea_orm::{Database, DatabaseConnection};
 use serde_json::{Value, json};
-
-fn admin_url() -> String {
-    std::env::var("ARENA_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable".into())
-}
-
-/// A running `arena serve` and its address.
-struct Server {
-    child: Child,
-    base: String,
-}
-
-fn serve(database_url: &str) -> Server {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_arena"));
-    for (name, _) in std::env::vars() {
-        if name.starts_with("ARENA_") || name == "DATABASE_URL" || name == "REDIS_URL" {
-            command.env_remove(name);
-        }
-    }
-    let mut child = command
-        .env("DATABASE_URL", database_url)
-        .env("ARENA_BIND", "127.0.0.1:0")
-        .env("ARENA_BCRYPT_COST", "4")
-        .env("ARENA_AUTH_RATE_PER_MINUTE", "1000000")
-        .env("ARENA_DASHBOARD_DIR", "/nonexistent")
-        .env("ARENA_TRUSTED_CREATOR_APPROVALS", "0")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut log = BufReader::new(child.stderr.take().unwrap());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut line = String::new();
-    let mut addr = None;
-    while addr.is_none() && Instant::now() < deadline {
-        line.clear();
-        if log.read_line(&mut line).unwrap() == 0 {
-            break;
-        }
-        if let Some(rest) = line.split("GraphiQL at http://").nth(1) {
-            addr = rest.split('/').next().map(str::to_owned);
-        }
-    }
-    let addr = addr.unwrap_or_else(|| panic!("no listening line; last: {line}"));
-    // Keep reading, so the server never blocks on a full pipe.
-    std::thread::spawn(move || {
-        let mut sink = String::new();
-        while log.read_line(&mut sink).is_ok_and(|n| n > 0) {
-            sink.clear();
-        }
-    });
-    Server {
-        child,
-        base: format!("http://{addr}/graphql"),
-    }
-}
-
-async fn gql(
-    http: &reqwest::Client,
-    base: &str,
-    token: Option<&str>,
-    query: &str,
-    variables: Value,
-) -> Option<Value> {
-    let mut request = http
-        .post(base)
-        .json(&json!({ "query": query, "variables": variables }));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    request.send().await.ok()?.json().await.ok()
-}
-
-async fn account(
-    http: &reqwest::Client,
-    base: &str,
-    db: &DatabaseConnection,
-    name: &str,
-    admin: bool,
-) -> (String, String) {
-    let password = format!("{name}-long-password");
-    let made = gql(http, base, None, "mutation($i: RegisterInput!) { register(input: $i) { id } }",
-        json!({ "i": { "username": name, "email": format!("{name}@example.com"), "password": password } })).await.unwrap();
-    let id = made["data"]["register"]["id"].as_str().unwrap().to_owned();
-    if admin {
-        db.execute_unprepared(&format!(
-            "INSERT INTO user_roles (user_id, role_id) SELECT '{id}', id FROM roles WHERE role = 'admin'"
-        ))
-        .await
-        .unwrap();
-    }
-    let session = gql(
-        http,
-        base,
-        None,
-        "mutation($i: LoginInput!) { login(input: $i) { accessToken } }",
-        json!({ "i": { "login": name, "password": password } }),
-    )
-    .await
-    .unwrap();
-    (
-        session["data"]["login"]["accessToken"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-        id,
-    )
-}
 
 /// Each request of the stream: its kind, key, what was sent, and what became of it.
 type Log = Arc<Mutex<Vec<(String, String, Value, Outcome)>>>;
@@ -148,18 +40,6 @@ fn outcome(answer: Option<Value>) -> Outcome {
             None => Outcome::Lost,
         },
     }
-}
-
-async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
-    db.query_one_raw(Statement::from_string(
-        db.get_database_backend(),
-        sql.to_owned(),
-    ))
-    .await
-    .unwrap()
-    .unwrap()
-    .try_get_by_index::<i64>(0)
-    .unwrap()
 }
 
 /// Whether every currency's books balance and nothing is half done.
@@ -187,22 +67,9 @@ async fn books_balance(db: &DatabaseConnection) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_server_loses_no_accepted_operation_and_leaves_nothing_half_done() {
     let name = format!("arena_crash_{}", std::process::id());
-    let admin_db = Database::connect(admin_url()).await.unwrap();
-    admin_db
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .await
-        .unwrap();
-    admin_db
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    let mut url = admin_url();
-    url = url.replacen("/postgres?", &format!("/{name}?"), 1);
-    if !url.contains(&name) {
-        url = url.replacen("/postgres", &format!("/{name}"), 1);
-    }
+    let (url, admin_db) = fresh_database(&name).await;
 
-    let mut server = serve(&url);
+    let mut server = serve(&url, &[]);
     let db = Database::connect(url.as_str()).await.unwrap();
     let http = reqwest::Client::new();
     let base = server.base.clone();
@@ -219,28 +86,13 @@ async fn a_killed_server_loses_no_accepted_operation_and_leaves_nothing_half_don
     let (maker, _) = account(&http, &base, &db, "maker", false).await;
     let mut items = Vec::new();
     for i in 0..30 {
-        let made = gql(
+        let id = published(
             &http,
             &base,
-            Some(&maker),
-            "mutation($i: CreateContentInput!) { createContent(input: $i) { id } }",
-            json!({ "i": { "type": "HAT", "name": format!("Hat {i}"), "onsale": true } }),
+            &maker,
+            json!({ "type": "HAT", "name": format!("Hat {i}"), "onsale": true }),
         )
-        .await
-        .unwrap();
-        let id = made["data"]["createContent"]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        gql(
-            &http,
-            &base,
-            Some(&maker),
-            "mutation($id: ID!) { publishContent(id: $id) { id } }",
-            json!({ "id": id }),
-        )
-        .await
-        .unwrap();
+        .await;
         gql(
             &http,
             &base,
@@ -304,7 +156,7 @@ async fn a_killed_server_loses_no_accepted_operation_and_leaves_nothing_half_don
     }
 
     // After the restart: everything answered as done is there, whole; nothing refused is.
-    let server = serve(&url);
+    let server = serve(&url, &[]);
     let base = server.base.clone();
     books_balance(&db).await;
     let log = log.lock().unwrap().clone();
@@ -369,14 +221,5 @@ async fn a_killed_server_loses_no_accepted_operation_and_leaves_nothing_half_don
     );
     books_balance(&db).await;
     drop(server);
-    let _ = admin_db
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .await;
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+    drop_database(&admin_db, &name).await;
 }

@@ -32,7 +32,8 @@ macro_rules! operations {
 }
 
 operations!("graphql/session.graphql": Login, Refresh, Logout, Me);
-operations!("graphql/crawls.graphql": CrawlRuns, CrawlRunPage, DailyActivity);
+operations!("graphql/crawls.graphql": CrawlRuns, CrawlRunPage, CrawlRunLive, DailyActivity);
+operations!("graphql/events.graphql": GameBoards, CreateBoard, BoardPage, BoardLive, ResetBoard, SetHandler, AddRule, DropRule, StatsOf, StatsLive, EventList, EventTail, RetryEvent, QuestList, CreateQuest, UpdateQuest, SetQuestActive);
 operations!("graphql/home.graphql": Home);
 operations!("graphql/users.graphql": Users, UserDetail, LogoutUser, RoleNames, AssignRole, RemoveRole);
 operations!("graphql/bans.graphql": Bans, BanUser, BanAddress, LiftBan);

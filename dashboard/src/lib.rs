@@ -3,6 +3,7 @@
 //! it obeys the same rules as every other client.
 
 mod api;
+mod live;
 mod pages;
 mod session;
 mod widgets;
@@ -94,6 +95,9 @@ fn Shell() -> impl IntoView {
                     <Show when=move || session.can("server.manage")><A href="/admin/hosts">"Hosts"</A></Show>
                     <Show when=move || session.can("server.manage")><A href="/admin/host-bans">"Host bans"</A></Show>
                     <A href="/admin/plays">"Plays"</A>
+                    <Show when=move || session.can("event.manage")><A href="/admin/leaderboards">"Scoring"</A></Show>
+                    <Show when=move || session.can("event.manage")><A href="/admin/events">"Events"</A></Show>
+                    <Show when=move || session.can("quest.manage")><A href="/admin/quests">"Quests"</A></Show>
                 </nav>
                 <span class="who">{move || session.me.with(|m| m.as_ref().map(|m| m.username.clone()).unwrap_or_default())}</span>
                 <button class="link" on:click=sign_out.clone()>"Sign out"</button>
@@ -124,6 +128,10 @@ fn Shell() -> impl IntoView {
                 <Route path=path!("/admin/hosts") view=|| view! { <Guarded><pages::play::HostList/></Guarded> }/>
                 <Route path=path!("/admin/sessions") view=|| view! { <Guarded><pages::play::SessionList/></Guarded> }/>
                 <Route path=path!("/admin/plays") view=|| view! { <Guarded><pages::play::PlaysPerDay/></Guarded> }/>
+                <Route path=path!("/admin/leaderboards") view=|| view! { <Guarded><pages::boards::Scoring/></Guarded> }/>
+                <Route path=path!("/admin/leaderboards/:id") view=|| view! { <Guarded><pages::boards::BoardPage/></Guarded> }/>
+                <Route path=path!("/admin/events") view=|| view! { <Guarded><pages::events::EventLog/></Guarded> }/>
+                <Route path=path!("/admin/quests") view=|| view! { <Guarded><pages::quests::QuestList/></Guarded> }/>
             </Routes>
         </main>
     }

@@ -71,6 +71,11 @@ pub fn local_to_rfc3339(value: &str) -> Option<String> {
     Some(format!("{value}{seconds}Z"))
 }
 
+/// `None` for an empty text field, the trimmed text otherwise.
+pub fn filled(text: String) -> Option<String> {
+    Some(text.trim().to_owned()).filter(|t| !t.is_empty())
+}
+
 /// Splits a comma-separated list, dropping blanks.
 pub fn list(value: &str) -> Vec<String> {
     value

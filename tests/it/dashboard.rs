@@ -82,7 +82,10 @@ async fn an_admin_bans_a_user_sees_it_in_bans_and_audit_and_lifts_it() {
             "Sessions",
             "Hosts",
             "Host bans",
-            "Plays"
+            "Plays",
+            "Scoring",
+            "Events",
+            "Quests"
         ]
     );
     browser.screenshot("home").await;
@@ -988,4 +991,131 @@ async fn an_admin_quarantines_a_server_and_ends_a_session() {
         .gql_as(&ann.access, "{ plays { endTime } }", json!({}))
         .await;
     assert_eq!(plays.data()["plays"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn an_admin_watches_a_leaderboard_change_live_and_manages_quests() {
+    let app = TestApp::spawn_configured(arena_tests::trusting).await;
+    let admin = UserBuilder::new("admin")
+        .with_role("admin")
+        .create(&app)
+        .await;
+    let ann = UserBuilder::new("ann").create(&app).await;
+    let bob = UserBuilder::new("bob").create(&app).await;
+    let duel = app
+        .published_item(
+            &admin.access,
+            json!({ "type": "GAME", "name": "Duel", "game": { "maxPlayers": 2 } }),
+        )
+        .await;
+    let board = crate::leaderboards::board(
+        &app,
+        &admin,
+        json!({ "gameId": duel, "name": "Champions", "scoring": "WINS" }),
+    )
+    .await;
+    let browser = Browser::start().await;
+    sign_in(&browser, &app, &admin).await;
+    browser.wait_for_text("accounts").await;
+
+    browser.click_link("Scoring").await;
+    browser.wait_for_text("Champions").await;
+    browser.wait_for_text("Add rule").await;
+    browser.screenshot("scoring").await;
+    browser.click_link("Champions").await;
+    browser.find(".live-link[data-link='live']").await;
+    let url = browser.client.current_url().await.unwrap();
+    assert_eq!(url.path(), format!("/admin/leaderboards/{board}"));
+    assert_eq!(
+        browser
+            .client
+            .find_all(Locator::Css("#board-top tbody tr"))
+            .await
+            .unwrap()
+            .len(),
+        0
+    );
+    // Whatever changes now comes without a reload: the page keeps this mark.
+    browser
+        .client
+        .execute("window.arenaMark = 'same page'; return null", vec![])
+        .await
+        .unwrap();
+    let sent = app
+        .gql_as(
+            &admin.access,
+            crate::events::INGEST,
+            json!({ "e": [crate::events::over("live-1", &duel, &ann, &bob),
+                          crate::events::over("live-2", &duel, &ann, &bob)] }),
+        )
+        .await;
+    assert!(sent.body.get("errors").is_none(), "{:#}", sent.body);
+    browser.wait_for_text("ann").await;
+    let row = browser
+        .find("#board-top tbody tr")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(row.starts_with("1 ann 2"), "{row}");
+    assert_eq!(
+        browser
+            .client
+            .execute("return window.arenaMark", vec![])
+            .await
+            .unwrap(),
+        json!("same page")
+    );
+    let sent = app
+        .gql_as(
+            &admin.access,
+            crate::events::INGEST,
+            json!({ "e": [crate::events::over("live-3", &duel, &bob, &ann),
+                          crate::events::over("live-4", &duel, &bob, &ann),
+                          crate::events::over("live-5", &duel, &bob, &ann)] }),
+        )
+        .await;
+    assert!(sent.body.get("errors").is_none(), "{:#}", sent.body);
+    browser.wait_for_text("1 bob 3").await;
+    browser.wait_for_text("2 ann 2").await;
+    browser.screenshot("leaderboard-live").await;
+
+    browser.click_link("Events").await;
+    browser.wait_for_text("5 events").await;
+    browser.screenshot("events").await;
+
+    browser.click_link("Quests").await;
+    browser.fill("quest-name", "Three wins").await;
+    browser
+        .find("[name='quest-trigger']")
+        .await
+        .select_by_label("game_over")
+        .await
+        .unwrap();
+    browser.fill("quest-streak", "3").await;
+    browser.fill("quest-amount", "25").await;
+    browser
+        .find("form.create-quest button[type='submit']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser.wait_for_text("Three wins").await;
+    browser
+        .click_and_confirm("table.quests button.toggle")
+        .await;
+    browser.wait_for_text("Turn on").await;
+    browser.screenshot("quests").await;
+    let quests = app
+        .gql_as(
+            &admin.access,
+            "{ quests(includeInactive: true) { name streak rewardAmount active } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        quests.data()["quests"],
+        json!([{ "name": "Three wins", "streak": 3, "rewardAmount": 25, "active": false }])
+    );
+    browser.close().await;
 }

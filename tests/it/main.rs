@@ -17,6 +17,7 @@ mod crawler;
 mod dashboard;
 mod deploy;
 mod errors;
+mod event_faults;
 mod events;
 mod guards;
 mod hardening;

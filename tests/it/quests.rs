@@ -359,3 +359,69 @@ arena_tests::both_configured!(
         );
     }
 );
+
+arena_tests::both_configured!(
+    an_admin_edits_a_quests_words_reward_and_window,
+    trusting,
+    |app| {
+        const UPDATE: &str = "mutation($id: ID!, $i: QuestUpdateInput!) { updateQuest(id: $id, input: $i) { name description rewardAmount startsAt endsAt streak } }";
+        let admin = UserBuilder::new("admin")
+            .with_role("admin")
+            .create(&app)
+            .await;
+        let member = UserBuilder::new("member").create(&app).await;
+        let currency = coins(&app).await;
+        let id = quest(&app, &admin, seed_quest("Sign in", &currency, true)).await;
+        quest(&app, &admin, seed_quest("Taken", &currency, true)).await;
+        let changed = app
+            .gql_as(&admin.access, UPDATE, json!({ "id": id, "i": { "name": "Come back", "rewardAmount": 25, "endsAt": "2030-01-01T00:00:00Z" } }))
+            .await;
+        assert_eq!(
+            changed.data()["updateQuest"],
+            json!({ "name": "Come back", "description": "Sign in three times", "rewardAmount": 25,
+                    "startsAt": null, "endsAt": "2030-01-01T00:00:00+00:00", "streak": 3 })
+        );
+        // Refused, with nothing changed.
+        for (input, code) in [
+            (json!({ "name": "Taken" }), "CONFLICT"),
+            (json!({ "rewardAmount": 0 }), "BAD_USER_INPUT"),
+            (
+                json!({ "startsAt": "2031-01-01T00:00:00Z" }),
+                "BAD_USER_INPUT",
+            ),
+            (json!({ "name": " " }), "BAD_USER_INPUT"),
+        ] {
+            let refused = app
+                .gql_as(&admin.access, UPDATE, json!({ "id": id, "i": input }))
+                .await;
+            assert_eq!(refused.codes(), [code], "{input}");
+        }
+        let refused = app
+            .gql_as(
+                &member.access,
+                UPDATE,
+                json!({ "id": id, "i": { "rewardAmount": 1 } }),
+            )
+            .await;
+        assert_eq!(refused.codes(), ["FORBIDDEN"]);
+        assert_eq!(
+            app.gql_as(&admin.access, UPDATE, json!({ "id": "999999", "i": {} }))
+                .await
+                .codes(),
+            ["NOT_FOUND"]
+        );
+        // Null removes the end.
+        let reopened = app
+            .gql_as(
+                &admin.access,
+                UPDATE,
+                json!({ "id": id, "i": { "endsAt": null } }),
+            )
+            .await;
+        assert_eq!(
+            reopened.data()["updateQuest"],
+            json!({ "name": "Come back", "description": "Sign in three times", "rewardAmount": 25,
+                    "startsAt": null, "endsAt": null, "streak": 3 })
+        );
+    }
+);

@@ -36,6 +36,18 @@ pub(crate) async fn settled(app: &TestApp) {
     panic!("events still pending after 10 s");
 }
 
+/// The ids of every stored event, in the order stored.
+pub(crate) async fn stored_ids(app: &TestApp) -> Vec<i64> {
+    game_event::Entity::find()
+        .order_by_asc(game_event::Column::Id)
+        .all(&app.ctx.db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect()
+}
+
 /// A player's statistics in a game, by name.
 async fn stats_of(app: &TestApp, game: &str, user: &TestUser) -> Value {
     let answer = app.gql(STATS, json!({ "g": game, "u": user.id })).await;
@@ -395,14 +407,7 @@ arena_tests::both_configured!(
             .map(|n| over(&format!("e{n}"), &duel, &ann, &bob))
             .collect();
         send(&server, json!(events)).await.unwrap();
-        let ids: Vec<i64> = game_event::Entity::find()
-            .order_by_asc(game_event::Column::Id)
-            .all(&app.ctx.db)
-            .await
-            .unwrap()
-            .iter()
-            .map(|e| e.id)
-            .collect();
+        let ids = stored_ids(&app).await;
         // Five deliveries of the whole batch and ten of overlapping halves, all at once.
         let deliveries: Vec<Vec<i64>> = (0..5)
             .map(|_| ids.clone())

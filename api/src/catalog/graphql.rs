@@ -819,7 +819,8 @@ pub struct UpdateContentInput {
     stock: MaybeUndefined<i32>,
 }
 
-fn maybe<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
+/// An optional input field: absent (`None`), set to null (`Some(None)`) or to a value.
+pub(crate) fn maybe<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
     match value {
         MaybeUndefined::Undefined => None,
         MaybeUndefined::Null => Some(None),

@@ -140,6 +140,68 @@ pub struct Applied {
     pub stats: HashMap<stats::StatKey, i64>,
     /// The leaderboard records written.
     pub boards: Vec<leaderboards::Changed>,
+    /// Whether earlier events of the batch's games filled the transaction, leaving some
+    /// of the batch for the next one.
+    pub more: bool,
+}
+
+impl Applied {
+    fn add(&mut self, other: Self) {
+        self.processed += other.processed;
+        self.failed += other.failed;
+        self.stats.extend(other.stats);
+        self.boards.extend(other.boards);
+    }
+}
+
+/// Which events a transaction applies besides the ones it is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Also every earlier pending event of the same games, first: a game's events apply in
+    /// the order they were stored (what ELO needs), whichever queue entry comes first
+    /// after a crash, a redelivery or on another instance.
+    EarlierOfGames,
+    /// Only the events given (one event tried alone).
+    Exactly,
+}
+
+/// Pending events of the games of the pending events among `ids`, stored before the last
+/// of `ids` (at most a transaction's worth).
+async fn earlier_pending(db: &impl ConnectionTrait, ids: &[i64]) -> ApiResult<Vec<i64>> {
+    let games = pending_games(db, ids).await?;
+    let Some(last) = ids.iter().max().copied() else {
+        return Ok(Vec::new());
+    };
+    if games.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(game_event::Entity::find()
+        .select_only()
+        .column(game_event::Column::Id)
+        .filter(game_event::Column::State.eq(game_event::State::Pending))
+        .filter(game_event::Column::GameId.is_in(games))
+        .filter(game_event::Column::Id.lt(last))
+        .order_by_asc(game_event::Column::Id)
+        .limit(MAX_APPLY as u64)
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+/// The games of the pending events among `ids`.
+async fn pending_games(db: &impl ConnectionTrait, ids: &[i64]) -> ApiResult<Vec<i32>> {
+    let games: Vec<Option<i32>> = game_event::Entity::find()
+        .select_only()
+        .column(game_event::Column::GameId)
+        .distinct()
+        .filter(game_event::Column::Id.is_in(ids.iter().copied()))
+        .filter(game_event::Column::State.eq(game_event::State::Pending))
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut games: Vec<i32> = games.into_iter().flatten().collect();
+    games.sort_unstable();
+    Ok(games)
 }
 
 /// Applies the pending events among `ids` in one transaction; events already applied or
@@ -156,26 +218,49 @@ pub async fn apply(ctx: &AppContext, ids: &[i64]) -> ApiResult<Applied> {
 
 async fn apply_all(ctx: &AppContext, ids: &[i64]) -> ApiResult<Applied> {
     let handlers = &ctx.stats_handlers;
-    let err = match ctx
-        .write(async |db, changes| apply_in(db, handlers, ids, Utc::now(), changes).await)
-        .await
-    {
-        Ok(applied) => {
-            boards_changed(ctx, &applied.boards).await;
-            return Ok(applied);
+    let mut total = Applied::default();
+    let err = loop {
+        match ctx
+            .write(async |db, changes| {
+                apply_in(
+                    db,
+                    handlers,
+                    ids,
+                    Reach::EarlierOfGames,
+                    Utc::now(),
+                    changes,
+                )
+                .await
+            })
+            .await
+        {
+            Ok(applied) => {
+                boards_changed(ctx, &applied.boards).await;
+                let more = applied.more;
+                total.add(applied);
+                if !more {
+                    return Ok(total);
+                }
+            }
+            Err(err) if !refused_content(&err) => return Err(err),
+            Err(err) => break err,
         }
-        Err(err) if !refused_content(&err) => return Err(err),
-        Err(err) => err,
     };
+    // One by one, in id order: the batch and the earlier events of its games it reached for.
+    let mut alone = earlier_pending(&ctx.db, ids).await?;
+    alone.extend_from_slice(ids);
+    alone.sort_unstable();
+    alone.dedup();
     tracing::warn!(
         ?err,
-        events = ids.len(),
+        events = alone.len(),
         "a batch failed; applying its events one by one"
     );
-    let mut total = Applied::default();
-    for &id in ids {
+    for id in alone {
         let one = match ctx
-            .write(async |db, changes| apply_in(db, handlers, &[id], Utc::now(), changes).await)
+            .write(async |db, changes| {
+                apply_in(db, handlers, &[id], Reach::Exactly, Utc::now(), changes).await
+            })
             .await
         {
             Ok(one) => {
@@ -188,10 +273,7 @@ async fn apply_all(ctx: &AppContext, ids: &[i64]) -> ApiResult<Applied> {
             }
             Err(err) => return Err(err),
         };
-        total.processed += one.processed;
-        total.failed += one.failed;
-        total.stats.extend(one.stats);
-        total.boards.extend(one.boards);
+        total.add(one);
     }
     Ok(total)
 }
@@ -297,14 +379,16 @@ async fn mark_in(
     Ok(done.rows_affected)
 }
 
-/// The body of [`apply`]: lock the pending events among `ids` (in id order), lock their
-/// games' statistics on PostgreSQL (in game order, so two instances never overwrite each
-/// other's sums), run each event through its game's handler and rules, then write every
-/// statistic once and every event's state.
+/// The body of [`apply`]: lock the games of the pending events among `ids` on PostgreSQL
+/// (in game order, so two instances never overwrite each other's sums, and before any
+/// event row, so two batches never wait on each other crosswise), lock the pending events
+/// (with `reach`, the earlier ones of those games too; in id order), run each event through
+/// its game's handler and rules, then write every statistic once and every event's state.
 pub async fn apply_in(
     db: &impl ConnectionTrait,
     handlers: &Handlers,
     ids: &[i64],
+    reach: Reach,
     now: DateTime<Utc>,
     changes: &mut Changes,
 ) -> ApiResult<Applied> {
@@ -314,19 +398,37 @@ pub async fn apply_in(
         db.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan")
             .await?;
     }
-    let events = game_event::Entity::find()
-        .filter(game_event::Column::Id.is_in(ids.iter().copied()))
+    let locked = pending_games(db, ids).await?;
+    lock_games_in(db, &locked).await?;
+    let mut wanted =
+        sea_orm::Condition::any().add(game_event::Column::Id.is_in(ids.iter().copied()));
+    if let (Reach::EarlierOfGames, Some(last)) = (reach, ids.iter().max())
+        && !locked.is_empty()
+    {
+        wanted = wanted.add(
+            sea_orm::Condition::all()
+                .add(game_event::Column::GameId.is_in(locked.iter().copied()))
+                .add(game_event::Column::Id.lt(*last)),
+        );
+    }
+    let mut events = game_event::Entity::find()
         .filter(game_event::Column::State.eq(game_event::State::Pending))
+        .filter(wanted)
         .order_by_asc(game_event::Column::Id)
+        .limit(MAX_APPLY as u64 + 1)
         .lock_exclusive()
         .all(db)
         .await?;
+    let more = events.len() > MAX_APPLY;
+    events.truncate(MAX_APPLY);
     if events.is_empty() {
-        return Ok(Applied::default());
+        return Ok(Applied {
+            more,
+            ..Applied::default()
+        });
     }
     let game_ids: BTreeSet<i32> = events.iter().filter_map(|e| e.game_id).collect();
     let game_list: Vec<i32> = game_ids.iter().copied().collect();
-    lock_games_in(db, &game_list).await?;
     let games: HashMap<i32, String> = game::Entity::find()
         .filter(game::Column::Id.is_in(game_ids.iter().copied()))
         .all(db)
@@ -411,6 +513,7 @@ pub async fn apply_in(
         failed: failed.len(),
         stats,
         boards,
+        more,
     })
 }
 

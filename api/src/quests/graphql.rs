@@ -2,13 +2,14 @@
 //! admins' creation and deactivation.
 
 use arena_entity::events::{quest, quest_completion};
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject, Subscription};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject, Subscription};
 use chrono::{DateTime, NaiveDate, Utc};
 use futures_util::{Stream, StreamExt};
 
 use crate::{
     auth::{graphql::parse_int_id, privileges},
     bus::Change,
+    catalog::graphql::maybe,
     graphql::{
         app,
         guards::{Privilege, SignedIn},
@@ -152,6 +153,19 @@ impl From<quest_completion::Model> for QuestCompletion {
     }
 }
 
+/// Input of `updateQuest`: the fields given change; `startsAt` or `endsAt` set to null
+/// removes it.
+#[derive(InputObject)]
+pub struct QuestUpdateInput {
+    /// Unique, 1 to 64 characters.
+    name: Option<String>,
+    description: Option<String>,
+    /// For completions from now on.
+    reward_amount: Option<i64>,
+    starts_at: MaybeUndefined<DateTime<Utc>>,
+    ends_at: MaybeUndefined<DateTime<Utc>>,
+}
+
 /// Input of `createQuest`.
 #[derive(InputObject)]
 pub struct QuestInput {
@@ -263,6 +277,31 @@ impl QuestsMutation {
         Ok(Quest(
             app(ctx)
                 .write(async |db, _changes| super::set_active_in(db, viewer, id, active).await)
+                .await?,
+        ))
+    }
+
+    /// Changes a quest's name, description, reward or window; what decides progress
+    /// (trigger, streak, duplication, daily, currency) stays. Needs `quest.manage`.
+    #[graphql(guard = "Privilege(privileges::QUEST_MANAGE)")]
+    async fn update_quest(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        input: QuestUpdateInput,
+    ) -> async_graphql::Result<Quest> {
+        let id = parse_int_id(&id, "id")?;
+        let changes = super::QuestChanges {
+            name: input.name,
+            description: input.description,
+            reward_amount: input.reward_amount,
+            starts_at: maybe(input.starts_at),
+            ends_at: maybe(input.ends_at),
+        };
+        let viewer = viewer(ctx);
+        Ok(Quest(
+            app(ctx)
+                .write(async |db, _changes| super::update_in(db, viewer, id, changes).await)
                 .await?,
         ))
     }

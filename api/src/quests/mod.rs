@@ -591,6 +591,87 @@ pub async fn create_in(
     Ok(made)
 }
 
+/// What an admin may change of a quest once players progress on it: its words, its reward
+/// and its window. What decides progress (trigger, streak, duplication, daily, currency) is
+/// fixed; a quest that should count differently is a new quest.
+#[derive(Debug, Clone, Default)]
+pub struct QuestChanges {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub reward_amount: Option<i64>,
+    /// `Some(None)` removes the start.
+    pub starts_at: Option<Option<DateTime<Utc>>>,
+    /// `Some(None)` removes the end.
+    pub ends_at: Option<Option<DateTime<Utc>>>,
+}
+
+/// Changes a quest's words, reward or window; a completion already paid keeps its amount.
+pub async fn update_in(
+    db: &impl ConnectionTrait,
+    viewer: &Viewer,
+    id: i32,
+    changes: QuestChanges,
+) -> ApiResult<quest::Model> {
+    let me = viewer.require_privilege(privileges::QUEST_MANAGE)?;
+    let current = find(db, id).await?;
+    let mut row: quest::ActiveModel = current.clone().into();
+    if let Some(name) = &changes.name {
+        let name = crate::catalog::text_field(name, "name", 1, MAX_NAME)?;
+        let taken = quest::Entity::find()
+            .filter(quest::Column::Name.eq(&name))
+            .filter(quest::Column::Id.ne(id))
+            .one(db)
+            .await?;
+        if taken.is_some() {
+            return Err(ApiError::Conflict(format!("a quest is called {name:?}")));
+        }
+        row.name = Set(name);
+    }
+    if let Some(description) = &changes.description {
+        row.description = Set(crate::catalog::text_field(
+            description,
+            "description",
+            0,
+            MAX_DESCRIPTION,
+        )?);
+    }
+    if let Some(amount) = changes.reward_amount {
+        if !(1..=bank::MAX_AMOUNT).contains(&amount) {
+            return Err(ApiError::bad_input(
+                "rewardAmount",
+                format!("a reward is 1 to {}", bank::MAX_AMOUNT),
+            ));
+        }
+        row.reward_amount = Set(amount);
+    }
+    let starts_at = changes.starts_at.unwrap_or(current.starts_at);
+    let ends_at = changes.ends_at.unwrap_or(current.ends_at);
+    if starts_at.zip(ends_at).is_some_and(|(s, e)| s >= e) {
+        return Err(ApiError::bad_input(
+            "endsAt",
+            "a quest ends after it starts",
+        ));
+    }
+    row.starts_at = Set(starts_at);
+    row.ends_at = Set(ends_at);
+    row.updated_at = Set(Utc::now());
+    let saved = row.update(db).await?;
+    crate::audit::configured(
+        db,
+        me.id,
+        "quest.update",
+        ("quest", saved.id),
+        json!({
+            "name": saved.name,
+            "rewardAmount": saved.reward_amount,
+            "startsAt": saved.starts_at,
+            "endsAt": saved.ends_at,
+        }),
+    )
+    .await?;
+    Ok(saved)
+}
+
 /// Turns a quest on or off; off, events no longer advance it and players no longer see it.
 pub async fn set_active_in(
     db: &impl ConnectionTrait,

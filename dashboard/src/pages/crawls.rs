@@ -1,11 +1,12 @@
-//! Crawl runs: the list with daily activity, and one run's live progress (accounts per
-//! second, workers, errors), refreshed every two seconds while it runs.
+//! Crawl runs: the list with daily activity (refreshed every two seconds), and one run's
+//! live progress (accounts per second, workers, errors), pushed by `crawlProgress`.
 
 use leptos::prelude::*;
 use leptos_router::{components::A, hooks::use_params_map};
 
 use crate::{
     api::{self, Failure},
+    live::{Link, LinkLine, subscribe},
     session::Session,
     widgets::{ErrorLine, every_two_seconds, run, short_time, utc_day},
 };
@@ -99,23 +100,22 @@ pub fn CrawlPage() -> impl IntoView {
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
     let data = RwSignal::new(None::<api::crawl_run_page::CrawlRunPageCrawlRun>);
     let error = RwSignal::new(None::<Failure>);
-    let load = move || {
-        // A finished run no longer changes.
-        if data.with_untracked(|d| {
-            d.as_ref()
-                .is_some_and(|r| r.status == api::crawl_run_page::CrawlRunStatus::COMPLETED)
-        }) {
-            return;
-        }
-        let variables = api::crawl_run_page::Variables { id: id() };
-        run::<api::CrawlRunPage>(session, variables, error, move |d| {
-            data.set(Some(d.crawl_run))
-        });
-    };
-    load();
-    every_two_seconds(load);
+    let link = RwSignal::new(Link::Connecting);
+    let variables = api::crawl_run_page::Variables { id: id() };
+    run::<api::CrawlRunPage>(session, variables, error, move |d| {
+        data.set(Some(d.crawl_run))
+    });
+    // Then each recorded progress, pushed; the subscription's data has the query's shape.
+    subscribe::<api::CrawlRunLive, api::crawl_run_page::ResponseData>(
+        session,
+        api::crawl_run_live::Variables { id: id() },
+        link,
+        error,
+        move |d| data.set(Some(d.crawl_run)),
+    );
     view! {
         <p><A href="/admin/crawls">"← Crawls"</A></p>
+        <LinkLine link=link/>
         <ErrorLine error=error/>
         {move || data.get().map(|r| {
             let share = if r.batches_total > 0 { r.batches_done * 100 / r.batches_total } else { 0 };

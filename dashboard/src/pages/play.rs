@@ -10,13 +10,8 @@ use leptos_router::components::A;
 use crate::{
     api::{self, Failure},
     session::Session,
-    widgets::{ErrorLine, ask, confirm, every_two_seconds, run, short_time, utc_day},
+    widgets::{ErrorLine, ask, confirm, every_two_seconds, filled, run, short_time, utc_day},
 };
-
-/// `None` for an empty text field, the trimmed text otherwise.
-fn filled(text: String) -> Option<String> {
-    Some(text.trim().to_owned()).filter(|t| !t.is_empty())
-}
 
 #[component]
 pub fn ServerList() -> impl IntoView {
