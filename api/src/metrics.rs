@@ -63,6 +63,10 @@ pub struct Metrics {
     known_operations: Mutex<KnownOperations>,
     /// Statements sent to the database since start.
     pub statements: Counter,
+    /// Subscriptions executed once for every anonymous socket that sends the same one.
+    pub shared_executions: Counter,
+    /// Sockets that joined such an execution instead of running their own.
+    pub shared_joins: Counter,
 }
 
 fn latency_histogram() -> Histogram {
@@ -121,6 +125,17 @@ impl Metrics {
             "Statements sent to the database",
             statements.clone(),
         );
+        let (shared_executions, shared_joins) = (Counter::default(), Counter::default());
+        registry.register(
+            "subscription_shared_executions",
+            "Subscriptions executed once for the anonymous sockets that send the same one",
+            shared_executions.clone(),
+        );
+        registry.register(
+            "subscription_shared_joins",
+            "Sockets that joined a shared subscription execution",
+            shared_joins.clone(),
+        );
         pool_max.set(i64::from(pool_max_connections));
         // Every code shows from the start, so a rate() over it has a baseline.
         for code in ErrorCode::ALL {
@@ -137,6 +152,8 @@ impl Metrics {
             websockets,
             known_operations: Mutex::default(),
             statements,
+            shared_executions,
+            shared_joins,
         }
     }
 

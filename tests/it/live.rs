@@ -211,3 +211,91 @@ arena_tests::both_configured!(live_fields_refuse_who_may_not_see_them, trusting,
         .await;
     assert_eq!(refused(&mut anonymous).await, "NOT_FOUND");
 });
+
+/// Anonymous followers of one board share one execution of their subscription, each seeing
+/// every change; one who joins later gets the current top at once; a signed-in follower
+/// runs its own.
+#[tokio::test]
+async fn anonymous_followers_of_a_board_share_one_execution() {
+    const TOP: &str = "subscription($b: ID!) { leaderboardUpdated(leaderboardId: $b, first: 3) { entries { score user { username } } } }";
+    let app = TestApp::spawn_with(Backend::Postgres, |settings| {
+        trusting(settings);
+        settings.ws_max_per_address = 100;
+    })
+    .await;
+    let Cast {
+        admin,
+        ann,
+        bob,
+        duel,
+        server,
+        ..
+    } = cast(&app, 7510).await;
+    let wins = board(
+        &app,
+        &admin,
+        json!({ "gameId": duel, "name": "Wins", "scoring": "WINS" }),
+    )
+    .await;
+    let mut followers = Vec::new();
+    for n in 0..40 {
+        let protocol = if n % 2 == 0 {
+            WsProtocol::TransportWs
+        } else {
+            WsProtocol::LegacyWs
+        };
+        let mut ws = app.ws(protocol).await;
+        ws.subscribe("top", TOP, json!({ "b": wins })).await;
+        assert_eq!(
+            pushed(&mut ws).await["leaderboardUpdated"]["entries"],
+            json!([])
+        );
+        followers.push(ws);
+    }
+    // A signed-in follower runs its own.
+    let mut own = app.ws_as(&admin.access).await;
+    own.subscribe("top", TOP, json!({ "b": wins })).await;
+    assert_eq!(
+        pushed(&mut own).await["leaderboardUpdated"]["entries"],
+        json!([])
+    );
+    let leader = json!([{ "score": 1, "user": { "username": ann.username } }]);
+    send(&server, json!([over("s1", &duel, &ann, &bob)]))
+        .await
+        .unwrap();
+    for ws in &mut followers {
+        assert_eq!(pushed(ws).await["leaderboardUpdated"]["entries"], leader);
+    }
+    assert_eq!(
+        pushed(&mut own).await["leaderboardUpdated"]["entries"],
+        leader
+    );
+    let mut late = app.ws(WsProtocol::TransportWs).await;
+    late.subscribe("top", TOP, json!({ "b": wins })).await;
+    assert_eq!(
+        pushed(&mut late).await["leaderboardUpdated"]["entries"],
+        leader
+    );
+    quiet(&mut followers[0]).await;
+    // One execution for the anonymous ones, the first; the other 40 joined it.
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let counter = |name: &str| {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("{name} ")))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+    };
+    assert_eq!(
+        counter("arena_subscription_shared_executions_total"),
+        Some(1)
+    );
+    assert_eq!(counter("arena_subscription_shared_joins_total"), Some(40));
+}

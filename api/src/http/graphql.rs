@@ -8,7 +8,7 @@ use async_graphql::{
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use std::{
     net::SocketAddr,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, atomic::Ordering},
     time::Duration,
 };
 
@@ -29,6 +29,7 @@ use tracing::Instrument;
 
 use super::{
     HttpState,
+    shared::SocketExecutor,
     sockets::{self, Full, SocketSlot},
 };
 use crate::{
@@ -403,12 +404,15 @@ async fn serve_socket(
     let caller = SocketCaller::new(ip);
     let (init_ctx, init_caller) = (ctx.clone(), caller.clone());
     let (ping_ctx, ping_caller) = (ctx.clone(), caller.clone());
-    let served = GraphQLWebSocket::new_with_pair(&mut sink, stream, state.schema, protocol)
+    let executor = SocketExecutor::new(state.schema, state.shared, ctx.metrics.clone());
+    let (init_anonymous, ping_anonymous) = (executor.anonymous_flag(), executor.anonymous_flag());
+    let served = GraphQLWebSocket::new_with_pair(&mut sink, stream, executor, protocol)
         .on_connection_init(move |payload| async move {
             let token = init_token(&payload);
             let viewer = viewer::resolve(&init_ctx.db, &init_ctx.auth, token.as_deref(), ip)
                 .await
                 .map_err(async_graphql::Error::from)?;
+            init_anonymous.store(viewer.user().is_none(), Ordering::Release);
             init_caller.replace_token(token, viewer.user());
             let mut data = Data::default();
             data.insert(viewer);
@@ -418,6 +422,7 @@ async fn serve_socket(
         .on_ping(move |_, payload| async move {
             // A ping carrying a fresh token re-authenticates the connection.
             if let Some(token) = payload.as_ref().and_then(init_token) {
+                ping_anonymous.store(false, Ordering::Release);
                 ping_caller.reauthenticate(&ping_ctx, token)?;
             }
             Ok(None)

@@ -5,6 +5,7 @@ mod dashboard;
 mod graphiql;
 mod graphql;
 mod health;
+mod shared;
 pub mod sockets;
 
 use std::{sync::Arc, time::Duration};
@@ -36,6 +37,7 @@ pub(crate) struct HttpState {
     ctx: AppContext,
     schema: ArenaSchema,
     sockets: Arc<sockets::SocketLimits>,
+    shared: Arc<shared::SharedFeeds>,
 }
 
 /// The whole application as a router, without a socket (tests call it directly too).
@@ -51,6 +53,7 @@ pub fn router(ctx: AppContext) -> Router {
             ctx.settings.ws_max_per_address,
             ctx.settings.ws_max_total,
         )),
+        shared: Arc::default(),
         ctx,
     };
     Router::new()
