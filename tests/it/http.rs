@@ -85,15 +85,7 @@ async fn metrics_count_operations_errors_and_pool_connections() {
 #[tokio::test]
 async fn graphiql_is_served_with_its_assets_from_arena_itself() {
     let app = TestApp::spawn().await;
-    let page = app
-        .http
-        .get(app.url("/graphiql"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = app.text("/graphiql").await;
     assert!(page.contains("/graphql/ws"), "subscriptions are wired");
     let sources: Vec<&str> = page
         .split(['"', '\''])

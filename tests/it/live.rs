@@ -278,15 +278,7 @@ async fn anonymous_followers_of_a_board_share_one_execution() {
     );
     quiet(&mut followers[0]).await;
     // One execution for the anonymous ones, the first; the other 40 joined it.
-    let metrics = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.text("/metrics").await;
     let counter = |name: &str| {
         metrics
             .lines()

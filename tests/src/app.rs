@@ -287,6 +287,18 @@ impl TestApp {
         (count() - before, out)
     }
 
+    /// The text `GET {path}` answers.
+    pub async fn text(&self, path: &str) -> String {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("a GET is answered")
+            .text()
+            .await
+            .expect("a text body")
+    }
+
     /// `http://127.0.0.1:PORT{path}`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
