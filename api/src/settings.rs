@@ -80,6 +80,7 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("ARENA_EVENT_REQUEUE_SECONDS", "event_requeue_seconds"),
     ("ARENA_LIVE_INTERVAL_MS", "live_interval_ms"),
     ("ARENA_EVENT_RELAY_MS", "event_relay_ms"),
+    ("ARENA_EVENT_RETENTION_DAYS", "event_retention_days"),
 ];
 
 /// The variable that names the settings file (read by the CLI, not by the loader).
@@ -229,6 +230,10 @@ pub struct Settings {
     /// `ARENA_EVENT_RELAY_MS`: how often the platform's outbox is read for events to relay
     /// when it was empty (at once again while there is more).
     pub event_relay_ms: u64,
+    /// `ARENA_EVENT_RETENTION_DAYS`: applied events (and relayed outbox rows) older than
+    /// this are deleted, hourly; failed and pending ones stay. 0 keeps everything. The
+    /// default outlasts the 366 days the event analytics reach back.
+    pub event_retention_days: u32,
     /// `ARENA_LIVE_INTERVAL_MS`: the least time between two pushes of one live board (a top
     /// N or a player's rank): changes inside it are pushed together, at its end.
     pub live_interval_ms: u64,
@@ -310,6 +315,7 @@ impl Default for Settings {
             event_requeue_seconds: 30,
             live_interval_ms: 20,
             event_relay_ms: 200,
+            event_retention_days: 400,
         }
     }
 }

@@ -453,3 +453,86 @@ arena_tests::both_configured!(active_players_per_day_and_week, held, |app| {
         ["FORBIDDEN"]
     );
 });
+
+arena_tests::both_configured!(
+    old_applied_events_and_relayed_outbox_rows_are_pruned,
+    held,
+    |app| {
+        use arena_entity::events::platform_event;
+        use sea_orm::{ActiveModelTrait, ActiveValue::Set, sea_query::Expr};
+
+        let Cast {
+            ann,
+            bob,
+            duel,
+            server,
+            ..
+        } = cast(&app, 7111).await;
+        let events: Vec<Value> = (0..4)
+            .map(|n| over(&format!("p{n}"), &duel, &ann, &bob))
+            .collect();
+        send(&server, json!(events)).await.unwrap();
+        let now = chrono::Utc::now();
+        let old = now - chrono::Duration::days(10);
+        // p0 applied long ago, p1 failed long ago, p2 pending long ago, p3 applied now.
+        for (key, state, at) in [
+            ("p0", game_event::State::Processed, old),
+            ("p1", game_event::State::Failed, old),
+            ("p2", game_event::State::Pending, old),
+            ("p3", game_event::State::Processed, now),
+        ] {
+            game_event::Entity::update_many()
+                .col_expr(game_event::Column::State, Expr::value(state))
+                .col_expr(game_event::Column::ReceivedAt, Expr::value(at))
+                .filter(game_event::Column::EventKey.eq(key))
+                .exec(&app.ctx.db)
+                .await
+                .unwrap();
+        }
+        // Outbox rows in the order written: the sign-ins above are left out.
+        platform_event::Entity::delete_many()
+            .exec(&app.ctx.db)
+            .await
+            .unwrap();
+        let mut outbox = Vec::new();
+        for (relayed, at) in [(true, old), (false, old), (true, now)] {
+            let row = platform_event::ActiveModel {
+                kind: Set("transfer".into()),
+                payload: Set(json!({})),
+                created_at: Set(at),
+                relayed: Set(relayed),
+                ..Default::default()
+            }
+            .insert(&app.ctx.db)
+            .await
+            .unwrap();
+            outbox.push(row.id);
+        }
+        let before = now - chrono::Duration::days(5);
+        assert_eq!(
+            arena_api::events::prune(&app.ctx.db, before).await.unwrap(),
+            (1, 1)
+        );
+        let mut left: Vec<String> = stored(&app)
+            .await
+            .into_iter()
+            .map(|e| e.event_key)
+            .collect();
+        left.sort();
+        assert_eq!(left, ["p1", "p2", "p3"]);
+        let rows: Vec<i64> = platform_event::Entity::find()
+            .all(&app.ctx.db)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .filter(|id| outbox.contains(id))
+            .collect();
+        assert_eq!(rows, outbox[1..]);
+        // Nothing more to do.
+        assert_eq!(
+            arena_api::events::prune(&app.ctx.db, before).await.unwrap(),
+            (0, 0)
+        );
+    }
+);

@@ -8,9 +8,15 @@ pub mod relay;
 
 use std::collections::HashSet;
 
-use arena_entity::{events::game_event, servers::server_game};
+use arena_entity::{
+    events::{game_event, platform_event},
+    servers::server_game,
+};
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 use uuid::Uuid;
 
 use crate::{
@@ -444,4 +450,88 @@ pub async fn newest_id(db: &impl ConnectionTrait) -> ApiResult<i64> {
         .one(db)
         .await?
         .unwrap_or(0))
+}
+
+/// Ids one delete of the prune covers.
+const PRUNE_CHUNK: i64 = 5_000;
+
+/// Deletes applied events received before `before`, and outbox rows relayed and written
+/// before it; failed and pending events stay (staff may still retry them). Walks the ids
+/// from the oldest in chunks, stopping at the first row that is new enough, so each delete
+/// and each step reads the primary key only. The events and outbox rows deleted.
+pub async fn prune(db: &impl ConnectionTrait, before: DateTime<Utc>) -> ApiResult<(u64, u64)> {
+    let mut events = 0;
+    let mut from = i64::MIN;
+    loop {
+        let oldest: Option<(i64, DateTime<Utc>)> = game_event::Entity::find()
+            .select_only()
+            .column(game_event::Column::Id)
+            .column(game_event::Column::ReceivedAt)
+            .filter(game_event::Column::Id.gte(from))
+            .order_by_asc(game_event::Column::Id)
+            .into_tuple()
+            .one(db)
+            .await?;
+        let Some((id, _)) = oldest.filter(|(_, at)| *at < before) else {
+            break;
+        };
+        events += game_event::Entity::delete_many()
+            .filter(game_event::Column::Id.gte(id))
+            .filter(game_event::Column::Id.lt(id.saturating_add(PRUNE_CHUNK)))
+            .filter(game_event::Column::State.eq(game_event::State::Processed))
+            .filter(game_event::Column::ReceivedAt.lt(before))
+            .exec(db)
+            .await?
+            .rows_affected;
+        from = id.saturating_add(PRUNE_CHUNK);
+    }
+    let mut outbox = 0;
+    let mut from = i64::MIN;
+    loop {
+        let oldest: Option<(i64, DateTime<Utc>)> = platform_event::Entity::find()
+            .select_only()
+            .column(platform_event::Column::Id)
+            .column(platform_event::Column::CreatedAt)
+            .filter(platform_event::Column::Id.gte(from))
+            .order_by_asc(platform_event::Column::Id)
+            .into_tuple()
+            .one(db)
+            .await?;
+        let Some((id, _)) = oldest.filter(|(_, at)| *at < before) else {
+            break;
+        };
+        outbox += platform_event::Entity::delete_many()
+            .filter(platform_event::Column::Id.gte(id))
+            .filter(platform_event::Column::Id.lt(id.saturating_add(PRUNE_CHUNK)))
+            .filter(platform_event::Column::Relayed.eq(true))
+            .filter(platform_event::Column::CreatedAt.lt(before))
+            .exec(db)
+            .await?
+            .rows_affected;
+        from = id.saturating_add(PRUNE_CHUNK);
+    }
+    Ok((events, outbox))
+}
+
+/// Every hour (the first after an hour), prunes what `event_retention_days` no longer
+/// keeps; never with 0.
+pub(crate) async fn prune_hourly(ctx: AppContext) {
+    let days = ctx.settings.event_retention_days;
+    if days == 0 {
+        return;
+    }
+    loop {
+        tokio::select! {
+            () = ctx.shutdown.cancelled() => return,
+            () = tokio::time::sleep(std::time::Duration::from_secs(3_600)) => {}
+        }
+        let before = Utc::now() - Duration::days(i64::from(days));
+        match prune(&ctx.db, before).await {
+            Ok((events, outbox)) if events + outbox > 0 => {
+                tracing::info!(events, outbox, "old events pruned");
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(?err, "pruning old events failed"),
+        }
+    }
 }

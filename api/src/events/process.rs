@@ -637,6 +637,7 @@ pub async fn start(ctx: &AppContext) {
     }
     super::relay::spawn(ctx);
     ctx.tasks.spawn(sweep(ctx.clone()));
+    ctx.tasks.spawn(super::prune_hourly(ctx.clone()));
 }
 
 /// Applies `ids`, waiting while the database is away: a batch is never dropped for a
