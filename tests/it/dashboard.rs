@@ -1082,7 +1082,67 @@ async fn an_admin_watches_a_leaderboard_change_live_and_manages_quests() {
 
     browser.click_link("Events").await;
     browser.wait_for_text("5 events").await;
+    // The live tail shows a new event at once; a failed one is retried once its cause is
+    // put right (a rule reading a field the event lacks).
+    browser
+        .find("[name='events-tail']")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser.find(".live-link[data-link='live']").await;
+    let rule = app
+        .gql_as(
+            &admin.access,
+            "mutation($i: StatRuleInput!) { createStatRule(input: $i) { id } }",
+            json!({ "i": { "gameId": duel, "eventType": "GAMEPLAY", "eventName": "round",
+                           "subject": "USER", "field": "/score", "stat": "points", "op": "ADD" } }),
+        )
+        .await;
+    let rule = rule.data()["createStatRule"]["id"].clone();
+    let sent = app
+        .gql_as(
+            &admin.access,
+            crate::events::INGEST,
+            json!({ "e": [{ "id": "broken-1", "gameId": duel, "type": "GAMEPLAY", "name": "round", "userId": ann.id }] }),
+        )
+        .await;
+    assert!(sent.body.get("errors").is_none(), "{:#}", sent.body);
+    browser.wait_for_text("broken-1").await;
+    crate::stats::settled(&app).await;
+    browser
+        .find("[name='events-state']")
+        .await
+        .select_by_label("failed")
+        .await
+        .unwrap();
+    browser.wait_for_text("1 events").await;
+    browser.wait_for_text("which is not an integer").await;
     browser.screenshot("events").await;
+    let removed = app
+        .gql_as(
+            &admin.access,
+            "mutation($id: ID!) { removeStatRule(id: $id) }",
+            json!({ "id": rule }),
+        )
+        .await;
+    assert!(removed.body.get("errors").is_none(), "{:#}", removed.body);
+    browser
+        .find("table.events button.retry")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser.wait_for_text("0 events").await;
+    crate::stats::settled(&app).await;
+    let states = app
+        .gql_as(
+            &admin.access,
+            "{ events(state: FAILED) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(states.data()["events"]["totalCount"], 0);
 
     browser.click_link("Quests").await;
     browser.fill("quest-name", "Three wins").await;
