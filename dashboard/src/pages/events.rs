@@ -84,9 +84,8 @@ pub fn EventLog() -> impl IntoView {
             <label class="check"><input type="checkbox" name="events-tail" on:change=move |ev| tail.set(event_target_checked(&ev))/>" live tail"</label>
         </form>
         <ErrorLine error=error/>
-        <Show when=move || tail.get()>
-            <Tail game=game.get_untracked() rows=rows error=error/>
-        </Show>
+        // Made again when the game changes, so the tail follows the filter.
+        {move || tail.get().then(|| view! { <Tail game=game.get() rows=rows error=error/> })}
         <p class="muted" id="events-count">{move || format!("{} events", total.get())}</p>
         <div class="scroll">
             <table class="events">
