@@ -33,7 +33,19 @@ macro_rules! operations {
 
 operations!("graphql/session.graphql": Login, Refresh, Logout, Me);
 operations!("graphql/crawls.graphql": CrawlRuns, CrawlRunPage, CrawlRunLive, DailyActivity);
-operations!("graphql/events.graphql": GameBoards, CreateBoard, BoardPage, BoardLive, ResetBoard, SetHandler, AddRule, DropRule, StatsOf, StatsLive, EventList, EventTail, RetryEvent, QuestList, CreateQuest, UpdateQuest, SetQuestActive);
+operations!("graphql/events.graphql": GameBoards, CreateBoard, BoardPage, BoardLive, ResetBoard, SetHandler, AddRule, DropRule, StatsOf, StatsLive, EventList, EventTail, RetryEvent, QuestList, CreateQuest, SetQuestWindow, SetQuestActive);
+
+/// A quest's words or reward: fields left `None` are not sent, so they stay as they are (a
+/// null `startsAt` or `endsAt` would clear the window).
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../schema.graphql",
+    query_path = "graphql/events.graphql",
+    response_derives = "Debug, Clone, PartialEq",
+    variables_derives = "Debug, Clone",
+    skip_serializing_none
+)]
+pub struct UpdateQuest;
 operations!("graphql/home.graphql": Home);
 operations!("graphql/users.graphql": Users, UserDetail, LogoutUser, RoleNames, AssignRole, RemoveRole);
 operations!("graphql/bans.graphql": Bans, BanUser, BanAddress, LiftBan);

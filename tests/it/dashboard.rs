@@ -1161,6 +1161,25 @@ async fn an_admin_watches_a_leaderboard_change_live_and_manages_quests() {
         .await
         .unwrap();
     browser.wait_for_text("Three wins").await;
+    // A window from the page; a rename keeps it.
+    browser
+        .find("table.quests button.window")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser.answer_prompt("2030-01-01 00:00").await;
+    browser.answer_prompt("2031-06-30 12:00").await;
+    browser.wait_for_text("2031-06-30 12:00").await;
+    browser
+        .find("table.quests button.rename")
+        .await
+        .click()
+        .await
+        .unwrap();
+    browser.answer_prompt("Three straight wins").await;
+    browser.wait_for_text("Three straight wins").await;
+    browser.wait_for_text("2031-06-30 12:00").await;
     browser
         .click_and_confirm("table.quests button.toggle")
         .await;
@@ -1169,13 +1188,14 @@ async fn an_admin_watches_a_leaderboard_change_live_and_manages_quests() {
     let quests = app
         .gql_as(
             &admin.access,
-            "{ quests(includeInactive: true) { name streak rewardAmount active } }",
+            "{ quests(includeInactive: true) { name streak rewardAmount active startsAt endsAt } }",
             json!({}),
         )
         .await;
     assert_eq!(
         quests.data()["quests"],
-        json!([{ "name": "Three wins", "streak": 3, "rewardAmount": 25, "active": false }])
+        json!([{ "name": "Three straight wins", "streak": 3, "rewardAmount": 25, "active": false,
+                  "startsAt": "2030-01-01T00:00:00+00:00", "endsAt": "2031-06-30T12:00:00+00:00" }])
     );
     browser.close().await;
 }

@@ -68,6 +68,18 @@ pub fn QuestList() -> impl IntoView {
             move |_| load(),
         );
     };
+    let set_window = move |id: String| {
+        // `YYYY-MM-DD HH:MM` in UTC; empty for none.
+        let when = |question: &str| local_to_rfc3339(&ask(question).trim().replace(' ', "T"));
+        let starts_at = when("From (UTC, YYYY-MM-DD HH:MM; empty for none)");
+        let ends_at = when("Until (UTC, YYYY-MM-DD HH:MM; empty for none)");
+        let variables = api::set_quest_window::Variables {
+            id,
+            starts_at,
+            ends_at,
+        };
+        run::<api::SetQuestWindow>(session, variables, error, move |_| load());
+    };
     view! {
         <h1>"Quests"</h1>
         <ErrorLine error=error/>
@@ -75,7 +87,7 @@ pub fn QuestList() -> impl IntoView {
             let currencies = d.currencies.clone();
             let currency = move |id: &str| currencies.iter().find(|c| c.id == id).map(|c| c.name.clone()).unwrap_or_else(|| id.to_owned());
             let rows = d.quests.into_iter().map(|q| {
-                let (id, id2, id3) = (q.id.clone(), q.id.clone(), q.id.clone());
+                let (id, id2, id3, id4) = (q.id.clone(), q.id.clone(), q.id.clone(), q.id.clone());
                 let active = q.active;
                 let trigger = format!("{}{}{}", q.trigger_type,
                     q.trigger_game_id.as_ref().map(|g| format!(" in game {g}")).unwrap_or_default(),
@@ -96,8 +108,9 @@ pub fn QuestList() -> impl IntoView {
                         <td class="reward">{format!("{} {}", q.reward_amount, currency(&q.reward_currency_id))}</td>
                         <td class="figures">{format!("{} started, {} completed ({rate}%), {} completions, {} paid", f.started, f.players, f.completions, f.claimed)}</td>
                         <td>
-                            <button on:click=move |_| rename(id.clone())>"Rename"</button>
+                            <button class="rename" on:click=move |_| rename(id.clone())>"Rename"</button>
                             <button on:click=move |_| change_reward(id2.clone())>"Reward"</button>
+                            <button class="window" on:click=move |_| set_window(id4.clone())>"Window"</button>
                             <button class=if active { "danger toggle" } else { "toggle" } on:click=move |_| set_active(id3.clone(), !active)>
                                 {if active { "Turn off" } else { "Turn on" }}
                             </button>
