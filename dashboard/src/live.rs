@@ -17,6 +17,8 @@ use crate::{api::Failure, session::Session};
 
 /// The close code of a connection whose access token expired.
 const CLOSE_UNAUTHORIZED: u16 = 4401;
+/// The close code of a `connection_init` the server refused.
+const CLOSE_REFUSED: u16 = 1002;
 
 /// Where a page's subscription stands, for the person at the screen.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,10 +83,17 @@ async fn keep_subscribed<D: DeserializeOwned>(
                 link.set(Link::Ended);
                 return;
             }
-            Ended::Expired => {
+            Ended::Expired { was_live } => {
                 if !crate::api::refresh(session).await {
                     session.clear();
                     return;
+                }
+                // A token that ran out on a live socket is routine: at once again. One
+                // refused at the start waits its turn, so a refusal for another reason
+                // does not spin.
+                if was_live {
+                    wait_ms = 500;
+                    continue;
                 }
             }
             Ended::Lost { was_live } => {
@@ -102,8 +111,8 @@ async fn keep_subscribed<D: DeserializeOwned>(
 enum Ended {
     /// The server completed the subscription or refused it.
     Done,
-    /// The access token expired.
-    Expired,
+    /// The access token expired, or `connection_init` was refused.
+    Expired { was_live: bool },
     /// The connection went away.
     Lost { was_live: bool },
 }
@@ -143,7 +152,16 @@ async fn once<D: DeserializeOwned>(
             Ok(Message::Text(text)) => text,
             Ok(Message::Bytes(_)) => continue,
             Err(WebSocketError::ConnectionClose(close)) if close.code == CLOSE_UNAUTHORIZED => {
-                return Ended::Expired;
+                return Ended::Expired { was_live: live };
+            }
+            // `connection_init` refused (an access token that expired while the page was
+            // idle, say): shown, and tried again after a refresh.
+            Err(WebSocketError::ConnectionClose(close)) if !live && close.code == CLOSE_REFUSED => {
+                error.set(Some(Failure {
+                    code: "UNAUTHENTICATED".into(),
+                    message: close.reason,
+                }));
+                return Ended::Expired { was_live: false };
             }
             Err(_) => return Ended::Lost { was_live: live },
         };
@@ -162,6 +180,11 @@ async fn once<D: DeserializeOwned>(
                 }
                 live = true;
                 link.set(Link::Live);
+                // A refused `connection_init` before this one is over.
+                if error.with_untracked(|e| e.as_ref().is_some_and(|f| f.code == "UNAUTHENTICATED"))
+                {
+                    error.set(None);
+                }
             }
             "ping" => {
                 let pong = json!({ "type": "pong" }).to_string();

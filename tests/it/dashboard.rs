@@ -993,15 +993,14 @@ async fn an_admin_quarantines_a_server_and_ends_a_session() {
     assert_eq!(plays.data()["plays"].as_array().unwrap().len(), 1);
 }
 
-#[tokio::test]
-async fn an_admin_watches_a_leaderboard_change_live_and_manages_quests() {
-    let app = TestApp::spawn_configured(arena_tests::trusting).await;
+/// An admin, two players, a game and its +1 board "Champions".
+async fn champions(app: &TestApp) -> (TestUser, TestUser, TestUser, String, String) {
     let admin = UserBuilder::new("admin")
         .with_role("admin")
-        .create(&app)
+        .create(app)
         .await;
-    let ann = UserBuilder::new("ann").create(&app).await;
-    let bob = UserBuilder::new("bob").create(&app).await;
+    let ann = UserBuilder::new("ann").create(app).await;
+    let bob = UserBuilder::new("bob").create(app).await;
     let duel = app
         .published_item(
             &admin.access,
@@ -1009,11 +1008,18 @@ async fn an_admin_watches_a_leaderboard_change_live_and_manages_quests() {
         )
         .await;
     let board = crate::leaderboards::board(
-        &app,
+        app,
         &admin,
         json!({ "gameId": duel, "name": "Champions", "scoring": "WINS" }),
     )
     .await;
+    (admin, ann, bob, duel, board)
+}
+
+#[tokio::test]
+async fn an_admin_watches_a_leaderboard_change_live_and_manages_quests() {
+    let app = TestApp::spawn_configured(arena_tests::trusting).await;
+    let (admin, ann, bob, duel, board) = champions(&app).await;
     let browser = Browser::start().await;
     sign_in(&browser, &app, &admin).await;
     browser.wait_for_text("accounts").await;
@@ -1196,6 +1202,55 @@ async fn an_admin_watches_a_leaderboard_change_live_and_manages_quests() {
         quests.data()["quests"],
         json!([{ "name": "Three straight wins", "streak": 3, "rewardAmount": 25, "active": false,
                   "startsAt": "2030-01-01T00:00:00+00:00", "endsAt": "2031-06-30T12:00:00+00:00" }])
+    );
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn a_live_board_page_outlives_its_access_tokens() {
+    let app = TestApp::spawn_configured(|s| {
+        arena_tests::trusting(s);
+        s.access_token_seconds = 2;
+    })
+    .await;
+    let (admin, ann, bob, duel, board) = champions(&app).await;
+    let browser = Browser::start().await;
+    sign_in(&browser, &app, &admin).await;
+    browser.wait_for_text("accounts").await;
+    browser
+        .client
+        .goto(&app.url(&format!("/admin/leaderboards/{board}")))
+        .await
+        .unwrap();
+    browser.find(".live-link[data-link='live']").await;
+    browser
+        .client
+        .execute("window.arenaMark = 'same page'; return null", vec![])
+        .await
+        .unwrap();
+    // Each expiry closes the socket (4401); the page refreshes its token and subscribes
+    // again, and the board still moves.
+    for wins in 1..=2 {
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+        let signed_in = arena_tests::login(&app, &admin.username, &admin.password).await;
+        let sent = app
+            .gql_as(
+                signed_in["accessToken"].as_str().unwrap(),
+                crate::events::INGEST,
+                json!({ "e": [crate::events::over(&format!("late-{wins}"), &duel, &ann, &bob)] }),
+            )
+            .await;
+        assert!(sent.body.get("errors").is_none(), "{:#}", sent.body);
+        browser.wait_for_text(&format!("1 ann {wins}")).await;
+    }
+    browser.find(".live-link[data-link='live']").await;
+    assert_eq!(
+        browser
+            .client
+            .execute("return window.arenaMark", vec![])
+            .await
+            .unwrap(),
+        json!("same page")
     );
     browser.close().await;
 }
