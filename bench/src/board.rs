@@ -13,7 +13,7 @@
 //!
 //! `bench/board.sh` makes the database, starts the server and runs this.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, bail};
 use arena_api::{
@@ -21,9 +21,9 @@ use arena_api::{
     settings::{Secret, Settings},
     startup::Application,
 };
-use arena_bench::{Target, account, drive, gql, loaded, post};
+use arena_bench::{Target, account, drained, drive, gql, loaded, one_number, post};
 use clap::Parser;
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use sea_orm::{ConnectionTrait, Statement};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -55,14 +55,6 @@ fn next(seed: &mut u64, below: usize) -> usize {
 /// A service answer as a load-command error.
 fn served<T>(answer: arena_api::error::ApiResult<T>) -> anyhow::Result<T> {
     answer.map_err(|err| anyhow::anyhow!("{err:?}"))
-}
-
-async fn one_number(db: &DatabaseConnection, sql: &str) -> anyhow::Result<i64> {
-    let row = db
-        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
-        .await?
-        .context("a row")?;
-    Ok(row.try_get_by_index::<i64>(0)?)
 }
 
 #[tokio::main]
@@ -315,18 +307,8 @@ async fn main() -> anyhow::Result<()> {
         },
     )
     .await;
-    loop {
-        let pending = one_number(
-            &o.db,
-            "SELECT count(*) FROM (SELECT 1 FROM game_events WHERE state = 'pending' LIMIT 1) p",
-        )
-        .await?;
-        if pending == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let drained = ingest_started.elapsed().as_secs_f64();
+    let applied_at = drained(&o.db).await?;
+    let drained = (applied_at - ingest_started).as_secs_f64();
     let processed = one_number(
         &o.db,
         "SELECT count(*) FROM game_events WHERE state = 'processed'",

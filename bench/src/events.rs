@@ -20,7 +20,7 @@ use std::{
 };
 
 use anyhow::{Context, bail};
-use arena_bench::{Target, account, gql, post};
+use arena_bench::{Target, account, drained, gql, one_number, post};
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
@@ -49,14 +49,6 @@ struct Args {
 const INGEST: &str =
     "mutation($e: [EventInput!]!) { ingestEvents(events: $e) { accepted duplicates } }";
 
-async fn one_number(db: &DatabaseConnection, sql: &str) -> anyhow::Result<i64> {
-    let row = db
-        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
-        .await?
-        .context("a row")?;
-    Ok(row.try_get_by_index::<i64>(0)?)
-}
-
 /// A batch of `n` game_over events, keyed `{prefix}{k}`, between random players.
 fn batch(prefix: &str, n: usize, game: &str, players: &[String], seed: &mut u64) -> Value {
     let mut next = || {
@@ -78,22 +70,6 @@ fn batch(prefix: &str, n: usize, game: &str, players: &[String], seed: &mut u64)
         })
         .collect();
     json!(events)
-}
-
-/// Waits until no event is pending; when the last was applied (within 50 ms).
-async fn drained(db: &DatabaseConnection) -> anyhow::Result<Instant> {
-    loop {
-        // One probe of the pending index, not a count of it.
-        let pending = one_number(
-            db,
-            "SELECT COUNT(*) FROM (SELECT 1 FROM game_events WHERE state = 'pending' LIMIT 1) p",
-        )
-        .await?;
-        if pending == 0 {
-            return Ok(Instant::now());
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// The reference: `clients` plain clients bulk-INSERT batches of the same rows into a copy of

@@ -204,6 +204,31 @@ pub async fn post_as(
     answer.get("errors").is_none().then_some(answer)
 }
 
+/// The first column of the one row `sql` answers, a number.
+pub async fn one_number(db: &DatabaseConnection, sql: &str) -> anyhow::Result<i64> {
+    let row = db
+        .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await?
+        .context("a row")?;
+    Ok(row.try_get_by_index::<i64>(0)?)
+}
+
+/// Waits until no event is pending; when the last was applied (within 50 ms).
+pub async fn drained(db: &DatabaseConnection) -> anyhow::Result<Instant> {
+    loop {
+        // One probe of the pending index, not a count of it.
+        let pending = one_number(
+            db,
+            "SELECT COUNT(*) FROM (SELECT 1 FROM game_events WHERE state = 'pending' LIMIT 1) p",
+        )
+        .await?;
+        if pending == 0 {
+            return Ok(Instant::now());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Runs one statement with a plain client; whether it succeeded.
 pub async fn sql(db: &DatabaseConnection, sql: &str) -> bool {
     db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))

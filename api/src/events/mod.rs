@@ -14,8 +14,8 @@ use arena_entity::{
 };
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -460,57 +460,60 @@ const PRUNE_CHUNK: i64 = 5_000;
 /// from the oldest in chunks, stopping at the first row that is new enough, so each delete
 /// and each step reads the primary key only. The events and outbox rows deleted.
 pub async fn prune(db: &impl ConnectionTrait, before: DateTime<Utc>) -> ApiResult<(u64, u64)> {
-    let mut events = 0;
-    let mut from = i64::MIN;
-    loop {
-        let oldest: Option<(i64, DateTime<Utc>)> = game_event::Entity::find()
-            .select_only()
-            .column(game_event::Column::Id)
-            .column(game_event::Column::ReceivedAt)
-            .filter(game_event::Column::Id.gte(from))
-            .order_by_asc(game_event::Column::Id)
-            .into_tuple()
-            .one(db)
-            .await?;
-        let Some((id, _)) = oldest.filter(|(_, at)| *at < before) else {
-            break;
-        };
-        events += game_event::Entity::delete_many()
-            .filter(game_event::Column::Id.gte(id))
-            .filter(game_event::Column::Id.lt(id.saturating_add(PRUNE_CHUNK)))
-            .filter(game_event::Column::State.eq(game_event::State::Processed))
-            .filter(game_event::Column::ReceivedAt.lt(before))
-            .exec(db)
-            .await?
-            .rows_affected;
-        from = id.saturating_add(PRUNE_CHUNK);
-    }
-    let mut outbox = 0;
-    let mut from = i64::MIN;
-    loop {
-        let oldest: Option<(i64, DateTime<Utc>)> = platform_event::Entity::find()
-            .select_only()
-            .column(platform_event::Column::Id)
-            .column(platform_event::Column::CreatedAt)
-            .filter(platform_event::Column::Id.gte(from))
-            .order_by_asc(platform_event::Column::Id)
-            .into_tuple()
-            .one(db)
-            .await?;
-        let Some((id, _)) = oldest.filter(|(_, at)| *at < before) else {
-            break;
-        };
-        outbox += platform_event::Entity::delete_many()
-            .filter(platform_event::Column::Id.gte(id))
-            .filter(platform_event::Column::Id.lt(id.saturating_add(PRUNE_CHUNK)))
-            .filter(platform_event::Column::Relayed.eq(true))
-            .filter(platform_event::Column::CreatedAt.lt(before))
-            .exec(db)
-            .await?
-            .rows_affected;
-        from = id.saturating_add(PRUNE_CHUNK);
-    }
+    let events = prune_table::<game_event::Entity>(
+        db,
+        (game_event::Column::Id, game_event::Column::ReceivedAt),
+        Condition::all().add(game_event::Column::State.eq(game_event::State::Processed)),
+        before,
+    )
+    .await?;
+    let outbox = prune_table::<platform_event::Entity>(
+        db,
+        (
+            platform_event::Column::Id,
+            platform_event::Column::CreatedAt,
+        ),
+        Condition::all().add(platform_event::Column::Relayed.eq(true)),
+        before,
+    )
+    .await?;
     Ok((events, outbox))
+}
+
+/// [`prune`] of one table, by its id and time columns: the rows meeting `done` and older
+/// than `before`.
+async fn prune_table<E: EntityTrait>(
+    db: &impl ConnectionTrait,
+    (id, at): (E::Column, E::Column),
+    done: Condition,
+    before: DateTime<Utc>,
+) -> ApiResult<u64> {
+    let mut deleted = 0;
+    let mut from = i64::MIN;
+    loop {
+        let oldest: Option<(i64, DateTime<Utc>)> = E::find()
+            .select_only()
+            .column(id)
+            .column(at)
+            .filter(id.gte(from))
+            .order_by_asc(id)
+            .into_tuple()
+            .one(db)
+            .await?;
+        let Some((first, _)) = oldest.filter(|(_, when)| *when < before) else {
+            return Ok(deleted);
+        };
+        let to = first.saturating_add(PRUNE_CHUNK);
+        deleted += E::delete_many()
+            .filter(id.gte(first))
+            .filter(id.lt(to))
+            .filter(done.clone())
+            .filter(at.lt(before))
+            .exec(db)
+            .await?
+            .rows_affected;
+        from = to;
+    }
 }
 
 /// Every hour (the first after an hour), prunes what `event_retention_days` no longer
