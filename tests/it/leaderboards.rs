@@ -500,3 +500,63 @@ arena_tests::both_configured!(
         );
     }
 );
+
+/// Two batches of a game on two instances: the one that waited for the game's lock writes
+/// its records with a later version than the one it waited for, so the rank index, which
+/// keeps the newer version of a record, ends with its scores.
+#[tokio::test]
+async fn a_batch_that_waited_for_its_games_lock_writes_the_later_version() {
+    use arena_api::events::process;
+    use arena_entity::events::leaderboard_record;
+    use sea_orm::{EntityTrait, TransactionTrait};
+
+    let app = TestApp::spawn_with(arena_tests::Backend::Postgres, crate::events::held).await;
+    let Cast {
+        admin,
+        ann,
+        bob,
+        duel,
+        server,
+        ..
+    } = cast(&app, 7411).await;
+    board(
+        &app,
+        &admin,
+        json!({ "gameId": duel, "name": "Wins", "scoring": "WINS" }),
+    )
+    .await;
+    send(
+        &server,
+        json!([crate::events::over("w1", &duel, &ann, &bob)]),
+    )
+    .await
+    .unwrap();
+    let ids = crate::stats::stored_ids(&app).await;
+
+    // Another instance holds the game's lock while this batch starts.
+    let other = app.ctx.db.begin().await.unwrap();
+    process::lock_games_in(&other, &[duel.parse().unwrap()])
+        .await
+        .unwrap();
+    let ctx = app.ctx.clone();
+    let waiting = tokio::spawn(async move { process::apply(&ctx, &ids).await });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !waiting.is_finished(),
+        "the batch waits for the game's lock"
+    );
+    let released = chrono::Utc::now();
+    other.commit().await.unwrap();
+    assert_eq!(waiting.await.unwrap().unwrap().processed, 1);
+
+    let records = leaderboard_record::Entity::find()
+        .all(&app.ctx.db)
+        .await
+        .unwrap();
+    assert_eq!(records.len(), 1);
+    assert!(
+        records[0].updated_at >= released,
+        "written at {}, before the lock it waited for was released at {released}",
+        records[0].updated_at
+    );
+}

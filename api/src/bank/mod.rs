@@ -655,12 +655,10 @@ async fn lock_accounts(
     .on_conflict(crate::db::any_conflict())
     .exec_without_returning(db)
     .await?;
-    let mut which = Condition::any();
-    for owner in owners {
-        which = which.add(match *owner {
-            Some(owner) => account_balance::Column::UserId.eq(owner),
-            None => account_balance::Column::UserId.is_null(),
-        });
+    // One list, not a chain of ORs: a mint batch names hundreds of owners.
+    let mut which = Condition::any().add(account_balance::Column::UserId.is_in(new));
+    if owners.contains(&None) {
+        which = which.add(account_balance::Column::UserId.is_null());
     }
     Ok(crate::db::lock_in_order(
         db,

@@ -54,9 +54,45 @@ const STREAM_MAX: u64 = 100_000;
 /// The advisory-lock class of a game's statistics on PostgreSQL.
 const STATS_LOCK: i32 = 0x5354_4154;
 
+/// Rank-index writes after commits that may run beside the next batch's transaction.
+const INDEX_WRITERS: usize = 4;
+
 /// Where stored event ids wait for the processor.
 #[derive(Clone)]
-pub struct EventQueue(Arc<Transport>, Arc<std::sync::atomic::AtomicUsize>);
+pub struct EventQueue(Arc<Transport>, Arc<Busy>);
+
+/// Batches being applied, and the rank-index writers after their commits.
+struct Busy {
+    count: std::sync::atomic::AtomicUsize,
+    writers: Arc<tokio::sync::Semaphore>,
+}
+
+impl Default for Busy {
+    fn default() -> Self {
+        Self {
+            count: std::sync::atomic::AtomicUsize::new(0),
+            writers: Arc::new(tokio::sync::Semaphore::new(INDEX_WRITERS)),
+        }
+    }
+}
+
+/// Counts as busy while alive.
+struct BusyGuard(Arc<Busy>);
+
+impl BusyGuard {
+    fn new(busy: &Arc<Busy>) -> Self {
+        busy.count.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        Self(busy.clone())
+    }
+}
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        self.0
+            .count
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
 
 enum Transport {
     Local {
@@ -93,7 +129,7 @@ impl EventQueue {
     /// Whether this instance is applying a batch (committing it, or writing its ranks after
     /// the commit): with no pending event left, not busy means every effect is in place.
     pub fn busy(&self) -> bool {
-        self.1.load(std::sync::atomic::Ordering::Acquire) > 0
+        self.1.count.load(std::sync::atomic::Ordering::Acquire) > 0
     }
 
     /// Queues committed events. Never fails the caller: an id that does not make it onto
@@ -209,11 +245,8 @@ async fn pending_games(db: &impl ConnectionTrait, ids: &[i64]) -> ApiResult<Vec<
 /// event is tried alone, and one the database refuses alone is marked failed with the
 /// database's reason, so one event never holds back the others.
 pub async fn apply(ctx: &AppContext, ids: &[i64]) -> ApiResult<Applied> {
-    let busy = &ctx.events.1;
-    busy.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-    let applied = apply_all(ctx, ids).await;
-    busy.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
-    applied
+    let _busy = BusyGuard::new(&ctx.events.1);
+    apply_all(ctx, ids).await
 }
 
 async fn apply_all(ctx: &AppContext, ids: &[i64]) -> ApiResult<Applied> {
@@ -222,20 +255,12 @@ async fn apply_all(ctx: &AppContext, ids: &[i64]) -> ApiResult<Applied> {
     let err = loop {
         match ctx
             .write(async |db, changes| {
-                apply_in(
-                    db,
-                    handlers,
-                    ids,
-                    Reach::EarlierOfGames,
-                    Utc::now(),
-                    changes,
-                )
-                .await
+                apply_in(db, handlers, ids, Reach::EarlierOfGames, changes).await
             })
             .await
         {
             Ok(applied) => {
-                boards_changed(ctx, &applied.boards).await;
+                boards_changed(ctx, applied.boards.clone()).await;
                 let more = applied.more;
                 total.add(applied);
                 if !more {
@@ -258,13 +283,11 @@ async fn apply_all(ctx: &AppContext, ids: &[i64]) -> ApiResult<Applied> {
     );
     for id in alone {
         let one = match ctx
-            .write(async |db, changes| {
-                apply_in(db, handlers, &[id], Reach::Exactly, Utc::now(), changes).await
-            })
+            .write(async |db, changes| apply_in(db, handlers, &[id], Reach::Exactly, changes).await)
             .await
         {
             Ok(one) => {
-                boards_changed(ctx, &one.boards).await;
+                boards_changed(ctx, one.boards.clone()).await;
                 one
             }
             Err(ApiError::Db(err)) if refuses(&err) => {
@@ -279,21 +302,31 @@ async fn apply_all(ctx: &AppContext, ids: &[i64]) -> ApiResult<Applied> {
 }
 
 /// After a commit: the changed records go into the rank index, and only then is the change
-/// published, so a live board that wakes on it reads the new ranks.
-async fn boards_changed(ctx: &AppContext, boards: &[leaderboards::Changed]) {
+/// published, so a live board that wakes on it reads the new ranks. This runs beside the
+/// next batch's transaction (a few at a time; the index is versioned, so two writes in
+/// either order leave the newer), and the queue counts as busy until it is done.
+async fn boards_changed(ctx: &AppContext, boards: Vec<leaderboards::Changed>) {
     if boards.is_empty() {
         return;
     }
-    leaderboards::index_changes(ctx, boards).await;
-    let changes = boards
-        .iter()
-        .map(|changed| Change::Leaderboard {
-            board_id: changed.board,
-            season: changed.season,
-            users: changed.records.iter().map(|r| r.user).collect(),
-        })
-        .collect();
-    ctx.bus.publish_all(changes).await;
+    let busy = BusyGuard::new(&ctx.events.1);
+    let Ok(permit) = ctx.events.1.writers.clone().acquire_owned().await else {
+        return;
+    };
+    let ctx = ctx.clone();
+    tokio::spawn(async move {
+        leaderboards::index_changes(&ctx, &boards).await;
+        let changes = boards
+            .iter()
+            .map(|changed| Change::Leaderboard {
+                board_id: changed.board,
+                season: changed.season,
+                users: changed.records.iter().map(|r| r.user).collect(),
+            })
+            .collect();
+        ctx.bus.publish_all(changes).await;
+        drop((permit, busy));
+    });
 }
 
 /// Whether the database refused what was written (a constraint, a value out of range)
@@ -389,7 +422,6 @@ pub async fn apply_in(
     handlers: &Handlers,
     ids: &[i64],
     reach: Reach,
-    now: DateTime<Utc>,
     changes: &mut Changes,
 ) -> ApiResult<Applied> {
     if db.get_database_backend() == DbBackend::Postgres {
@@ -400,19 +432,24 @@ pub async fn apply_in(
     }
     let locked = pending_games(db, ids).await?;
     lock_games_in(db, &locked).await?;
+    // Read under the games' locks: records are versioned by this time in the rank index, so
+    // a batch that waited for another must carry a later one.
+    let now = Utc::now();
+    // Every event wanted is at most the last given: bounding the scan of pending ids there
+    // keeps it from walking the backlog behind the batch for a row that cannot match.
+    let last = ids.iter().max().copied().unwrap_or(0);
     let mut wanted =
         sea_orm::Condition::any().add(game_event::Column::Id.is_in(ids.iter().copied()));
-    if let (Reach::EarlierOfGames, Some(last)) = (reach, ids.iter().max())
-        && !locked.is_empty()
-    {
+    if reach == Reach::EarlierOfGames && !locked.is_empty() {
         wanted = wanted.add(
             sea_orm::Condition::all()
                 .add(game_event::Column::GameId.is_in(locked.iter().copied()))
-                .add(game_event::Column::Id.lt(*last)),
+                .add(game_event::Column::Id.lt(last)),
         );
     }
     let mut events = game_event::Entity::find()
         .filter(game_event::Column::State.eq(game_event::State::Pending))
+        .filter(game_event::Column::Id.lte(last))
         .filter(wanted)
         .order_by_asc(game_event::Column::Id)
         .limit(MAX_APPLY as u64 + 1)

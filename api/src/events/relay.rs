@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use arena_entity::events::{game_event, platform_event};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, sea_query::Expr,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter,
+    QueryOrder, QuerySelect, sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -32,7 +32,9 @@ pub async fn relay_in(
     changes: &mut crate::bus::Changes,
 ) -> ApiResult<(usize, Vec<i64>)> {
     let rows = platform_event::Entity::find()
-        .filter(platform_event::Column::Relayed.eq(false))
+        // Written out, not bound: a bound `false` in a generic plan misses the partial index
+        // of unrelayed rows and scans the whole outbox.
+        .filter(Expr::col(platform_event::Column::Relayed).not())
         .order_by_asc(platform_event::Column::Id)
         .limit(RELAY_BATCH)
         .lock_with_behavior(
