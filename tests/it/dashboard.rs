@@ -14,12 +14,7 @@ async fn sign_in(browser: &Browser, app: &TestApp, user: &TestUser) {
         .expect("open sign-in");
     browser.fill("login", &user.username).await;
     browser.fill("password", &user.password).await;
-    browser
-        .find("button[type='submit']")
-        .await
-        .click()
-        .await
-        .expect("submit");
+    browser.click("button[type='submit']").await;
 }
 
 /// Signs `admin` in and opens `user`'s page.
@@ -200,12 +195,7 @@ async fn a_member_cannot_sign_in_to_the_dashboard() {
     browser.screenshot("member-refused").await;
     // A wrong password is told in words next to the form.
     browser.fill("password", "not the password").await;
-    browser
-        .find("button[type='submit']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    browser.click("button[type='submit']").await;
     browser
         .wait_for_text("wrong username, email or password")
         .await;
@@ -230,23 +220,13 @@ async fn an_admin_makes_a_member_a_moderator_who_then_gets_in() {
         .await
         .unwrap();
     browser.fill("access-reason", "runs the forums").await;
-    browser
-        .find("form.access button[type='button']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    browser.click("form.access button[type='button']").await;
     browser.wait_for_text("member, moderator").await;
     browser.client.set_window_size(390, 844).await.unwrap();
     browser.screenshot("user-phone").await;
     browser.client.set_window_size(1280, 900).await.unwrap();
 
-    browser
-        .find("header button.link")
-        .await
-        .click()
-        .await
-        .unwrap();
+    browser.click("header button.link").await;
     browser.find("[name='login']").await;
     sign_in(&browser, &app, &ann).await;
     browser.wait_for_text("accounts").await;
@@ -303,12 +283,7 @@ async fn an_admin_follows_crawl_runs_and_daily_activity() {
     assert_eq!(bars.len(), 2);
     browser.screenshot("crawls").await;
 
-    browser
-        .find("#crawl-runs tbody a")
-        .await
-        .click()
-        .await
-        .unwrap();
+    browser.click("#crawl-runs tbody a").await;
     browser.wait_for_text("Accounts per second").await;
     assert_eq!(
         browser.find("#run-status").await.text().await.unwrap(),
@@ -458,7 +433,7 @@ async fn a_moderator_works_the_queue_rejecting_with_a_ban() {
             .unwrap()
             .contains("Suspicious hat")
     );
-    browser.find("#claim").await.click().await.unwrap();
+    browser.click("#claim").await;
     browser.wait_for_text("buy followers here").await;
     browser.wait_for_text("Revision").await;
     browser.wait_for_text("storefront.png").await;
@@ -489,18 +464,8 @@ async fn a_moderator_works_the_queue_rejecting_with_a_ban() {
         .select_by_value("ILLEGAL")
         .await
         .unwrap();
-    browser
-        .find("input[name='penalty']")
-        .await
-        .click()
-        .await
-        .unwrap();
-    browser
-        .find("input[name='delete-assets']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    browser.click("input[name='penalty']").await;
+    browser.click("input[name='delete-assets']").await;
     browser.fill("penalty-reason", "selling accounts").await;
     browser.fill("penalty-days", "7").await;
     browser.fill("description", "spam storefront").await;
@@ -719,12 +684,7 @@ async fn an_admin_runs_the_economy() {
     // Currencies: rename one; conversion rules: add one, end it.
     browser.click_link("Economy").await;
     browser.wait_for_text("balanced").await;
-    browser
-        .find("button[name='rename-2']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    browser.click("button[name='rename-2']").await;
     browser.answer_prompt("diamonds").await;
     browser.wait_for_text("diamonds").await;
     for (select, value) in [("source", "1"), ("destination", "2")] {
@@ -736,12 +696,7 @@ async fn an_admin_runs_the_economy() {
             .unwrap();
     }
     browser.fill("ratio", "10").await;
-    browser
-        .find("form.conversion button[type='submit']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    browser.click("form.conversion button[type='submit']").await;
     browser.wait_for_text("End now").await;
     browser
         .click_and_confirm("section.conversions button.danger")
@@ -934,12 +889,7 @@ async fn an_admin_quarantines_a_server_and_ends_a_session() {
     browser.click_link("Hosts").await;
     browser.fill("host-name", "rack 1").await;
     browser.fill("host-url", "http://127.0.0.1:9/servers").await;
-    browser
-        .find("form.host button[type='submit']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    browser.click("form.host button[type='submit']").await;
     browser.wait_for_text("shown this once").await;
     let token = browser.find("#host-token").await.text().await.unwrap();
     browser.wait_for_text("0 / 10").await;
@@ -1090,12 +1040,7 @@ async fn an_admin_watches_a_leaderboard_change_live_and_manages_quests() {
     browser.wait_for_text("5 events").await;
     // The live tail shows a new event at once; a failed one is retried once its cause is
     // put right (a rule reading a field the event lacks).
-    browser
-        .find("[name='events-tail']")
-        .await
-        .click()
-        .await
-        .unwrap();
+    browser.click("[name='events-tail']").await;
     browser.find(".live-link[data-link='live']").await;
     let rule = app
         .gql_as(
@@ -1133,12 +1078,7 @@ async fn an_admin_watches_a_leaderboard_change_live_and_manages_quests() {
         )
         .await;
     assert!(removed.body.get("errors").is_none(), "{:#}", removed.body);
-    browser
-        .find("table.events button.retry")
-        .await
-        .click()
-        .await
-        .unwrap();
+    browser.click("table.events button.retry").await;
     browser.wait_for_text("0 events").await;
     crate::stats::settled(&app).await;
     let states = app
@@ -1161,28 +1101,15 @@ async fn an_admin_watches_a_leaderboard_change_live_and_manages_quests() {
     browser.fill("quest-streak", "3").await;
     browser.fill("quest-amount", "25").await;
     browser
-        .find("form.create-quest button[type='submit']")
-        .await
-        .click()
-        .await
-        .unwrap();
+        .click("form.create-quest button[type='submit']")
+        .await;
     browser.wait_for_text("Three wins").await;
     // A window from the page; a rename keeps it.
-    browser
-        .find("table.quests button.window")
-        .await
-        .click()
-        .await
-        .unwrap();
+    browser.click("table.quests button.window").await;
     browser.answer_prompt("2030-01-01 00:00").await;
     browser.answer_prompt("2031-06-30 12:00").await;
     browser.wait_for_text("2031-06-30 12:00").await;
-    browser
-        .find("table.quests button.rename")
-        .await
-        .click()
-        .await
-        .unwrap();
+    browser.click("table.quests button.rename").await;
     browser.answer_prompt("Three straight wins").await;
     browser.wait_for_text("Three straight wins").await;
     browser.wait_for_text("2031-06-30 12:00").await;

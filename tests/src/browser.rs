@@ -119,13 +119,18 @@ impl Browser {
             .unwrap_or_else(|err| panic!("click {text:?}: {err}"));
     }
 
-    /// Clicks the element matching `css` and accepts the confirmation it asks for.
-    pub async fn click_and_confirm(&self, css: &str) {
+    /// Clicks the element matching `css`, waiting up to ten seconds for it.
+    pub async fn click(&self, css: &str) {
         self.find(css)
             .await
             .click()
             .await
             .unwrap_or_else(|err| panic!("click {css}: {err}"));
+    }
+
+    /// Clicks the element matching `css` and accepts the confirmation it asks for.
+    pub async fn click_and_confirm(&self, css: &str) {
+        self.click(css).await;
         self.client
             .accept_alert()
             .await
