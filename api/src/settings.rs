@@ -78,10 +78,15 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("ARENA_PROVISION_TIMEOUT_MS", "provision_timeout_ms"),
     ("ARENA_EVENT_PROCESSOR", "event_processor"),
     ("ARENA_EVENT_REQUEUE_SECONDS", "event_requeue_seconds"),
+    ("ARENA_EVENT_BATCH", "event_batch"),
     ("ARENA_LIVE_INTERVAL_MS", "live_interval_ms"),
     ("ARENA_EVENT_RELAY_MS", "event_relay_ms"),
     ("ARENA_EVENT_RETENTION_DAYS", "event_retention_days"),
 ];
+
+/// Most `ARENA_EVENT_BATCH` may be: a batch's ids are bound as one list, under the
+/// databases' limits on parameters.
+pub const MAX_EVENT_BATCH: usize = 20_000;
 
 /// The variable that names the settings file (read by the CLI, not by the loader).
 pub const CONFIG_ENV_VAR: &str = "ARENA_CONFIG";
@@ -227,6 +232,10 @@ pub struct Settings {
     /// processor queues it again (its queue entry was lost: a crash, Redis flushed), and
     /// how long a Redis consumer's unacknowledged entries wait before another takes them.
     pub event_requeue_seconds: u64,
+    /// `ARENA_EVENT_BATCH`: most events one transaction of the processor applies. A backlog
+    /// is applied in batches this large: a player's statistics and records are written once
+    /// per batch however many of its events name them.
+    pub event_batch: usize,
     /// `ARENA_EVENT_RELAY_MS`: how often the platform's outbox is read for events to relay
     /// when it was empty (at once again while there is more).
     pub event_relay_ms: u64,
@@ -313,6 +322,7 @@ impl Default for Settings {
             provision_timeout_ms: 2_000,
             event_processor: true,
             event_requeue_seconds: 30,
+            event_batch: 10_000,
             live_interval_ms: 20,
             event_relay_ms: 200,
             event_retention_days: 400,
@@ -347,6 +357,11 @@ impl Settings {
         }
         if self.event_relay_ms == 0 {
             return Err(SettingsError("ARENA_EVENT_RELAY_MS is at least 1".into()));
+        }
+        if !(1..=MAX_EVENT_BATCH).contains(&self.event_batch) {
+            return Err(SettingsError(format!(
+                "ARENA_EVENT_BATCH is 1 to {MAX_EVENT_BATCH}"
+            )));
         }
         if self.event_requeue_seconds == 0 {
             return Err(SettingsError(

@@ -443,63 +443,78 @@ arena_tests::both_configured!(
 arena_tests::both_configured!(
     a_games_events_apply_in_the_order_stored_whichever_delivery_comes_first,
     crate::events::held,
-    |app| {
-        use arena_api::events::process;
+    |app| { later_delivery_first(app, 7409).await }
+);
 
-        let Cast {
-            admin,
-            ann,
-            bob,
-            duel,
-            server,
-            ..
-        } = cast(&app, 7409).await;
-        let elo = board(
-            &app,
-            &admin,
-            json!({ "gameId": duel, "name": "Rating", "scoring": "ELO" }),
+fn small_batches(settings: &mut arena_api::settings::Settings) {
+    crate::events::held(settings);
+    settings.event_batch = 2;
+}
+
+arena_tests::both_configured!(
+    a_backlog_longer_than_a_batch_applies_in_order_over_several_transactions,
+    small_batches,
+    |app| { later_delivery_first(app, 7410).await }
+);
+
+/// Ann wins three, then Bob four, and the delivery of Bob's wins is applied first: the
+/// game's earlier events must go first, whatever the batch size.
+async fn later_delivery_first(app: TestApp, port: u16) {
+    use arena_api::events::process;
+
+    let Cast {
+        admin,
+        ann,
+        bob,
+        duel,
+        server,
+        ..
+    } = cast(&app, port).await;
+    let elo = board(
+        &app,
+        &admin,
+        json!({ "gameId": duel, "name": "Rating", "scoring": "ELO" }),
+    )
+    .await;
+    // Ann wins three, then Bob four: ratings depend on the order.
+    let ann_wins: Vec<Value> = (0..3)
+        .map(|n| crate::events::over(&format!("a{n}"), &duel, &ann, &bob))
+        .collect();
+    let bob_wins: Vec<Value> = (0..4)
+        .map(|n| crate::events::over(&format!("b{n}"), &duel, &bob, &ann))
+        .collect();
+    send(&server, json!(ann_wins)).await.unwrap();
+    send(&server, json!(bob_wins)).await.unwrap();
+    let ids = crate::stats::stored_ids(&app).await;
+    let (earlier, later) = ids.split_at(3);
+    // The later delivery is applied first (a redelivery, another instance's consumer):
+    // its game's earlier events go first.
+    let applied = process::apply(&app.ctx, later).await.unwrap();
+    assert_eq!(applied.processed, 7);
+    assert_eq!(
+        process::apply(&app.ctx, earlier).await.unwrap().processed,
+        0
+    );
+    let (mut a, mut b) = (leaderboards::ELO_START, leaderboards::ELO_START);
+    for _ in 0..3 {
+        let d = elo_delta(a, b, 32);
+        (a, b) = (a + d, b - d);
+    }
+    for _ in 0..4 {
+        let d = elo_delta(b, a, 32);
+        (a, b) = (a - d, b + d);
+    }
+    let top = app
+        .gql(
+            "query($b: ID!) { leaderboard(id: $b) { top { userId score } } }",
+            json!({ "b": elo }),
         )
         .await;
-        // Ann wins three, then Bob four: ratings depend on the order.
-        let ann_wins: Vec<Value> = (0..3)
-            .map(|n| crate::events::over(&format!("a{n}"), &duel, &ann, &bob))
-            .collect();
-        let bob_wins: Vec<Value> = (0..4)
-            .map(|n| crate::events::over(&format!("b{n}"), &duel, &bob, &ann))
-            .collect();
-        send(&server, json!(ann_wins)).await.unwrap();
-        send(&server, json!(bob_wins)).await.unwrap();
-        let ids = crate::stats::stored_ids(&app).await;
-        let (earlier, later) = ids.split_at(3);
-        // The later delivery is applied first (a redelivery, another instance's consumer):
-        // its game's earlier events go first.
-        let applied = process::apply(&app.ctx, later).await.unwrap();
-        assert_eq!(applied.processed, 7);
-        assert_eq!(
-            process::apply(&app.ctx, earlier).await.unwrap().processed,
-            0
-        );
-        let (mut a, mut b) = (leaderboards::ELO_START, leaderboards::ELO_START);
-        for _ in 0..3 {
-            let d = elo_delta(a, b, 32);
-            (a, b) = (a + d, b - d);
-        }
-        for _ in 0..4 {
-            let d = elo_delta(b, a, 32);
-            (a, b) = (a - d, b + d);
-        }
-        let top = app
-            .gql(
-                "query($b: ID!) { leaderboard(id: $b) { top { userId score } } }",
-                json!({ "b": elo }),
-            )
-            .await;
-        assert_eq!(
-            top.data()["leaderboard"]["top"],
-            json!([{ "userId": bob.id, "score": b }, { "userId": ann.id, "score": a }])
-        );
-    }
-);
+    assert_eq!(
+        top.data()["leaderboard"]["top"],
+        json!([{ "userId": bob.id, "score": b }, { "userId": ann.id, "score": a }])
+    );
+}
 
 /// Two batches of a game on two instances: the one that waited for the game's lock writes
 /// its records with a later version than the one it waited for, so the rank index, which

@@ -319,6 +319,68 @@ arena_tests::both_configured!(admins_configure_handlers_and_rules, trusting, |ap
     }
 });
 
+arena_tests::both_configured!(
+    sums_stop_at_the_bounds_of_a_64_bit_integer,
+    trusting,
+    |app| {
+        let Cast {
+            admin,
+            ann,
+            bob,
+            duel,
+            server,
+            ..
+        } = cast(&app, 7309).await;
+        app.gql_as(
+        &admin.access,
+        RULE,
+        json!({ "i": { "gameId": duel, "eventType": "GAME_OVER", "subject": "WINNER", "field": "/points", "stat": "points", "op": "ADD" } }),
+    )
+    .await
+    .data();
+        let won = |id: &str, winner: &TestUser, loser: &TestUser, points: i64| {
+            let mut event = over(id, &duel, winner, loser);
+            event["data"] = json!({ "points": points });
+            event
+        };
+        let points = async |user: &TestUser| stats_of(&app, &duel, user).await["points"].clone();
+        // One batch after another: each adds to the stored value, which stops at the bounds.
+        for (events, ann_points, bob_points) in [
+            (
+                json!([
+                    won("a1", &ann, &bob, i64::MAX - 10),
+                    won("b1", &bob, &ann, i64::MIN + 10)
+                ]),
+                i64::MAX - 10,
+                i64::MIN + 10,
+            ),
+            (
+                json!([won("a2", &ann, &bob, 100), won("b2", &bob, &ann, -100)]),
+                i64::MAX,
+                i64::MIN,
+            ),
+            (
+                json!([won("a3", &ann, &bob, -5), won("b3", &bob, &ann, 5)]),
+                i64::MAX - 5,
+                i64::MIN + 5,
+            ),
+            // Both signs in one call: applied in order, stopping at the bound on the way.
+            (
+                json!([won("a4", &ann, &bob, 10), won("a5", &ann, &bob, -3)]),
+                i64::MAX - 3,
+                i64::MIN + 5,
+            ),
+        ] {
+            send(&server, events).await.unwrap();
+            settled(&app).await;
+            assert_eq!(
+                (points(&ann).await, points(&bob).await),
+                (json!(ann_points), json!(bob_points))
+            );
+        }
+    }
+);
+
 /// A handler that panics on `boom` gameplay events and counts wins otherwise.
 struct Explodes;
 

@@ -41,8 +41,6 @@ use crate::{
     stats::{self, Handlers, StatOp},
 };
 
-/// Most events one transaction applies.
-pub const MAX_APPLY: usize = 2_000;
 /// Ids a sweep queues at a time.
 const SWEEP_CHUNK: u64 = 1_000;
 /// Ids the in-process queue holds (as batches); past it a batch is left to the sweep.
@@ -172,8 +170,8 @@ pub struct Applied {
     pub processed: usize,
     /// Events refused now, with their reason stored.
     pub failed: usize,
-    /// The statistics written, with their new values.
-    pub stats: HashMap<stats::StatKey, i64>,
+    /// The statistics written.
+    pub stats: HashSet<stats::StatKey>,
     /// The leaderboard records written.
     pub boards: Vec<leaderboards::Changed>,
     /// Whether earlier events of the batch's games filled the transaction, leaving some
@@ -203,7 +201,11 @@ pub enum Reach {
 
 /// Pending events of the games of the pending events among `ids`, stored before the last
 /// of `ids` (at most a transaction's worth).
-async fn earlier_pending(db: &impl ConnectionTrait, ids: &[i64]) -> ApiResult<Vec<i64>> {
+async fn earlier_pending(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+    limit: usize,
+) -> ApiResult<Vec<i64>> {
     let games = pending_games(db, ids).await?;
     let Some(last) = ids.iter().max().copied() else {
         return Ok(Vec::new());
@@ -218,7 +220,7 @@ async fn earlier_pending(db: &impl ConnectionTrait, ids: &[i64]) -> ApiResult<Ve
         .filter(game_event::Column::GameId.is_in(games))
         .filter(game_event::Column::Id.lt(last))
         .order_by_asc(game_event::Column::Id)
-        .limit(MAX_APPLY as u64)
+        .limit(limit as u64)
         .into_tuple()
         .all(db)
         .await?)
@@ -230,7 +232,7 @@ async fn pending_games(db: &impl ConnectionTrait, ids: &[i64]) -> ApiResult<Vec<
         .select_only()
         .column(game_event::Column::GameId)
         .distinct()
-        .filter(game_event::Column::Id.is_in(ids.iter().copied()))
+        .filter(crate::db::one_of(db, game_event::Column::Id, ids.to_vec()))
         .filter(game_event::Column::State.eq(game_event::State::Pending))
         .into_tuple()
         .all(db)
@@ -251,11 +253,12 @@ pub async fn apply(ctx: &AppContext, ids: &[i64]) -> ApiResult<Applied> {
 
 async fn apply_all(ctx: &AppContext, ids: &[i64]) -> ApiResult<Applied> {
     let handlers = &ctx.stats_handlers;
+    let batch = ctx.settings.event_batch;
     let mut total = Applied::default();
     let err = loop {
         match ctx
             .write(async |db, changes| {
-                apply_in(db, handlers, ids, Reach::EarlierOfGames, changes).await
+                apply_in(db, handlers, ids, Reach::EarlierOfGames, batch, changes).await
             })
             .await
         {
@@ -272,7 +275,7 @@ async fn apply_all(ctx: &AppContext, ids: &[i64]) -> ApiResult<Applied> {
         }
     };
     // One by one, in id order: the batch and the earlier events of its games it reached for.
-    let mut alone = earlier_pending(&ctx.db, ids).await?;
+    let mut alone = earlier_pending(&ctx.db, ids, batch).await?;
     alone.extend_from_slice(ids);
     alone.sort_unstable();
     alone.dedup();
@@ -283,7 +286,9 @@ async fn apply_all(ctx: &AppContext, ids: &[i64]) -> ApiResult<Applied> {
     );
     for id in alone {
         let one = match ctx
-            .write(async |db, changes| apply_in(db, handlers, &[id], Reach::Exactly, changes).await)
+            .write(async |db, changes| {
+                apply_in(db, handlers, &[id], Reach::Exactly, 1, changes).await
+            })
             .await
         {
             Ok(one) => {
@@ -405,7 +410,7 @@ async fn mark_in(
         .col_expr(game_event::Column::State, Expr::value(state))
         .col_expr(game_event::Column::ProcessedAt, Expr::value(now))
         .col_expr(game_event::Column::Failure, Expr::value(failure))
-        .filter(game_event::Column::Id.is_in(ids.iter().copied()))
+        .filter(crate::db::one_of(db, game_event::Column::Id, ids.to_vec()))
         .filter(game_event::Column::State.eq(game_event::State::Pending))
         .exec(db)
         .await?;
@@ -415,13 +420,15 @@ async fn mark_in(
 /// The body of [`apply`]: lock the games of the pending events among `ids` on PostgreSQL
 /// (in game order, so two instances never overwrite each other's sums, and before any
 /// event row, so two batches never wait on each other crosswise), lock the pending events
-/// (with `reach`, the earlier ones of those games too; in id order), run each event through
-/// its game's handler and rules, then write every statistic once and every event's state.
+/// (with `reach`, the earlier ones of those games too; in id order; at most `batch`), run
+/// each event through its game's handler and rules, then write every statistic once and
+/// every event's state.
 pub async fn apply_in(
     db: &impl ConnectionTrait,
     handlers: &Handlers,
     ids: &[i64],
     reach: Reach,
+    batch: usize,
     changes: &mut Changes,
 ) -> ApiResult<Applied> {
     if db.get_database_backend() == DbBackend::Postgres {
@@ -439,7 +446,7 @@ pub async fn apply_in(
     // keeps it from walking the backlog behind the batch for a row that cannot match.
     let last = ids.iter().max().copied().unwrap_or(0);
     let mut wanted =
-        sea_orm::Condition::any().add(game_event::Column::Id.is_in(ids.iter().copied()));
+        sea_orm::Condition::any().add(crate::db::one_of(db, game_event::Column::Id, ids.to_vec()));
     if reach == Reach::EarlierOfGames && !locked.is_empty() {
         wanted = wanted.add(
             sea_orm::Condition::all()
@@ -452,12 +459,12 @@ pub async fn apply_in(
         .filter(game_event::Column::Id.lte(last))
         .filter(wanted)
         .order_by_asc(game_event::Column::Id)
-        .limit(MAX_APPLY as u64 + 1)
+        .limit(batch as u64 + 1)
         .lock_exclusive()
         .all(db)
         .await?;
-    let more = events.len() > MAX_APPLY;
-    events.truncate(MAX_APPLY);
+    let more = events.len() > batch;
+    events.truncate(batch);
     if events.is_empty() {
         return Ok(Applied {
             more,
@@ -492,7 +499,7 @@ pub async fn apply_in(
             user::Entity::find()
                 .select_only()
                 .column(user::Column::Id)
-                .filter(user::Column::Id.is_in(chunk.to_vec()))
+                .filter(crate::db::one_of(db, user::Column::Id, chunk.to_vec()))
                 .into_tuple::<Uuid>()
                 .all(db)
                 .await?,
@@ -536,7 +543,7 @@ pub async fn apply_in(
         mark_in(db, &ids, game_event::State::Failed, Some(&reason), now).await?;
     }
     let mut players: HashMap<i32, BTreeSet<Uuid>> = HashMap::new();
-    for (game, user, _) in stats.keys() {
+    for (game, user, _) in &stats {
         players.entry(*game).or_default().insert(*user);
     }
     for (game_id, users) in players {
@@ -706,7 +713,7 @@ async fn consume_local(ctx: AppContext, mut receiver: mpsc::Receiver<Vec<i64>>) 
             },
         };
         let mut ids = first;
-        while ids.len() < MAX_APPLY {
+        while ids.len() < ctx.settings.event_batch {
             match receiver.try_recv() {
                 Ok(more) => ids.extend(more),
                 Err(_) => break,
@@ -714,7 +721,7 @@ async fn consume_local(ctx: AppContext, mut receiver: mpsc::Receiver<Vec<i64>>) 
         }
         ids.sort_unstable();
         ids.dedup();
-        for chunk in ids.chunks(MAX_APPLY) {
+        for chunk in ids.chunks(ctx.settings.event_batch) {
             if !apply_until_done(&ctx, chunk).await {
                 return;
             }
@@ -800,7 +807,7 @@ async fn consume_stream(ctx: AppContext, redis: Redis, key: String) {
             .collect();
         ids.sort_unstable();
         ids.dedup();
-        for chunk in ids.chunks(MAX_APPLY) {
+        for chunk in ids.chunks(ctx.settings.event_batch) {
             if !apply_until_done(&ctx, chunk).await {
                 return;
             }

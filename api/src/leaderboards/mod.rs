@@ -22,8 +22,8 @@ use arena_entity::{
 };
 use chrono::{DateTime, Datelike, Duration, NaiveTime, TimeZone, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, sea_query::OnConflict,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, sea_query::OnConflict,
 };
 use uuid::Uuid;
 
@@ -96,7 +96,11 @@ impl Batch {
         for chunk in users.chunks(1_000) {
             let rows = Records::find()
                 .filter(current.clone())
-                .filter(leaderboard_record::Column::UserId.is_in(chunk.iter().copied()))
+                .filter(crate::db::one_of(
+                    db,
+                    leaderboard_record::Column::UserId,
+                    chunk.to_vec(),
+                ))
                 .all(db)
                 .await?;
             records.extend(
@@ -202,7 +206,7 @@ impl Batch {
         db: &impl ConnectionTrait,
         now: DateTime<Utc>,
     ) -> ApiResult<Vec<Changed>> {
-        let mut rows: Vec<leaderboard_record::ActiveModel> = Vec::new();
+        let mut rows = RecordRows::default();
         let mut changed: HashMap<(i32, i32), Vec<index::Indexed>> = HashMap::new();
         let mut keys: Vec<&Key> = self.changed.iter().collect();
         keys.sort();
@@ -218,15 +222,70 @@ impl Batch {
                     achieved_at: at,
                     updated_at: now,
                 });
-            rows.push(leaderboard_record::ActiveModel {
-                leaderboard_id: Set(key.0),
-                season: Set(season),
-                user_id: Set(key.1),
-                score: Set(score),
-                achieved_at: Set(at),
-                updated_at: Set(now),
-            });
+            rows.boards.push(key.0);
+            rows.seasons.push(season);
+            rows.users.push(key.1);
+            rows.scores.push(score);
+            rows.achieved.push(at);
         }
+        rows.write_in(db, now).await?;
+        Ok(changed
+            .into_iter()
+            .map(|((board, season), records)| Changed {
+                board,
+                season,
+                records,
+            })
+            .collect())
+    }
+}
+
+/// Records to write, column by column.
+#[derive(Default)]
+struct RecordRows {
+    boards: Vec<i32>,
+    seasons: Vec<i32>,
+    users: Vec<Uuid>,
+    scores: Vec<i64>,
+    achieved: Vec<DateTime<Utc>>,
+}
+
+impl RecordRows {
+    /// Inserts the records, or replaces a stored one's score and time.
+    async fn write_in(self, db: &impl ConnectionTrait, now: DateTime<Utc>) -> ApiResult<()> {
+        let count = self.boards.len();
+        if count == 0 {
+            return Ok(());
+        }
+        if db.get_database_backend() == DbBackend::Postgres {
+            crate::db::upsert_columns(
+                db,
+                "leaderboard_records",
+                vec![
+                    ("leaderboard_id", "int", self.boards.into()),
+                    ("season", "int", self.seasons.into()),
+                    ("user_id", "uuid", self.users.into()),
+                    ("score", "bigint", self.scores.into()),
+                    ("achieved_at", "timestamptz", self.achieved.into()),
+                    ("updated_at", "timestamptz", vec![now; count].into()),
+                ],
+                "leaderboard_id, season, user_id",
+                "score = excluded.score, achieved_at = excluded.achieved_at, \
+                 updated_at = excluded.updated_at",
+            )
+            .await?;
+            return Ok(());
+        }
+        let rows: Vec<leaderboard_record::ActiveModel> = (0..count)
+            .map(|at| leaderboard_record::ActiveModel {
+                leaderboard_id: Set(self.boards[at]),
+                season: Set(self.seasons[at]),
+                user_id: Set(self.users[at]),
+                score: Set(self.scores[at]),
+                achieved_at: Set(self.achieved[at]),
+                updated_at: Set(now),
+            })
+            .collect();
         for chunk in rows.chunks(5_000) {
             Records::insert_many(chunk.to_vec())
                 .on_conflict(
@@ -245,14 +304,7 @@ impl Batch {
                 .exec_without_returning(db)
                 .await?;
         }
-        Ok(changed
-            .into_iter()
-            .map(|((board, season), records)| Changed {
-                board,
-                season,
-                records,
-            })
-            .collect())
+        Ok(())
     }
 }
 

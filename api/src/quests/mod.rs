@@ -160,7 +160,11 @@ impl Batch {
         for chunk in users.chunks(1_000) {
             let rows = quest_progress::Entity::find()
                 .filter(quest_progress::Column::QuestId.is_in(quest_ids.iter().copied()))
-                .filter(quest_progress::Column::UserId.is_in(chunk.iter().copied()))
+                .filter(crate::db::one_of(
+                    db,
+                    quest_progress::Column::UserId,
+                    chunk.to_vec(),
+                ))
                 .order_by_asc(quest_progress::Column::QuestId)
                 .order_by_asc(quest_progress::Column::UserId)
                 .lock_exclusive()

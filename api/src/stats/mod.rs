@@ -7,7 +7,7 @@
 pub mod graphql;
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, HashMap, HashSet},
     sync::{Arc, RwLock},
 };
 
@@ -21,8 +21,10 @@ use arena_entity::{
 };
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, sea_query::OnConflict,
+    ActiveModelTrait,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder,
+    sea_query::{Expr, OnConflict},
 };
 use uuid::Uuid;
 
@@ -238,23 +240,75 @@ pub fn fold(current: Option<i64>, op: Op, value: i64) -> i64 {
 /// A statistic's key.
 pub type StatKey = (i32, Uuid, String);
 
-/// Reads the statistics of `games` × `users` (a superset of `keys`), applies `ops` in order
-/// to those of `keys`, and writes the results as absolute values: the body of a batch.
+/// How one batch changes one statistic.
+enum Change {
+    /// Sums of one sign: written as the stored value plus their total, with no read, and
+    /// saturating like the steps would.
+    Delta(i64),
+    /// Anything else (a set, a max or min, sums of both signs): the stored value is read,
+    /// the ops applied in order, and the result written whole.
+    Steps(Vec<(Op, i64)>),
+}
+
+impl Change {
+    fn of(steps: Vec<(Op, i64)>) -> Self {
+        let sums = steps.iter().all(|(op, _)| *op == Op::Add);
+        let one_sign = steps.iter().all(|(_, v)| *v >= 0) || steps.iter().all(|(_, v)| *v <= 0);
+        let total = steps
+            .iter()
+            .try_fold(0i64, |total, (_, v)| total.checked_add(*v));
+        match total {
+            Some(total) if sums && one_sign => Self::Delta(total),
+            _ => Self::Steps(steps),
+        }
+    }
+}
+
+/// `player_stats.value + excluded.value`, stopping at the bounds of a 64-bit integer; the
+/// nested cases keep the bound checks themselves from overflowing.
+const SATURATING_SUM: &str = "CASE WHEN excluded.value >= 0 THEN \
+    CASE WHEN player_stats.value > 9223372036854775807 - excluded.value THEN 9223372036854775807 \
+    ELSE player_stats.value + excluded.value END \
+    ELSE CASE WHEN player_stats.value < -9223372036854775807 - 1 - excluded.value \
+    THEN -9223372036854775807 - 1 ELSE player_stats.value + excluded.value END END";
+
+/// Applies `ops` in order and writes each statistic they touch once: sums as deltas
+/// (no read), the rest read and written whole. The body of a batch; returns the
+/// statistics written.
 pub async fn write_in(
     db: &impl ConnectionTrait,
     ops: &[(i32, StatOp)],
     now: DateTime<Utc>,
-) -> ApiResult<HashMap<StatKey, i64>> {
-    if ops.is_empty() {
-        return Ok(HashMap::new());
+) -> ApiResult<HashSet<StatKey>> {
+    let mut steps: HashMap<StatKey, Vec<(Op, i64)>> = HashMap::new();
+    for (game, op) in ops {
+        steps
+            .entry((*game, op.user, op.stat.clone()))
+            .or_default()
+            .push((op.op, op.value));
     }
-    let games: Vec<i32> = unique(ops.iter().map(|(game, _)| *game));
-    let users: Vec<Uuid> = unique(ops.iter().map(|(_, op)| op.user));
+    let written: HashSet<StatKey> = steps.keys().cloned().collect();
+    let mut deltas: Vec<(StatKey, i64)> = Vec::new();
+    let mut folded: HashMap<StatKey, Vec<(Op, i64)>> = HashMap::new();
+    for (key, steps) in steps {
+        match Change::of(steps) {
+            Change::Delta(total) => deltas.push((key, total)),
+            Change::Steps(steps) => {
+                folded.insert(key, steps);
+            }
+        }
+    }
+    let games: Vec<i32> = unique(folded.keys().map(|(game, _, _)| *game));
+    let users: Vec<Uuid> = unique(folded.keys().map(|(_, user, _)| *user));
     let mut values: HashMap<StatKey, i64> = HashMap::new();
     for chunk in users.chunks(1_000) {
         let rows = PlayerStats::find()
             .filter(player_stat::Column::GameId.is_in(games.clone()))
-            .filter(player_stat::Column::UserId.is_in(chunk.to_vec()))
+            .filter(crate::db::one_of(
+                db,
+                player_stat::Column::UserId,
+                chunk.to_vec(),
+            ))
             .all(db)
             .await?;
         values.extend(
@@ -262,21 +316,86 @@ pub async fn write_in(
                 .map(|row| ((row.game_id, row.user_id, row.stat), row.value)),
         );
     }
-    let mut changed: HashMap<StatKey, i64> = HashMap::new();
-    for (game, op) in ops {
-        let key = (*game, op.user, op.stat.clone());
-        let current = changed.get(&key).or(values.get(&key)).copied();
-        changed.insert(key, fold(current, op.op, op.value));
+    let mut whole: Vec<(StatKey, i64)> = folded
+        .into_iter()
+        .map(|(key, steps)| {
+            let value = steps
+                .into_iter()
+                .fold(values.get(&key).copied(), |current, (op, value)| {
+                    Some(fold(current, op, value))
+                })
+                .unwrap_or_default();
+            (key, value)
+        })
+        .collect();
+    // In key order, so two writers never wait on each other crosswise.
+    whole.sort();
+    deltas.sort();
+    upsert_in(db, &whole, "excluded.value", now).await?;
+    upsert_in(db, &deltas, SATURATING_SUM, now).await?;
+    Ok(written)
+}
+
+/// Inserts `rows`, or sets an existing row's value to `value` (SQL over the stored row and
+/// `excluded`).
+async fn upsert_in(
+    db: &impl ConnectionTrait,
+    rows: &[(StatKey, i64)],
+    value: &'static str,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    if rows.is_empty() {
+        return Ok(());
     }
-    let mut rows: Vec<_> = changed.iter().collect();
-    rows.sort_by(|a, b| a.0.cmp(b.0));
+    if db.get_database_backend() == DbBackend::Postgres {
+        crate::db::upsert_columns(
+            db,
+            "player_stats",
+            vec![
+                (
+                    "game_id",
+                    "int",
+                    rows.iter()
+                        .map(|((g, _, _), _)| *g)
+                        .collect::<Vec<_>>()
+                        .into(),
+                ),
+                (
+                    "user_id",
+                    "uuid",
+                    rows.iter()
+                        .map(|((_, u, _), _)| *u)
+                        .collect::<Vec<_>>()
+                        .into(),
+                ),
+                (
+                    "stat",
+                    "text",
+                    rows.iter()
+                        .map(|((_, _, s), _)| s.clone())
+                        .collect::<Vec<_>>()
+                        .into(),
+                ),
+                (
+                    "value",
+                    "bigint",
+                    rows.iter().map(|(_, v)| *v).collect::<Vec<_>>().into(),
+                ),
+                ("updated_at", "timestamptz", vec![now; rows.len()].into()),
+            ],
+            "game_id, user_id, stat",
+            &format!("value = {value}, updated_at = excluded.updated_at"),
+        )
+        .await?;
+        return Ok(());
+    }
     for chunk in rows.chunks(5_000) {
         PlayerStats::insert_many(chunk.iter().map(|((game, user, stat), value)| {
             player_stat::ActiveModel {
                 game_id: Set(*game),
                 user_id: Set(*user),
                 stat: Set(stat.clone()),
-                value: Set(**value),
+                value: Set(*value),
                 updated_at: Set(now),
             }
         }))
@@ -286,13 +405,14 @@ pub async fn write_in(
                 player_stat::Column::UserId,
                 player_stat::Column::Stat,
             ])
-            .update_columns([player_stat::Column::Value, player_stat::Column::UpdatedAt])
+            .value(player_stat::Column::Value, Expr::cust(value))
+            .update_column(player_stat::Column::UpdatedAt)
             .to_owned(),
         )
         .exec_without_returning(db)
         .await?;
     }
-    Ok(changed)
+    Ok(())
 }
 
 fn unique<T: Ord>(items: impl Iterator<Item = T>) -> Vec<T> {
