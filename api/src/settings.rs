@@ -688,6 +688,14 @@ mod tests {
             assert!(err.contains("ARENA_GRAPHQL_DEPTH_LIMIT"), "{err}");
             Ok(())
         });
+        for batch in ["0", "20001"] {
+            Jail::expect_with(|jail| {
+                jail.set_env("ARENA_EVENT_BATCH", batch);
+                let err = Settings::load(None).expect_err("refused").to_string();
+                assert!(err.contains("ARENA_EVENT_BATCH is 1 to 20000"), "{err}");
+                Ok(())
+            });
+        }
         Jail::expect_with(|jail| {
             jail.set_env("DATABASE_URL", "mysql://root:pw@db/arena");
             let err = Settings::load(None).expect_err("refused").to_string();
