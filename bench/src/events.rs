@@ -25,7 +25,9 @@ use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+use tokio_tungstenite::tungstenite::{
+    Message, client::IntoClientRequest, protocol::WebSocketConfig,
+};
 
 /// Load against one Arena server.
 #[derive(Parser)]
@@ -144,7 +146,11 @@ async fn subscriber(
     request
         .headers_mut()
         .insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse()?);
-    let (mut socket, _) = tokio_tungstenite::connect_async(request).await?;
+    // A small read buffer: the library zero-fills all of it on every read, which at the
+    // default 128 KiB would make this client, on the server's machine, a load of its own.
+    let config = WebSocketConfig::default().read_buffer_size(4 * 1024);
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async_with_config(request, Some(config), false).await?;
     socket
         .send(Message::text(
             json!({ "type": "connection_init", "payload": {} }).to_string(),

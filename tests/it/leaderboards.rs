@@ -495,6 +495,11 @@ async fn later_delivery_first(app: TestApp, port: u16) {
         process::apply(&app.ctx, earlier).await.unwrap().processed,
         0
     );
+    ann_three_then_bob_four(&app, &elo, &ann, &bob).await;
+}
+
+/// The ELO board `elo` holds the ratings of Ann winning three against Bob, then Bob four.
+async fn ann_three_then_bob_four(app: &TestApp, elo: &str, ann: &TestUser, bob: &TestUser) {
     let (mut a, mut b) = (leaderboards::ELO_START, leaderboards::ELO_START);
     for _ in 0..3 {
         let d = elo_delta(a, b, 32);
@@ -574,4 +579,69 @@ async fn a_batch_that_waited_for_its_games_lock_writes_the_later_version() {
         "written at {}, before the lock it waited for was released at {released}",
         records[0].updated_at
     );
+}
+
+/// A store of a game's events that drew its ids first but commits after a later store of the
+/// same game: the later events wait for it, and the ratings equal those of the events in id
+/// order. (SQLite has one writer at a time, so its ids are drawn in commit order.)
+#[tokio::test]
+async fn events_stored_earlier_but_committed_later_apply_first() {
+    use arena_api::events::{self, process};
+    use arena_entity::events::game_event;
+    use sea_orm::{ActiveValue::Set, TransactionTrait};
+
+    let app = TestApp::spawn_with(arena_tests::Backend::Postgres, crate::events::held).await;
+    let Cast {
+        admin,
+        ann,
+        bob,
+        duel,
+        server,
+        ..
+    } = cast(&app, 7412).await;
+    let elo = board(
+        &app,
+        &admin,
+        json!({ "gameId": duel, "name": "Rating", "scoring": "ELO" }),
+    )
+    .await;
+    let game: i32 = duel.parse().unwrap();
+    let player = |user: &TestUser| user.id.parse::<uuid::Uuid>().unwrap();
+    // Another request stores Ann's three wins and has not committed yet.
+    let slow = app.ctx.db.begin().await.unwrap();
+    let now = chrono::Utc::now();
+    let ann_wins = (0..3).map(|n| game_event::ActiveModel {
+        scope: Set(format!("game:{game}")),
+        event_key: Set(format!("a{n}")),
+        game_id: Set(Some(game)),
+        kind: Set("game_over".into()),
+        winner_id: Set(Some(player(&ann))),
+        loser_id: Set(Some(player(&bob))),
+        occurred_at: Set(now),
+        received_at: Set(now),
+        source: Set("backend:test".into()),
+        state: Set(game_event::State::Pending),
+        ..Default::default()
+    });
+    let earlier = events::store_in(&slow, ann_wins).await.unwrap();
+    // Bob's four wins are stored after them, and committed first.
+    let bob_wins: Vec<Value> = (0..4)
+        .map(|n| crate::events::over(&format!("b{n}"), &duel, &bob, &ann))
+        .collect();
+    send(&server, json!(bob_wins)).await.unwrap();
+    let later = crate::stats::stored_ids(&app).await;
+    assert_eq!(later.len(), 4);
+    assert!(earlier.iter().max() < later.iter().min());
+
+    let ctx = app.ctx.clone();
+    let waiting = tokio::spawn(async move { process::apply(&ctx, &later).await });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !waiting.is_finished(),
+        "Bob's wins wait for the store of Ann's earlier ones"
+    );
+    slow.commit().await.unwrap();
+    assert_eq!(waiting.await.unwrap().unwrap().processed, 7);
+
+    ann_three_then_bob_four(&app, &elo, &ann, &bob).await;
 }

@@ -162,7 +162,10 @@ pub async fn ingest(
 }
 
 /// Inserts events, ignoring those whose id its scope holds already; the ids of those it
-/// stored, for the processor's queue once committed.
+/// stored, for the processor's queue once committed. On PostgreSQL the transaction holds
+/// its games' ingest locks (shared) from before the ids are drawn until it ends, so the
+/// processor can wait for every store of a game that drew an earlier id
+/// ([`process::wait_for_stores_in`]).
 pub async fn store_in(
     db: &impl ConnectionTrait,
     rows: impl IntoIterator<Item = game_event::ActiveModel>,
@@ -171,6 +174,14 @@ pub async fn store_in(
     if rows.is_empty() {
         return Ok(Vec::new());
     }
+    let games: Vec<i32> = rows
+        .iter()
+        .filter_map(|row| match &row.game_id {
+            sea_orm::ActiveValue::Set(game) | sea_orm::ActiveValue::Unchanged(game) => *game,
+            sea_orm::ActiveValue::NotSet => None,
+        })
+        .collect();
+    process::lock_stores_in(db, &games).await?;
     // RETURNING reports the rows inserted, not those skipped; SQLite has it since 3.35.
     let insert = sea_orm::QueryTrait::into_query(
         game_event::Entity::insert_many(rows).on_conflict(crate::db::any_conflict()),

@@ -51,6 +51,9 @@ const GROUP: &str = "processors";
 const STREAM_MAX: u64 = 100_000;
 /// The advisory-lock class of a game's statistics on PostgreSQL.
 const STATS_LOCK: i32 = 0x5354_4154;
+/// The advisory-lock class of a game's events being stored on PostgreSQL: held shared by
+/// each storing transaction, taken exclusive for a moment by the processor.
+const STORE_LOCK: i32 = 0x5354_4f52;
 
 /// Rank-index writes after commits that may run beside the next batch's transaction.
 const INDEX_WRITERS: usize = 4;
@@ -324,7 +327,7 @@ async fn boards_changed(ctx: &AppContext, boards: Vec<leaderboards::Changed>) {
         let changes = boards
             .iter()
             .map(|changed| Change::Leaderboard {
-                board_id: changed.board,
+                board_id: changed.board.id,
                 season: changed.season,
                 users: changed.records.iter().map(|r| r.user).collect(),
             })
@@ -360,6 +363,53 @@ fn refuses(err: &sea_orm::DbErr) -> bool {
 /// Takes the scoring locks of `games` (statistics and leaderboards) for the transaction, in
 /// game order, on PostgreSQL; SQLite has one writer at a time anyway.
 pub async fn lock_games_in(db: &impl ConnectionTrait, games: &[i32]) -> ApiResult<()> {
+    per_game_in(
+        db,
+        "SELECT pg_advisory_xact_lock($1, g) FROM unnest($2::int[]) AS g ORDER BY g",
+        STATS_LOCK,
+        games,
+    )
+    .await
+}
+
+/// Takes the store locks of `games` (shared) for the transaction, on PostgreSQL, before it
+/// draws event ids.
+pub async fn lock_stores_in(db: &impl ConnectionTrait, games: &[i32]) -> ApiResult<()> {
+    per_game_in(
+        db,
+        "SELECT pg_advisory_xact_lock_shared($1, g) FROM unnest($2::int[]) AS g ORDER BY g",
+        STORE_LOCK,
+        games,
+    )
+    .await
+}
+
+/// Waits, on PostgreSQL, until every transaction storing events of `games` that began
+/// before now has ended. Ids are drawn before commit, so a store can commit after a later
+/// one of its game; an event of it would then still be invisible when the later ones are
+/// applied, and be applied after them, out of order (ELO depends on the order). A queued
+/// event committed before it was queued, so once the stores that began before now have
+/// ended, every event of these games with a smaller id is visible. Each game's lock is
+/// taken and let go in one statement (held, it would stall ingest for the whole batch), in
+/// game order, as stores take theirs.
+pub async fn wait_for_stores_in(db: &impl ConnectionTrait, games: &[i32]) -> ApiResult<()> {
+    per_game_in(
+        db,
+        "SELECT pg_advisory_lock($1, g), pg_advisory_unlock($1, g) FROM unnest($2::int[]) AS g",
+        STORE_LOCK,
+        games,
+    )
+    .await
+}
+
+/// Runs `sql` with the advisory-lock class `class` as `$1` and `games`, in order and once
+/// each, as `$2`, on PostgreSQL.
+async fn per_game_in(
+    db: &impl ConnectionTrait,
+    sql: &str,
+    class: i32,
+    games: &[i32],
+) -> ApiResult<()> {
     if db.get_database_backend() != DbBackend::Postgres || games.is_empty() {
         return Ok(());
     }
@@ -368,8 +418,8 @@ pub async fn lock_games_in(db: &impl ConnectionTrait, games: &[i32]) -> ApiResul
     games.dedup();
     db.execute_raw(sea_orm::Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT pg_advisory_xact_lock($1, g) FROM unnest($2::int[]) AS g ORDER BY g",
-        [STATS_LOCK.into(), games.into()],
+        sql,
+        [class.into(), games.into()],
     ))
     .await?;
     Ok(())
@@ -439,6 +489,9 @@ pub async fn apply_in(
     }
     let locked = pending_games(db, ids).await?;
     lock_games_in(db, &locked).await?;
+    if reach == Reach::EarlierOfGames {
+        wait_for_stores_in(db, &locked).await?;
+    }
     // Read under the games' locks: records are versioned by this time in the rank index, so
     // a batch that waited for another must carry a later one.
     let now = Utc::now();

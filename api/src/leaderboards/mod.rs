@@ -229,10 +229,12 @@ impl Batch {
             rows.achieved.push(at);
         }
         rows.write_in(db, now).await?;
+        let models: HashMap<i32, &leaderboard::Model> =
+            self.boards.values().flatten().map(|b| (b.id, b)).collect();
         Ok(changed
             .into_iter()
             .map(|((board, season), records)| Changed {
-                board,
+                board: models[&board].clone(),
                 season,
                 records,
             })
@@ -311,7 +313,7 @@ impl RecordRows {
 /// The records of a board's season a batch changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Changed {
-    pub board: i32,
+    pub board: leaderboard::Model,
     pub season: i32,
     pub records: Vec<index::Indexed>,
 }
@@ -524,14 +526,16 @@ pub async fn around_of(
 /// re-index repairs it).
 pub async fn index_changes(ctx: &crate::context::AppContext, changed: &[Changed]) {
     for change in changed {
-        let written = async {
-            let board = find(&ctx.db, change.board).await?;
-            ctx.rank_index
-                .apply(&board, change.season, &change.records)
-                .await
-        };
-        if let Err(err) = written.await {
-            tracing::warn!(?err, board = change.board, "the rank index was not written");
+        let written = ctx
+            .rank_index
+            .apply(&change.board, change.season, &change.records)
+            .await;
+        if let Err(err) = written {
+            tracing::warn!(
+                ?err,
+                board = change.board.id,
+                "the rank index was not written"
+            );
         }
     }
 }
@@ -556,12 +560,21 @@ pub async fn reindex_since(
             .or_default()
             .push(row.into());
     }
+    let boards: HashMap<i32, leaderboard::Model> = leaderboard::Entity::find()
+        .filter(leaderboard::Column::Id.is_in(changed.keys().map(|(board, _)| *board)))
+        .all(&ctx.db)
+        .await?
+        .into_iter()
+        .map(|board| (board.id, board))
+        .collect();
     let changed: Vec<Changed> = changed
         .into_iter()
-        .map(|((board, season), records)| Changed {
-            board,
-            season,
-            records,
+        .filter_map(|((board, season), records)| {
+            Some(Changed {
+                board: boards.get(&board)?.clone(),
+                season,
+                records,
+            })
         })
         .collect();
     index_changes(ctx, &changed).await;
