@@ -163,7 +163,7 @@ pub async fn ingest(
 
 /// Inserts events, ignoring those whose id its scope holds already; the ids of those it
 /// stored, for the processor's queue once committed. On PostgreSQL the transaction holds
-/// its games' ingest locks (shared) from before the ids are drawn until it ends, so the
+/// its games' store locks (shared) from before the ids are drawn until it ends, so the
 /// processor can wait for every store of a game that drew an earlier id
 /// ([`process::wait_for_stores_in`]).
 pub async fn store_in(
