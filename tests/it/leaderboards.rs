@@ -587,8 +587,7 @@ async fn a_batch_that_waited_for_its_games_lock_writes_the_later_version() {
 #[tokio::test]
 async fn events_stored_earlier_but_committed_later_apply_first() {
     use arena_api::events::{self, process};
-    use arena_entity::events::game_event;
-    use sea_orm::{ActiveValue::Set, TransactionTrait};
+    use sea_orm::TransactionTrait;
 
     let app = TestApp::spawn_with(arena_tests::Backend::Postgres, crate::events::held).await;
     let Cast {
@@ -609,20 +608,20 @@ async fn events_stored_earlier_but_committed_later_apply_first() {
     let player = |user: &TestUser| user.id.parse::<uuid::Uuid>().unwrap();
     // Another request stores Ann's three wins and has not committed yet.
     let slow = app.ctx.db.begin().await.unwrap();
-    let now = chrono::Utc::now();
-    let ann_wins = (0..3).map(|n| game_event::ActiveModel {
-        scope: Set(format!("game:{game}")),
-        event_key: Set(format!("a{n}")),
-        game_id: Set(Some(game)),
-        kind: Set("game_over".into()),
-        winner_id: Set(Some(player(&ann))),
-        loser_id: Set(Some(player(&bob))),
-        occurred_at: Set(now),
-        received_at: Set(now),
-        source: Set("backend:test".into()),
-        state: Set(game_event::State::Pending),
-        ..Default::default()
-    });
+    let ann_wins = (0..3)
+        .map(|n| events::Incoming {
+            key: format!("a{n}"),
+            game_id: game,
+            kind: events::Kind::GameOver,
+            name: None,
+            user_id: None,
+            winner_id: Some(player(&ann)),
+            loser_id: Some(player(&bob)),
+            data: None,
+            occurred_at: None,
+        })
+        .collect();
+    let ann_wins = events::rows_of(ann_wins, "backend:test", chrono::Utc::now());
     let earlier = events::store_in(&slow, ann_wins).await.unwrap();
     // Bob's four wins are stored after them, and committed first.
     let bob_wins: Vec<Value> = (0..4)

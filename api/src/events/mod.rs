@@ -119,27 +119,7 @@ pub async fn ingest(
     check(&events, now)?;
     let total = events.len() as u64;
     let games: std::collections::BTreeSet<i32> = events.iter().map(|e| e.game_id).collect();
-    let rows: Vec<game_event::ActiveModel> = events
-        .into_iter()
-        .map(|e| game_event::ActiveModel {
-            scope: Set(scope_of(e.game_id)),
-            event_key: Set(e.key),
-            game_id: Set(Some(e.game_id)),
-            kind: Set(e.kind.as_str().to_owned()),
-            name: Set(e.name),
-            user_id: Set(e.user_id),
-            winner_id: Set(e.winner_id),
-            loser_id: Set(e.loser_id),
-            data: Set(e.data),
-            occurred_at: Set(e.occurred_at.unwrap_or(now)),
-            received_at: Set(now),
-            source: Set(source.clone()),
-            state: Set(game_event::State::Pending),
-            processed_at: Set(None),
-            failure: Set(None),
-            ..Default::default()
-        })
-        .collect();
+    let rows = rows_of(events, &source, now);
     let stored = ctx
         .write(async move |db, changes| {
             let stored = store_in(db, rows).await?;
@@ -159,6 +139,35 @@ pub async fn ingest(
         accepted,
         duplicates: total - accepted,
     })
+}
+
+/// The rows of `events` sent by `source`, received `now`, as they are stored: pending.
+pub fn rows_of(
+    events: Vec<Incoming>,
+    source: &str,
+    now: DateTime<Utc>,
+) -> Vec<game_event::ActiveModel> {
+    events
+        .into_iter()
+        .map(|e| game_event::ActiveModel {
+            scope: Set(scope_of(e.game_id)),
+            event_key: Set(e.key),
+            game_id: Set(Some(e.game_id)),
+            kind: Set(e.kind.as_str().to_owned()),
+            name: Set(e.name),
+            user_id: Set(e.user_id),
+            winner_id: Set(e.winner_id),
+            loser_id: Set(e.loser_id),
+            data: Set(e.data),
+            occurred_at: Set(e.occurred_at.unwrap_or(now)),
+            received_at: Set(now),
+            source: Set(source.to_owned()),
+            state: Set(game_event::State::Pending),
+            processed_at: Set(None),
+            failure: Set(None),
+            ..Default::default()
+        })
+        .collect()
 }
 
 /// Inserts events, ignoring those whose id its scope holds already; the ids of those it
