@@ -759,8 +759,8 @@ async fn a_page_of_thumbnails_costs_constant_statements() {
         }
     };
     run(2).await;
-    let (small, ()) = app.statements_during(run(5)).await;
-    let (large, ()) = app.statements_during(run(20)).await;
+    let (small, ()) = app.least_statements(|| run(5)).await;
+    let (large, ()) = app.least_statements(|| run(20)).await;
     assert_eq!(
         small, large,
         "5 items: {small} statements, 20 items: {large}"

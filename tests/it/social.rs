@@ -271,8 +271,8 @@ async fn a_page_of_players_with_their_standing_costs_the_same_statements_whateve
         }
     };
     page(1).await;
-    let (few, small) = app.statements_during(page(3)).await;
-    let (many, large) = app.statements_during(page(12)).await;
+    let (few, small) = app.least_statements(|| page(3)).await;
+    let (many, large) = app.least_statements(|| page(12)).await;
     assert_eq!((small.len(), large.len()), (3, 12));
     assert_eq!(few, many, "statements for 3 and for 12 players");
     let requested = large
