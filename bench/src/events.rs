@@ -8,9 +8,11 @@
 //!    (its indexes too), in the same run.
 //! 2. Live push: `--subscribers` websocket clients (each number in turn) follow one board's
 //!    top 10 while events are ingested at `--live-rate` a second, each making the same player
-//!    the leader by one more win; a push's latency is from the ingest call's answer for the
-//!    newest batch it shows to its arrival. Beside it, the idle figure: one subscriber at ten
-//!    events a second.
+//!    the leader by one more win. Two latencies: each push's, from the ingest call's answer
+//!    for the newest batch it shows to its arrival; and each batch's, from its answer to the
+//!    arrival of the first push that shows it (a batch coalesced into a later push counts
+//!    its wait for that push). Beside them, the idle figure: one subscriber at ten events a
+//!    second.
 //!
 //! `bench/events.sh` makes the database, starts the server and runs this.
 
@@ -133,15 +135,24 @@ async fn reference(
     Ok(rows as f64 / started.elapsed().as_secs_f64())
 }
 
-/// A websocket subscriber of `board`'s top 10 on the server at `ws`: each push's latency
-/// from the answer to the batch it shows (the leader's score says which).
+/// What one subscriber saw: for each push, the latency of the newest batch it shows; and
+/// for each batch, the latency of the first push that shows it (a batch coalesced into a
+/// later push waits for that push).
+#[derive(Default)]
+struct Seen {
+    newest: Vec<Duration>,
+    every: Vec<Duration>,
+}
+
+/// A websocket subscriber of `board`'s top 10 on the server at `ws`, timing each push from
+/// the answers to the batches it shows (the leader's score says which).
 async fn subscriber(
     ws: String,
     board: String,
     per_batch: i64,
     answered: Arc<Mutex<Vec<Option<Instant>>>>,
     until: Instant,
-) -> anyhow::Result<Vec<Duration>> {
+) -> anyhow::Result<Seen> {
     let mut request = ws.into_client_request()?;
     request
         .headers_mut()
@@ -164,7 +175,9 @@ async fn subscriber(
             .to_string(),
         ))
         .await?;
-    let mut latencies = Vec::new();
+    let mut seen = Seen::default();
+    // Batches shown by an earlier push.
+    let mut shown = 0;
     loop {
         let left = until.saturating_duration_since(Instant::now());
         let Ok(message) = tokio::time::timeout(left, socket.next()).await else {
@@ -188,13 +201,24 @@ async fn subscriber(
             continue;
         }
         let index = usize::try_from(score / per_batch - 1).unwrap_or(0);
-        let at = answered.lock().map(|a| a.get(index).copied().flatten());
-        if let Ok(Some(at)) = at {
-            latencies.push(arrived.saturating_duration_since(at));
-        }
+        let Ok(answers) = answered.lock() else {
+            continue;
+        };
+        let since = |b: usize| {
+            answers
+                .get(b)
+                .copied()
+                .flatten()
+                .map(|at| arrived.saturating_duration_since(at))
+        };
+        seen.newest.extend(since(index));
+        // A batch shown before its answer arrived counts as no wait.
+        seen.every
+            .extend((shown..=index).map(|b| since(b).unwrap_or(Duration::ZERO)));
+        shown = shown.max(index + 1);
     }
     let _ = socket.close(None).await;
-    Ok(latencies)
+    Ok(seen)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -292,21 +316,28 @@ async fn live(
             errors = missing;
         }
     }
-    let mut latencies = Vec::new();
+    let (mut latencies, mut every) = (Vec::new(), Vec::new());
     let mut failed = 0;
     for task in tasks {
         match task.await {
-            Ok(Ok(mine)) => latencies.extend(mine),
+            Ok(Ok(mine)) => {
+                latencies.extend(mine.newest);
+                every.extend(mine.every);
+            }
             _ => failed += 1,
         }
     }
     latencies.sort_unstable();
+    every.sort_unstable();
     println!(
-        "live push, {subscribers} subscribers, {rate} events/s: {} pushes, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; subscribers failed {failed}, batches unanswered {errors}",
+        "live push, {subscribers} subscribers, {rate} events/s: {} pushes, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (newest batch of each push); every batch until a push shows it: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; subscribers failed {failed}, batches unanswered {errors}",
         latencies.len(),
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.99),
         percentile(&latencies, 1.0),
+        percentile(&every, 0.5),
+        percentile(&every, 0.99),
+        percentile(&every, 1.0),
     );
     Ok(())
 }

@@ -60,7 +60,41 @@ const INDEX_WRITERS: usize = 4;
 
 /// Where stored event ids wait for the processor.
 #[derive(Clone)]
-pub struct EventQueue(Arc<Transport>, Arc<Busy>);
+pub struct EventQueue(Arc<Transport>, Arc<Busy>, Arc<Floors>);
+
+/// Per game, an id below which this instance saw every event of the game applied or
+/// refused. Only a retried event is pending below it again, and a retry queues its own id.
+/// The search for a game's earlier pending events starts there: the pending index keeps an
+/// entry for every applied event until a vacuum, and a search from its start would walk them
+/// all, each batch. Learned after commits, so a stale floor is only lower: still true.
+#[derive(Default)]
+pub struct Floors(Mutex<HashMap<i32, i64>>);
+
+impl Floors {
+    /// The lowest floor of `games`; 0 when one is unknown.
+    fn lowest(&self, games: &[i32]) -> i64 {
+        let floors = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        games
+            .iter()
+            .map(|game| floors.get(game).copied().unwrap_or(0))
+            .min()
+            .unwrap_or(0)
+    }
+
+    fn raise(&self, settled: &[(i32, i64)]) {
+        let mut floors = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for &(game, floor) in settled {
+            let at = floors.entry(game).or_default();
+            *at = (*at).max(floor);
+        }
+    }
+}
 
 /// Batches being applied, and the rank-index writers after their commits.
 struct Busy {
@@ -124,6 +158,7 @@ impl EventQueue {
                 }
             }),
             Arc::default(),
+            Arc::default(),
         )
     }
 
@@ -180,6 +215,8 @@ pub struct Applied {
     /// Whether earlier events of the batch's games filled the transaction, leaving some
     /// of the batch for the next one.
     pub more: bool,
+    /// Games whose every event below the id given was applied or refused by now.
+    pub settled: Vec<(i32, i64)>,
 }
 
 impl Applied {
@@ -188,16 +225,17 @@ impl Applied {
         self.failed += other.failed;
         self.stats.extend(other.stats);
         self.boards.extend(other.boards);
+        self.settled.extend(other.settled);
     }
 }
 
 /// Which events a transaction applies besides the ones it is given.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reach {
+#[derive(Clone, Copy)]
+pub enum Reach<'a> {
     /// Also every earlier pending event of the same games, first: a game's events apply in
     /// the order they were stored (what ELO needs), whichever queue entry comes first
-    /// after a crash, a redelivery or on another instance.
-    EarlierOfGames,
+    /// after a crash, a redelivery or on another instance. None is below the games' floors.
+    EarlierOfGames { floors: &'a Floors },
     /// Only the events given (one event tried alone).
     Exactly,
 }
@@ -257,15 +295,16 @@ pub async fn apply(ctx: &AppContext, ids: &[i64]) -> ApiResult<Applied> {
 async fn apply_all(ctx: &AppContext, ids: &[i64]) -> ApiResult<Applied> {
     let handlers = &ctx.stats_handlers;
     let batch = ctx.settings.event_batch;
+    let floors = &ctx.events.2;
     let mut total = Applied::default();
     let err = loop {
+        let reach = Reach::EarlierOfGames { floors };
         match ctx
-            .write(async |db, changes| {
-                apply_in(db, handlers, ids, Reach::EarlierOfGames, batch, changes).await
-            })
+            .write(async |db, changes| apply_in(db, handlers, ids, reach, batch, changes).await)
             .await
         {
             Ok(applied) => {
+                floors.raise(&applied.settled);
                 boards_changed(ctx, applied.boards.clone()).await;
                 let more = applied.more;
                 total.add(applied);
@@ -477,7 +516,7 @@ pub async fn apply_in(
     db: &impl ConnectionTrait,
     handlers: &Handlers,
     ids: &[i64],
-    reach: Reach,
+    reach: Reach<'_>,
     batch: usize,
     changes: &mut Changes,
 ) -> ApiResult<Applied> {
@@ -489,18 +528,30 @@ pub async fn apply_in(
     }
     let locked = pending_games(db, ids).await?;
     lock_games_in(db, &locked).await?;
-    if reach == Reach::EarlierOfGames {
-        wait_for_stores_in(db, &locked).await?;
-    }
+    let earlier = match reach {
+        Reach::EarlierOfGames { floors } => {
+            wait_for_stores_in(db, &locked).await?;
+            // A batch of this instance that committed meanwhile may not have raised them
+            // yet: lower floors are still true.
+            Some(floors.lowest(&locked))
+        }
+        Reach::Exactly => None,
+    };
     // Read under the games' locks: records are versioned by this time in the rank index, so
     // a batch that waited for another must carry a later one.
     let now = Utc::now();
     // Every event wanted is at most the last given: bounding the scan of pending ids there
     // keeps it from walking the backlog behind the batch for a row that cannot match.
     let last = ids.iter().max().copied().unwrap_or(0);
+    // And at least the first given, or the games' floor when that is lower (no earlier
+    // event of theirs is pending below it).
+    let mut first = ids.iter().min().copied().unwrap_or(0);
     let mut wanted =
         sea_orm::Condition::any().add(crate::db::one_of(db, game_event::Column::Id, ids.to_vec()));
-    if reach == Reach::EarlierOfGames && !locked.is_empty() {
+    if let Some(floor) = earlier
+        && !locked.is_empty()
+    {
+        first = first.min(floor);
         wanted = wanted.add(
             sea_orm::Condition::all()
                 .add(game_event::Column::GameId.is_in(locked.iter().copied()))
@@ -509,7 +560,7 @@ pub async fn apply_in(
     }
     let mut events = game_event::Entity::find()
         .filter(game_event::Column::State.eq(game_event::State::Pending))
-        .filter(game_event::Column::Id.lte(last))
+        .filter(game_event::Column::Id.between(first, last))
         .filter(wanted)
         .order_by_asc(game_event::Column::Id)
         .limit(batch as u64 + 1)
@@ -518,9 +569,21 @@ pub async fn apply_in(
         .await?;
     let more = events.len() > batch;
     events.truncate(batch);
+    // Every pending event of the locked games up to the last read (all of them up to the
+    // last given, when none was left over) is applied or refused once this commits.
+    let reached = if more {
+        events.last().map_or(0, |e| e.id)
+    } else {
+        last
+    };
+    let settled: Vec<(i32, i64)> = match earlier {
+        Some(_) => locked.iter().map(|&game| (game, reached + 1)).collect(),
+        None => Vec::new(),
+    };
     if events.is_empty() {
         return Ok(Applied {
             more,
+            settled,
             ..Applied::default()
         });
     }
@@ -611,6 +674,7 @@ pub async fn apply_in(
         stats,
         boards,
         more,
+        settled,
     })
 }
 

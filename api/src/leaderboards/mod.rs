@@ -84,18 +84,26 @@ impl Batch {
             return Ok(Self::default());
         }
         let season: HashMap<i32, i32> = boards.iter().map(|b| (b.id, b.season)).collect();
+        let ids: Vec<i32> = boards.iter().map(|b| b.id).collect();
+        let mut seasons: Vec<i32> = season.values().copied().collect();
+        seasons.sort_unstable();
+        seasons.dedup();
         let mut records = HashMap::new();
-        let mut current = Condition::any();
-        for board in &boards {
-            current = current.add(
-                Condition::all()
-                    .add(leaderboard_record::Column::LeaderboardId.eq(board.id))
-                    .add(leaderboard_record::Column::Season.eq(board.season)),
-            );
-        }
         for chunk in users.chunks(1_000) {
+            // Each column a list, so all three bound the key's index scan (per-board pairs
+            // in an OR leave the planner only the season: every record of it); a record of
+            // another board's season number is dropped here.
             let rows = Records::find()
-                .filter(current.clone())
+                .filter(crate::db::one_of(
+                    db,
+                    leaderboard_record::Column::LeaderboardId,
+                    ids.clone(),
+                ))
+                .filter(crate::db::one_of(
+                    db,
+                    leaderboard_record::Column::Season,
+                    seasons.clone(),
+                ))
                 .filter(crate::db::one_of(
                     db,
                     leaderboard_record::Column::UserId,
@@ -105,6 +113,7 @@ impl Batch {
                 .await?;
             records.extend(
                 rows.into_iter()
+                    .filter(|r| season.get(&r.leaderboard_id) == Some(&r.season))
                     .map(|r| ((r.leaderboard_id, r.user_id), (r.score, r.achieved_at))),
             );
         }
