@@ -32,6 +32,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::{
+    Locked,
     auth::{privileges, viewer::Viewer},
     bus::{Change, Changes},
     context::AppContext,
@@ -73,10 +74,7 @@ pub struct Floors(Mutex<HashMap<i32, i64>>);
 impl Floors {
     /// The lowest floor of `games`; 0 when one is unknown.
     fn lowest(&self, games: &[i32]) -> i64 {
-        let floors = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let floors = self.0.locked();
         games
             .iter()
             .map(|game| floors.get(game).copied().unwrap_or(0))
@@ -85,10 +83,7 @@ impl Floors {
     }
 
     fn raise(&self, settled: &[(i32, i64)]) {
-        let mut floors = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut floors = self.0.locked();
         for &(game, floor) in settled {
             let at = floors.entry(game).or_default();
             *at = (*at).max(floor);
@@ -780,10 +775,7 @@ pub async fn start(ctx: &AppContext) {
     }
     match &*ctx.events.0 {
         Transport::Local { receiver, .. } => {
-            let receiver = receiver
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .take();
+            let receiver = receiver.locked().take();
             if let Some(receiver) = receiver {
                 ctx.tasks.spawn(consume_local(ctx.clone(), receiver));
             }
