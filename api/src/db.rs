@@ -170,6 +170,18 @@ pub async fn lock_rows<E: EntityTrait, K: Into<Value>>(
     lock_in_order(db, E::find().filter(column.is_in(ids)), column).await
 }
 
+/// Plans each statement of the transaction for its own values, on PostgreSQL. A prepared
+/// statement's cached generic plan is made once, after five runs, from the table's size
+/// then: one made while a queue table was small scans it whole, and goes on doing so after
+/// it grew (comparing every row with every id of a list), as long as nothing analyzes it.
+pub async fn custom_plans_in(db: &impl ConnectionTrait) -> Result<(), DbErr> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        db.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan")
+            .await?;
+    }
+    Ok(())
+}
+
 /// `column` is one of `values`. On PostgreSQL `= ANY($1)`, one array parameter however many
 /// values, so a batch's list of thousands parses and plans as fast as a short one.
 /// Elsewhere `IN (…)`.

@@ -515,12 +515,8 @@ pub async fn apply_in(
     batch: usize,
     changes: &mut Changes,
 ) -> ApiResult<Applied> {
-    if db.get_database_backend() == DbBackend::Postgres {
-        // The batch's reads take lists of up to thousands of ids; a generic plan of such a
-        // list (the cached plan after five runs) compares every row with every id.
-        db.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan")
-            .await?;
-    }
+    // The batch's reads take lists of up to thousands of ids.
+    crate::db::custom_plans_in(db).await?;
     let locked = pending_games(db, ids).await?;
     lock_games_in(db, &locked).await?;
     let earlier = match reach {

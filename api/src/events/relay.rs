@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use arena_entity::events::{game_event, platform_event};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter,
-    QueryOrder, QuerySelect, sea_query::Expr,
+    ActiveValue::Set, ConnectionTrait, EntityTrait, ExprTrait, QueryFilter, QueryOrder,
+    QuerySelect, sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -31,6 +31,8 @@ pub async fn relay_in(
     db: &impl ConnectionTrait,
     changes: &mut crate::bus::Changes,
 ) -> ApiResult<(usize, Vec<i64>)> {
+    // The outbox grows from empty between analyzes; the ids are a list of up to a thousand.
+    crate::db::custom_plans_in(db).await?;
     let rows = platform_event::Entity::find()
         // Written out, not bound: a bound `false` in a generic plan misses the partial index
         // of unrelayed rows and scans the whole outbox.
@@ -74,7 +76,7 @@ pub async fn relay_in(
     let stored = super::store_in(db, events).await?;
     platform_event::Entity::update_many()
         .col_expr(platform_event::Column::Relayed, Expr::value(true))
-        .filter(platform_event::Column::Id.is_in(ids))
+        .filter(crate::db::one_of(db, platform_event::Column::Id, ids))
         .exec(db)
         .await?;
     if !stored.is_empty() {
