@@ -425,3 +425,43 @@ arena_tests::both_configured!(
         );
     }
 );
+
+arena_tests::both_configured!(
+    one_batch_pays_each_player_into_their_own_balance,
+    relaying,
+    |app| {
+        use arena_entity::bank::account_balance;
+        let cast = crate::events::cast(&app, 7602).await;
+        let (ann, bob, duel) = (&cast.ann, &cast.bob, &cast.duel);
+        let currency = coins(&app).await;
+        quest(&app, &cast.admin, json!({ "name": "Every win", "triggerType": "game_over", "triggerGameId": duel, "streak": 1, "duplication": 100, "autoClaim": true, "rewardCurrencyId": currency, "rewardAmount": 3 })).await;
+        let platform = async || {
+            account_balance::Entity::find()
+                .filter(account_balance::Column::CurrencyId.eq(currency.parse::<i32>().unwrap()))
+                .filter(account_balance::Column::UserId.is_null())
+                .one(&app.ctx.db)
+                .await
+                .unwrap()
+                .map_or(0, |b| b.amount)
+        };
+        let before = platform().await;
+        // One call, so one batch: its payouts go to two players and the platform's account
+        // in one balance update, each row its own amount.
+        let winners = [ann, ann, bob, ann, bob, ann];
+        let events: Vec<Value> = winners
+            .iter()
+            .enumerate()
+            .map(|(n, &winner)| {
+                let loser = if winner.id == ann.id { bob } else { ann };
+                crate::events::over(&format!("pay{n}"), duel, winner, loser)
+            })
+            .collect();
+        crate::events::send(&cast.server, json!(events))
+            .await
+            .unwrap();
+        caught_up(&app).await;
+        assert_eq!(coins_of(&app, &ann.access).await, 12);
+        assert_eq!(coins_of(&app, &bob.access).await, 6);
+        assert_eq!(platform().await, before - 18);
+    }
+);

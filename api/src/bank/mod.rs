@@ -320,10 +320,12 @@ pub async fn mint_many_in(
             values.push(account.id.into());
             values.push((account.amount + delta).into());
         }
+        // A join, not a subquery per row: that scanned the whole list for each balance,
+        // quadratic in a batch of a thousand owners.
         let sql = format!(
             "WITH v (id, amount) AS (VALUES {}) \
-             UPDATE account_balances SET amount = (SELECT v.amount FROM v WHERE v.id = account_balances.id), \
-             updated_at = $1 WHERE id IN (SELECT id FROM v)",
+             UPDATE account_balances SET amount = v.amount, updated_at = $1 \
+             FROM v WHERE account_balances.id = v.id",
             rows.join(", ")
         );
         db.execute_raw(crate::db::raw(db, &sql, values)).await?;
