@@ -369,6 +369,15 @@ impl Listener {
         }
     }
 
+    /// Drops the changes delivered so far: for a reader about to read the state afresh,
+    /// which then covers them (changes are published after their commit).
+    pub fn skip_pending(&mut self) {
+        while !matches!(
+            self.0.try_recv(),
+            Err(broadcast::error::TryRecvError::Empty | broadcast::error::TryRecvError::Closed)
+        ) {}
+    }
+
     /// The same, as a stream that ends with the bus.
     pub fn into_stream(self) -> impl futures_util::Stream<Item = Received> + Send + Unpin {
         Box::pin(futures_util::stream::unfold(

@@ -67,6 +67,8 @@ pub struct Metrics {
     pub shared_executions: Counter,
     /// Sockets that joined such an execution instead of running their own.
     pub shared_joins: Counter,
+    /// Reads of live values (a board's top, a subscriber's rank or statistics) on changes.
+    pub live_reads: Counter,
 }
 
 fn latency_histogram() -> Histogram {
@@ -136,6 +138,12 @@ impl Metrics {
             "Sockets that joined a shared subscription execution",
             shared_joins.clone(),
         );
+        let live_reads = Counter::default();
+        registry.register(
+            "live_reads",
+            "Reads of live values (a board's top, a subscriber's rank or statistics) on changes",
+            live_reads.clone(),
+        );
         pool_max.set(i64::from(pool_max_connections));
         // Every code shows from the start, so a rate() over it has a baseline.
         for code in ErrorCode::ALL {
@@ -154,6 +162,7 @@ impl Metrics {
             statements,
             shared_executions,
             shared_joins,
+            live_reads,
         }
     }
 

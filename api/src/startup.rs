@@ -2,6 +2,7 @@
 
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
+use axum::serve::ListenerExt;
 use chrono::Utc;
 use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -190,6 +191,13 @@ impl Application {
             }
         };
         let grace = Duration::from_secs(ctx.settings.shutdown_grace_seconds);
+        // Pushes are small and latency-bound: Nagle's algorithm would hold one back until the
+        // client acknowledged the last, and clients delay their acknowledgements.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(err) = tcp.set_nodelay(true) {
+                tracing::debug!(%err, "TCP_NODELAY not set");
+            }
+        });
         let serve = axum::serve(listener, app).with_graceful_shutdown(signal);
         let deadline = async {
             shutdown.cancelled().await;

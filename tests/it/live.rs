@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use arena_tests::{Backend, TestApp, WsClient, WsEvent, WsProtocol, trusting};
+use arena_gameserver_sim::GameServer;
+use arena_tests::{Backend, TestApp, TestUser, WsClient, WsEvent, WsProtocol, trusting};
 use serde_json::{Value, json};
 
 use crate::{
@@ -16,6 +17,42 @@ async fn pushed(ws: &mut WsClient) -> Value {
     tokio::time::timeout(Duration::from_secs(10), ws.next_data())
         .await
         .expect("a push within 10 s")
+}
+
+/// An admin's live tail of `game`'s events, started (it is live once a warm-up event
+/// arrives) and with the warm-up's pushes read.
+async fn live_tail(
+    app: &TestApp,
+    admin: &TestUser,
+    game: &str,
+    player: &TestUser,
+    server: &GameServer,
+) -> WsClient {
+    let mut tail = app.ws_as(&admin.access).await;
+    tail.subscribe(
+        "tail",
+        "subscription($g: ID) { events(gameId: $g) { eventId type } }",
+        json!({ "g": game }),
+    )
+    .await;
+    let mut warm = 0;
+    loop {
+        warm += 1;
+        let event = json!({ "id": format!("warm{warm}"), "gameId": game, "type": "STATE_CHANGE", "name": "lobby", "userId": player.id });
+        send(server, json!([event])).await.unwrap();
+        if tokio::time::timeout(Duration::from_millis(500), tail.next_event())
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        assert!(warm < 20, "the tail never started");
+    }
+    while tokio::time::timeout(Duration::from_millis(300), tail.next_event())
+        .await
+        .is_ok()
+    {}
+    tail
 }
 
 /// Nothing more arrives for a while.
@@ -93,31 +130,7 @@ async fn pushes_follow_ingested_events(sender: &TestApp, watcher: &TestApp, port
     )
     .await;
     assert_eq!(pushed(&mut stats).await["playerStatsUpdated"], json!([]));
-    // The tail pushes nothing at first: it is live once a warm-up event arrives.
-    let mut tail = watcher.ws_as(&admin.access).await;
-    tail.subscribe(
-        "tail",
-        "subscription($g: ID) { events(gameId: $g) { eventId type } }",
-        json!({ "g": duel }),
-    )
-    .await;
-    let mut warm = 0;
-    loop {
-        warm += 1;
-        let event = json!({ "id": format!("warm{warm}"), "gameId": duel, "type": "STATE_CHANGE", "name": "lobby", "userId": ann.id });
-        send(&server, json!([event])).await.unwrap();
-        if tokio::time::timeout(Duration::from_millis(500), tail.next_event())
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        assert!(warm < 20, "the tail never started");
-    }
-    while tokio::time::timeout(Duration::from_millis(300), tail.next_event())
-        .await
-        .is_ok()
-    {}
+    let mut tail = live_tail(watcher, &admin, &duel, &ann, &server).await;
     quiet(&mut top).await;
     quiet(&mut stats).await;
 
@@ -186,6 +199,93 @@ async fn pushes_reach_a_subscriber_on_another_instance() {
     let two = one.another_instance().await;
     pushes_follow_ingested_events(&one, &two, 7502).await;
 }
+
+// A burst of changes to a followed board costs its feed a read or two, not one per change
+// (read one by one, at most one per interval, a backlog kept a feed reading long after its
+// board went quiet); a signed-in player's rank watch likewise.
+arena_tests::both_configured!(a_burst_of_changes_costs_one_read, trusting, |app| {
+    let Cast { admin, duel, .. } = cast(&app, 7503).await;
+    let wins = board(
+        &app,
+        &admin,
+        json!({ "gameId": duel, "name": "Wins", "scoring": "WINS" }),
+    )
+    .await;
+    let mut top = app.ws(WsProtocol::TransportWs).await;
+    top.subscribe(
+        "top",
+        "subscription($b: ID!) { leaderboardUpdated(leaderboardId: $b) { season } }",
+        json!({ "b": wins }),
+    )
+    .await;
+    pushed(&mut top).await;
+    let mut rank = app.ws_as(&admin.access).await;
+    rank.subscribe(
+        "rank",
+        "subscription($b: ID!) { rankChanged(leaderboardId: $b) { season } }",
+        json!({ "b": wins }),
+    )
+    .await;
+    pushed(&mut rank).await;
+    let reads = async || {
+        app.text("/metrics")
+            .await
+            .lines()
+            .find_map(|line| line.strip_prefix("arena_live_reads_total "))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .expect("arena_live_reads_total")
+    };
+    let before = reads().await;
+    let board_id: i32 = wins.parse().unwrap();
+    let burst = (0..100)
+        .map(|_| arena_api::bus::Change::Leaderboard {
+            board_id,
+            season: 1,
+            users: vec![uuid::Uuid::new_v4()],
+        })
+        .collect();
+    app.ctx.bus.publish_all(burst).await;
+    // Both read...
+    let interval = Duration::from_millis(app.ctx.settings.live_interval_ms);
+    let waited = tokio::time::Instant::now();
+    while reads().await - before < 2 {
+        assert!(waited.elapsed() < Duration::from_secs(10), "no read");
+        tokio::time::sleep(interval).await;
+    }
+    // ...and would go on reading, one change per interval, had each change its own read.
+    tokio::time::sleep(interval * 40).await;
+    let read = reads().await - before;
+    assert!(
+        read <= 6,
+        "{read} reads for 100 changes to one board followed twice"
+    );
+});
+
+// One ingest call of more events than the tail reads at once: the tail reads on until it
+// has them all, without waiting for another change.
+arena_tests::both_configured!(a_tail_pushes_a_whole_large_batch, trusting, |app| {
+    let Cast {
+        admin,
+        ann,
+        duel,
+        server,
+        ..
+    } = cast(&app, 7504).await;
+    let mut tail = live_tail(&app, &admin, &duel, &ann, &server).await;
+    let count = 1_000;
+    let events: Vec<Value> = (0..count)
+        .map(|n| json!({ "id": format!("big{n}"), "gameId": duel, "type": "STATE_CHANGE", "name": "lobby", "userId": ann.id }))
+        .collect();
+    assert_eq!(send(&server, json!(events)).await.unwrap(), (count, 0));
+    for n in 0..count {
+        assert_eq!(
+            pushed(&mut tail).await["events"]["eventId"],
+            format!("big{n}"),
+            "the tail's event {n}"
+        );
+    }
+    quiet(&mut tail).await;
+});
 
 arena_tests::both_configured!(live_fields_refuse_who_may_not_see_them, trusting, |app| {
     let Cast { ann, .. } = cast(&app, 7503).await;

@@ -614,6 +614,8 @@ pub fn progress(
                     Received::Change(Change::Resync) | Received::Lagged(_) => {}
                     Received::Change(_) => continue,
                 }
+                // The read covers every change delivered by now.
+                f.listener.skip_pending();
             }
             let run = match crawl_run::Entity::find_by_id(run_id).one(&f.db).await {
                 Ok(Some(run)) => run,

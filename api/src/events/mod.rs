@@ -413,24 +413,31 @@ pub fn tail(
         listener: crate::bus::Listener,
         after: i64,
         ready: std::collections::VecDeque<game_event::Model>,
+        /// Whether the last read was a full one: more may be stored already.
+        full: bool,
     }
     let state = State {
         db: ctx.db.clone(),
         listener: ctx.bus.subscribe(),
         after,
         ready: std::collections::VecDeque::new(),
+        full: false,
     };
     let stream = futures_util::stream::unfold(state, move |mut s| async move {
         loop {
             if let Some(next) = s.ready.pop_front() {
                 return Some((Ok(next), s));
             }
-            match s.listener.recv().await? {
-                Received::Change(Change::Events { game_id })
-                    if game.is_none() || game_id == game => {}
-                Received::Change(Change::Resync) | Received::Lagged(_) => {}
-                Received::Change(_) => continue,
+            if !s.full {
+                match s.listener.recv().await? {
+                    Received::Change(Change::Events { game_id })
+                        if game.is_none() || game_id == game => {}
+                    Received::Change(Change::Resync) | Received::Lagged(_) => {}
+                    Received::Change(_) => continue,
+                }
             }
+            // The read covers every change delivered by now.
+            s.listener.skip_pending();
             let mut query = game_event::Entity::find()
                 .filter(game_event::Column::Id.gt(s.after))
                 .order_by_asc(game_event::Column::Id)
@@ -443,6 +450,7 @@ pub fn tail(
                     if let Some(last) = rows.last() {
                         s.after = last.id;
                     }
+                    s.full = rows.len() as u64 == TAIL_READ;
                     s.ready.extend(rows);
                 }
                 Err(err) => return Some((Err(err.into()), s)),

@@ -109,6 +109,9 @@ async fn run(
             if let Some(at) = read_at {
                 tokio::time::sleep_until(at + interval).await;
             }
+            // One read for every change so far: read one by one, a backlog would keep the
+            // feed reading at every interval long after the board went quiet.
+            listener.skip_pending();
             read_at = Some(Instant::now());
             dirty = false;
             match read(&ctx, board, first).await {
@@ -142,6 +145,7 @@ async fn run(
 }
 
 async fn read(ctx: &AppContext, board: i32, first: u64) -> ApiResult<Top> {
+    ctx.metrics.live_reads.inc();
     let board = super::find(&ctx.db, board).await?;
     let entries = super::ranked(ctx, &board, board.season, 0, first).await?;
     Ok(Top {
@@ -193,7 +197,9 @@ where
             if let Some(at) = s.read_at {
                 tokio::time::sleep_until(at + interval).await;
             }
+            s.listener.skip_pending();
             s.read_at = Some(Instant::now());
+            s.ctx.metrics.live_reads.inc();
             match (s.read)(s.ctx.clone()).await {
                 Ok(now) if s.last.as_ref() == Some(&now) => {}
                 Ok(now) => {
