@@ -55,6 +55,15 @@ async fn live_tail(
     tail
 }
 
+/// A counter's value on the server's `/metrics`.
+async fn counter(app: &TestApp, name: &str) -> Option<u64> {
+    app.text("/metrics")
+        .await
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("{name} ")))
+        .and_then(|n| n.trim().parse::<u64>().ok())
+}
+
 /// Nothing more arrives for a while.
 async fn quiet(ws: &mut WsClient) {
     if let Ok(event) = tokio::time::timeout(Duration::from_millis(300), ws.next_event()).await {
@@ -228,11 +237,8 @@ arena_tests::both_configured!(a_burst_of_changes_costs_one_read, trusting, |app|
     .await;
     pushed(&mut rank).await;
     let reads = async || {
-        app.text("/metrics")
+        counter(&app, "arena_live_reads_total")
             .await
-            .lines()
-            .find_map(|line| line.strip_prefix("arena_live_reads_total "))
-            .and_then(|n| n.trim().parse::<u64>().ok())
             .expect("arena_live_reads_total")
     };
     let before = reads().await;
@@ -378,16 +384,12 @@ async fn anonymous_followers_of_a_board_share_one_execution() {
     );
     quiet(&mut followers[0]).await;
     // One execution for the anonymous ones, the first; the other 40 joined it.
-    let metrics = app.text("/metrics").await;
-    let counter = |name: &str| {
-        metrics
-            .lines()
-            .find_map(|line| line.strip_prefix(&format!("{name} ")))
-            .and_then(|n| n.trim().parse::<u64>().ok())
-    };
     assert_eq!(
-        counter("arena_subscription_shared_executions_total"),
+        counter(&app, "arena_subscription_shared_executions_total").await,
         Some(1)
     );
-    assert_eq!(counter("arena_subscription_shared_joins_total"), Some(40));
+    assert_eq!(
+        counter(&app, "arena_subscription_shared_joins_total").await,
+        Some(40)
+    );
 }
