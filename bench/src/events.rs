@@ -5,7 +5,9 @@
 //!    ELO board and a quest (every fifth win pays a coin through the ledger); the rate counts
 //!    from the first send until the processor has applied the last event. Beside it, the
 //!    reference: the same rows bulk-INSERTed by plain clients into a copy of the events table
-//!    (its indexes too), in the same run.
+//!    (its indexes too), in the same run. Meanwhile the database's sessions are sampled
+//!    every 20 ms: the share of the time spent in PostgreSQL and inside a transaction
+//!    waiting on Arena, and the statements that took most of it.
 //! 2. Live push: `--subscribers` websocket clients (each number in turn) follow one board's
 //!    top 10 while events are ingested at `--live-rate` a second, each making the same player
 //!    the leader by one more win. Two latencies: each push's, from the ingest call's answer
@@ -17,7 +19,11 @@
 //! `bench/events.sh` makes the database, starts the server and runs this.
 
 use std::{
-    sync::{Arc, Mutex},
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -221,6 +227,74 @@ async fn subscriber(
     Ok(seen)
 }
 
+/// What the database's sessions were doing, sampled: per state and statement (its start),
+/// how many samples saw a session there.
+#[derive(Default)]
+struct Sessions {
+    samples: usize,
+    seen: HashMap<(String, String), usize>,
+}
+
+/// Samples this database's client sessions every 20 ms until `stop`: a session in PostgreSQL
+/// (`active`) or inside a transaction waiting for its client (`idle in transaction`).
+async fn sample_sessions(db: DatabaseConnection, stop: Arc<AtomicBool>) -> Sessions {
+    let mut sessions = Sessions::default();
+    let mut tick = tokio::time::interval(Duration::from_millis(20));
+    let probe = Statement::from_string(
+        db.get_database_backend(),
+        "SELECT state, left(regexp_replace(query, '\\s+', ' ', 'g'), 60) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid() \
+         AND state IN ('active', 'idle in transaction')",
+    );
+    while !stop.load(Ordering::Acquire) {
+        tick.tick().await;
+        let Ok(rows) = db.query_all_raw(probe.clone()).await else {
+            continue;
+        };
+        sessions.samples += 1;
+        for row in rows {
+            if let (Ok(state), Ok(query)) = (
+                row.try_get_by_index::<String>(0),
+                row.try_get_by_index::<String>(1),
+            ) {
+                *sessions.seen.entry((state, query)).or_default() += 1;
+            }
+        }
+    }
+    sessions
+}
+
+impl Sessions {
+    /// The totals per state and the `top` statements, as shares of the sampled time (a
+    /// share of 1.0 is one session busy all along; sessions add up).
+    fn report(&self, top: usize) -> String {
+        let share = |n: usize| n as f64 / self.samples.max(1) as f64;
+        let state = |wanted: &str| {
+            share(
+                self.seen
+                    .iter()
+                    .filter(|((s, _), _)| s == wanted)
+                    .map(|(_, n)| n)
+                    .sum(),
+            )
+        };
+        let mut lines = vec![format!(
+            "database sessions meanwhile ({} samples, 20 ms apart): in PostgreSQL {:.2}, in a transaction waiting on its client {:.2}",
+            self.samples,
+            state("active"),
+            state("idle in transaction"),
+        )];
+        let mut seen: Vec<_> = self.seen.iter().collect();
+        seen.sort_by(|a, b| b.1.cmp(a.1));
+        lines.extend(
+            seen.into_iter()
+                .take(top)
+                .map(|((state, query), n)| format!("  {:.3} {state:<19} {query}", share(*n))),
+        );
+        lines.join("\n")
+    }
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
     let at = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted.get(at).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
@@ -406,6 +480,8 @@ async fn main() -> anyhow::Result<()> {
         "plain SQL: bulk INSERT of the same rows, {c} clients, {} a statement: {raw:.0} rows/s",
         args.batch
     );
+    let sampling = Arc::new(AtomicBool::new(false));
+    let sampler = tokio::spawn(sample_sessions(o.db.clone(), sampling.clone()));
     let started = Instant::now();
     let stop = started + Duration::from_secs(s);
     let senders = (0..c).map(|client| {
@@ -464,6 +540,8 @@ async fn main() -> anyhow::Result<()> {
         accepted as f64 / total,
         total
     );
+    sampling.store(true, Ordering::Release);
+    println!("{}", sampler.await?.report(12));
     // The effects add up: one win on the +1 board per game_over, ELO points only move.
     let wins = one_number(
         &o.db,
