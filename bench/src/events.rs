@@ -480,8 +480,8 @@ async fn main() -> anyhow::Result<()> {
         "plain SQL: bulk INSERT of the same rows, {c} clients, {} a statement: {raw:.0} rows/s",
         args.batch
     );
-    let sampling = Arc::new(AtomicBool::new(false));
-    let sampler = tokio::spawn(sample_sessions(o.db.clone(), sampling.clone()));
+    let stop_sampling = Arc::new(AtomicBool::new(false));
+    let sampler = tokio::spawn(sample_sessions(o.db.clone(), stop_sampling.clone()));
     let started = Instant::now();
     let stop = started + Duration::from_secs(s);
     let senders = (0..c).map(|client| {
@@ -540,7 +540,7 @@ async fn main() -> anyhow::Result<()> {
         accepted as f64 / total,
         total
     );
-    sampling.store(true, Ordering::Release);
+    stop_sampling.store(true, Ordering::Release);
     println!("{}", sampler.await?.report(12));
     // The effects add up: one win on the +1 board per game_over, ELO points only move.
     let wins = one_number(
