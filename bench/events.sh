@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The event pipeline's load figures on the local PostgreSQL and Redis, release build:
 #
-#   bench/events.sh [ARENA_BINARY]
+#   bench/events.sh [ARENA_BINARY [LOAD_OPTIONS...]]
 #
 # Makes the database arena_bench_events anew, starts `arena` on it (or ARENA_BINARY) and runs
 # `arena-events-load`: the raw bulk INSERT of the events' rows (the reference), then ingest
@@ -21,4 +21,4 @@ bench_serve ARENA_BCRYPT_COST=4 ARENA_WS_MAX_PER_ADDRESS=20000 ARENA_WS_MAX_TOTA
 
 "$release/arena-events-load" --url "http://127.0.0.1:$port" --database-url "$db" \
     --connections "${ARENA_BENCH_CONNECTIONS:-4}" --seconds "${ARENA_BENCH_SECONDS:-10}" \
-    --subscribers "${ARENA_BENCH_SUBSCRIBERS:-1000,10000}"
+    --subscribers "${ARENA_BENCH_SUBSCRIBERS:-1000,10000}" "${@:2}"

@@ -13,7 +13,8 @@
 //!    the leader by one more win. Two latencies: each push's, from the ingest call's answer
 //!    for the newest batch it shows to its arrival; and each batch's, from its answer to the
 //!    arrival of the first push that shows it (a batch coalesced into a later push counts
-//!    its wait for that push). Beside them, the idle figure: one subscriber at ten events a
+//!    its wait for that push), and the part of it before the processor's transaction began
+//!    (from the events' rows). Beside them, the idle figure: one subscriber at ten events a
 //!    second.
 //!
 //! `bench/events.sh` makes the database, starts the server and runs this.
@@ -54,6 +55,9 @@ struct Args {
     /// Subscribers of each live scenario, in turn.
     #[arg(long, value_delimiter = ',', default_value = "1000,10000")]
     subscribers: Vec<usize>,
+    /// Only the live scenarios (no ingest throughput).
+    #[arg(long)]
+    live_only: bool,
 }
 
 const INGEST: &str =
@@ -413,6 +417,32 @@ async fn live(
         percentile(&every, 0.99),
         percentile(&every, 1.0),
     );
+    // Where the first part of that went: from an event's storing to the start of the
+    // processor's transaction that applied it (its processed_at).
+    drained(&o.db).await?;
+    let row = o
+        .db
+        .query_one_raw(Statement::from_string(
+            o.db.get_database_backend(),
+            format!(
+                "SELECT COUNT(DISTINCT processed_at), \
+                 percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM processed_at - received_at)), \
+                 percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM processed_at - received_at)) \
+                 FROM game_events WHERE event_key LIKE 'live{run}x{board}x%'"
+            ),
+        ))
+        .await?
+        .context("a row")?;
+    let (batches, p50, p99): (i64, f64, f64) = (
+        row.try_get_by_index(0)?,
+        row.try_get_by_index(1)?,
+        row.try_get_by_index(2)?,
+    );
+    println!(
+        "  stored to the start of the processor's transaction: p50 {:.1} ms, p99 {:.1} ms ({batches} transactions)",
+        p50 * 1000.0,
+        p99 * 1000.0
+    );
     Ok(())
 }
 
@@ -420,7 +450,7 @@ async fn live(
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let o = args.target.open().await?;
-    let (c, s) = (args.target.connections, args.target.seconds);
+    let s = args.target.seconds;
     let run = std::process::id();
     let (admin, _) = account(&o.http, &o.graphql, &o.db, &format!("ev{run}admin"), true).await?;
     let game = arena_bench::game(&o.http, &o.graphql, &admin, "Duel").await?;
@@ -474,8 +504,30 @@ async fn main() -> anyhow::Result<()> {
     o.db.execute_unprepared("VACUUM ANALYZE").await?;
     o.db.execute_unprepared("CHECKPOINT").await?;
 
-    // 1. Ingest to committed effects, beside the raw bulk INSERT of the same rows.
-    let raw = reference(&o.db, c, s, args.batch, &game, &players).await?;
+    if !args.live_only {
+        throughput(&args, &o, &admin, &game, &players).await?;
+    }
+
+    // 2. Live push, beside the idle figure.
+    let (champion, rival) = (&players[0], &players[1]);
+    live(&o, &admin, &game, champion, rival, 1, 10, s).await?;
+    for &n in &args.subscribers {
+        live(&o, &admin, &game, champion, rival, n, args.live_rate, s).await?;
+    }
+    Ok(())
+}
+
+/// Ingest to committed effects, beside the raw bulk INSERT of the same rows.
+async fn throughput(
+    args: &Args,
+    o: &arena_bench::Opened,
+    admin: &str,
+    game: &str,
+    players: &[String],
+) -> anyhow::Result<()> {
+    let (c, s) = (args.target.connections, args.target.seconds);
+    let run = std::process::id();
+    let raw = reference(&o.db, c, s, args.batch, game, players).await?;
     println!(
         "plain SQL: bulk INSERT of the same rows, {c} clients, {} a statement: {raw:.0} rows/s",
         args.batch
@@ -488,10 +540,10 @@ async fn main() -> anyhow::Result<()> {
         let (http, graphql, admin, game) = (
             o.http.clone(),
             o.graphql.clone(),
-            admin.clone(),
-            game.clone(),
+            admin.to_owned(),
+            game.to_owned(),
         );
-        let players = players.clone();
+        let players = players.to_vec();
         let size = args.batch;
         async move {
             let mut seed = 0x2545_F491_4F6C_DD1D ^ (client as u64 + 1);
@@ -568,13 +620,6 @@ async fn main() -> anyhow::Result<()> {
     );
     if wins != games || failed != 0 || rated != 0 {
         bail!("the effects do not add up");
-    }
-
-    // 2. Live push, beside the idle figure.
-    let (champion, rival) = (&players[0], &players[1]);
-    live(&o, &admin, &game, champion, rival, 1, 10, s).await?;
-    for &n in &args.subscribers {
-        live(&o, &admin, &game, champion, rival, n, args.live_rate, s).await?;
     }
     Ok(())
 }
